@@ -1,0 +1,337 @@
+// hwtotp wire protocol v1: one JSON object per line ("\n"-terminated), shared by firmware and host.
+// ES5-safe on purpose (no Node, no Espruino API, no Map/Set, no regex quantifiers): it ships to the device.
+//
+// Request: {"v":1,"id":7,"op":"code","a":{"name":"cloud"}}
+// Reply:   {"v":1,"id":7,"ok":true,"d":{...}}  or  {"v":1,"id":7,"ok":false,"e":"E_NOSLOT","m":"No slot named cloud."}
+// Every request line gets exactly one reply line with the same id (id null when the line had no readable id).
+
+export const PROTOCOL_VERSION = 1;
+
+/** Longest request line the device accepts, in characters, newline excluded. Longer lines get E_FRAME. */
+export const MAX_REQUEST_LINE = 512;
+/** Longest reply line the host accepts (a "code" for 32 slots is ~2.5 KB). */
+export const MAX_REPLY_LINE = 8192;
+
+export const OPS = {
+  HELLO: "hello",
+  TIME: "time",
+  SET_TIME: "settime",
+  ADD: "add",
+  LIST: "list",
+  DELETE: "delete",
+  CODE: "code",
+  WIPE: "wipe",
+} as const;
+export type Op = (typeof OPS)[keyof typeof OPS];
+
+/** Stable error codes. The sentence that travels with them may change; the code never does. */
+export const ERR = {
+  FRAME: "E_FRAME", // not a frame: bad JSON, oversize, missing/ill-typed v/id/op
+  VERSION: "E_VERSION", // frame for another protocol version
+  OP: "E_OP", // unknown op
+  ARG: "E_ARG", // arguments of the wrong type or out of range
+  NOSLOT: "E_NOSLOT", // no slot with that name
+  EXISTS: "E_EXISTS", // a slot with that name exists already
+  FULL: "E_FULL", // all slots used
+  ALG: "E_ALG", // this board cannot compute that hash
+  CLOCK: "E_CLOCK", // clock unset (before 2020-01-01) or refused correction
+  JUMP: "E_JUMP", // clock correction above the bound needs a button press
+  TOUCH: "E_TOUCH", // button not pressed in time
+  BUSY: "E_BUSY", // another request waits for the button
+  PIN: "E_PIN", // wrong PIN
+  LOCKED: "E_LOCKED", // PIN retries exhausted
+  STORAGE: "E_STORAGE", // Storage write failed (full?)
+  INTERNAL: "E_INTERNAL", // unexpected exception inside the device
+} as const;
+export type ErrorCode = (typeof ERR)[keyof typeof ERR];
+
+export const ALGORITHMS = ["SHA1", "SHA256", "SHA512"];
+export type Algorithm = "SHA1" | "SHA256" | "SHA512";
+
+export const LIMITS = {
+  NAME_MAX: 32,
+  SERIAL_MAX: 32,
+  KEY_MIN_BYTES: 10, // RFC 4226 §4 R6: at least 128 bits recommended; 80 is the floor we accept
+  KEY_MAX_BYTES: 64,
+  PERIOD_MIN: 1,
+  PERIOD_MAX: 300,
+  DIGITS: [6, 8],
+  SLOTS_MIN: 32,
+  /** 2020-01-01T00:00:00Z: a device clock before this is "unset". */
+  CLOCK_MIN: 1577836800,
+  /** Largest drift correction the device applies, ppm. */
+  PPM_MAX: 1000,
+};
+
+export interface SlotInfo {
+  name: string;
+  alg: Algorithm;
+  digits: number;
+  period: number;
+  touch: boolean;
+  serial?: string;
+}
+
+export interface CodeInfo {
+  name: string;
+  /** The code, or null for a touch slot in a "code all" request (ask for it by name). */
+  code: string | null;
+  step: number;
+  left: number;
+  period: number;
+  touch: boolean;
+  serial?: string;
+}
+
+export interface Request {
+  id: number;
+  op: string;
+  a: { [k: string]: unknown };
+}
+
+export interface ReplyOk {
+  id: number | null;
+  ok: true;
+  d: { [k: string]: unknown };
+}
+
+export interface ReplyErr {
+  id: number | null;
+  ok: false;
+  e: string;
+  m: string;
+}
+
+export type Reply = ReplyOk | ReplyErr;
+
+export interface ParseFail {
+  ok: false;
+  id: number | null;
+  e: string;
+  m: string;
+}
+
+function isObject(x: unknown): x is { [k: string]: unknown } {
+  return typeof x === "object" && x !== null && !(x instanceof Array);
+}
+
+function isInt(x: unknown): x is number {
+  return typeof x === "number" && isFinite(x) && Math.floor(x) === x;
+}
+
+function isFrameId(x: unknown): x is number {
+  return isInt(x) && x >= 0 && x <= 2147483647;
+}
+
+export function encodeRequest(id: number, op: string, a?: { [k: string]: unknown }): string {
+  return JSON.stringify({ v: PROTOCOL_VERSION, id: id, op: op, a: a || {} }) + "\n";
+}
+
+export function encodeOk(id: number | null, d: { [k: string]: unknown }): string {
+  return JSON.stringify({ v: PROTOCOL_VERSION, id: id, ok: true, d: d }) + "\n";
+}
+
+export function encodeError(id: number | null, e: string, m: string): string {
+  return JSON.stringify({ v: PROTOCOL_VERSION, id: id, ok: false, e: e, m: m }) + "\n";
+}
+
+export interface LineReader {
+  /** Feed a chunk (any size, any split). Complete lines are delivered synchronously. */
+  push(chunk: string): void;
+  /** Drop a partial line (e.g. after a reconnect). */
+  reset(): void;
+}
+
+/**
+ * Splits a character stream into lines of at most `max` characters. A longer line is not buffered:
+ * its characters are dropped up to the next newline and `onOversize` is called once for it.
+ * "\r" before "\n" is removed, empty lines are ignored.
+ */
+export function createLineReader(
+  max: number,
+  onLine: (line: string) => void,
+  onOversize: () => void,
+): LineReader {
+  let buf = "";
+  let skipping = false;
+  function push(chunk: string): void {
+    let start = 0;
+    let nl = chunk.indexOf("\n");
+    while (nl >= 0) {
+      if (skipping) {
+        skipping = false;
+        onOversize();
+      } else {
+        let line = buf + chunk.substring(start, nl);
+        buf = "";
+        if (line.charAt(line.length - 1) === "\r") line = line.substring(0, line.length - 1);
+        if (line.length > max) onOversize();
+        else if (line.length > 0) onLine(line);
+      }
+      start = nl + 1;
+      nl = chunk.indexOf("\n", start);
+    }
+    if (skipping) return;
+    buf += chunk.substring(start);
+    if (buf.length > max + 1) {
+      buf = "";
+      skipping = true;
+    }
+  }
+  function reset(): void {
+    buf = "";
+    skipping = false;
+  }
+  return { push: push, reset: reset };
+}
+
+function fail(id: number | null, e: string, m: string): ParseFail {
+  return { ok: false, id: id, e: e, m: m };
+}
+
+function isKnownOp(op: string): boolean {
+  for (const k in OPS) {
+    if ((OPS as { [k: string]: string })[k] === op) return true;
+  }
+  return false;
+}
+
+/** Parses one request line and validates its arguments. */
+export function parseRequest(line: string): { ok: true; req: Request } | ParseFail {
+  let o: unknown;
+  try {
+    o = JSON.parse(line);
+  } catch (err) {
+    return fail(null, ERR.FRAME, "Not a JSON frame.");
+  }
+  if (!isObject(o)) return fail(null, ERR.FRAME, "A frame must be a JSON object.");
+  const id = isFrameId(o.id) ? (o.id as number) : null;
+  if (id === null) return fail(null, ERR.FRAME, "Frame id must be an integer from 0 to 2147483647.");
+  if (o.v !== PROTOCOL_VERSION) {
+    return fail(id, ERR.VERSION, "This device speaks protocol " + PROTOCOL_VERSION + ", not " + JSON.stringify(o.v) + ".");
+  }
+  if (typeof o.op !== "string") return fail(id, ERR.FRAME, "Frame op must be a string.");
+  const op = o.op as string;
+  if (!isKnownOp(op)) return fail(id, ERR.OP, "Unknown op " + JSON.stringify(op).substring(0, 40) + ".");
+  let a = o.a;
+  if (a === undefined) a = {};
+  if (!isObject(a)) return fail(id, ERR.ARG, "Frame arguments must be an object.");
+  const bad = validateArgs(op, a);
+  if (bad !== null) return fail(id, ERR.ARG, bad);
+  return { ok: true, req: { id: id, op: op, a: a } };
+}
+
+/** Parses one reply line (host side). Returns null for a line that is not a reply of this protocol. */
+export function parseReply(line: string): Reply | null {
+  let o: unknown;
+  try {
+    o = JSON.parse(line);
+  } catch (err) {
+    return null;
+  }
+  if (!isObject(o) || typeof o.ok !== "boolean" || !("id" in o)) return null;
+  if (o.v !== PROTOCOL_VERSION && !(o.ok === false && o.e === ERR.VERSION)) return null;
+  const id = isFrameId(o.id) ? (o.id as number) : null;
+  if (o.ok === true) return { id: id, ok: true, d: isObject(o.d) ? o.d : {} };
+  return { id: id, ok: false, e: typeof o.e === "string" ? o.e : ERR.INTERNAL, m: typeof o.m === "string" ? o.m : "" };
+}
+
+function isPrintableAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 32 || c > 126) return false;
+  }
+  return true;
+}
+
+/** A slot name: 1–32 printable ASCII characters, no leading or trailing space. Returns an error sentence or null. */
+export function checkName(x: unknown, what?: string): string | null {
+  const w = what || "name";
+  if (typeof x !== "string") return "The " + w + " must be a string.";
+  const s = x as string;
+  if (s.length < 1 || s.length > LIMITS.NAME_MAX) return "The " + w + " must be 1 to " + LIMITS.NAME_MAX + " characters long.";
+  if (!isPrintableAscii(s)) return "The " + w + " may only hold printable ASCII characters.";
+  if (s.charAt(0) === " " || s.charAt(s.length - 1) === " ") return "The " + w + " must not start or end with a space.";
+  return null;
+}
+
+const HEX = "0123456789abcdef";
+
+/** Secret key on the wire: lower-case hex, KEY_MIN_BYTES..KEY_MAX_BYTES bytes. Never echoed in the sentence. */
+export function checkKeyHex(x: unknown): string | null {
+  if (typeof x !== "string") return "The key must be a hex string.";
+  const s = x as string;
+  if (s.length % 2 !== 0) return "The key must have an even number of hex digits.";
+  const n = s.length / 2;
+  if (n < LIMITS.KEY_MIN_BYTES || n > LIMITS.KEY_MAX_BYTES) {
+    return "The key must be " + LIMITS.KEY_MIN_BYTES + " to " + LIMITS.KEY_MAX_BYTES + " bytes long, not " + n + ".";
+  }
+  for (let i = 0; i < s.length; i++) {
+    if (HEX.indexOf(s.charAt(i)) < 0) return "The key must be lower-case hex.";
+  }
+  return null;
+}
+
+function checkOptional(a: { [k: string]: unknown }, key: string, type: string): string | null {
+  if (a[key] === undefined) return null;
+  if (typeof a[key] !== type) return "Argument " + key + " must be a " + type + ".";
+  return null;
+}
+
+function checkAllowed(a: { [k: string]: unknown }, allowed: string[]): string | null {
+  for (const k in a) {
+    if (allowed.indexOf(k) < 0) return "Unknown argument " + JSON.stringify(k).substring(0, 40) + ".";
+  }
+  return null;
+}
+
+/** Validates the arguments of a known op. Returns an error sentence (for E_ARG) or null. */
+export function validateArgs(op: string, a: { [k: string]: unknown }): string | null {
+  let bad: string | null = null;
+  if (op === OPS.HELLO || op === OPS.TIME || op === OPS.LIST) return checkAllowed(a, []);
+  if (op === OPS.SET_TIME) {
+    bad = checkAllowed(a, ["t", "ppm", "force"]);
+    if (bad) return bad;
+    if (typeof a.t !== "number" || !isFinite(a.t as number)) return "Argument t must be a number (Unix seconds).";
+    if ((a.t as number) < LIMITS.CLOCK_MIN || (a.t as number) > 4102444800) return "Argument t must lie between 2020 and 2100.";
+    if (a.ppm !== undefined) {
+      if (typeof a.ppm !== "number" || !isFinite(a.ppm as number)) return "Argument ppm must be a number.";
+      if (Math.abs(a.ppm as number) > LIMITS.PPM_MAX) return "Argument ppm must lie within ±" + LIMITS.PPM_MAX + ".";
+    }
+    return checkOptional(a, "force", "boolean");
+  }
+  if (op === OPS.ADD) {
+    bad = checkAllowed(a, ["name", "key", "alg", "digits", "period", "touch", "serial"]);
+    if (bad) return bad;
+    bad = checkName(a.name);
+    if (bad) return bad;
+    bad = checkKeyHex(a.key);
+    if (bad) return bad;
+    if (a.alg !== undefined && ALGORITHMS.indexOf(a.alg as string) < 0) return "Argument alg must be SHA1, SHA256 or SHA512.";
+    if (a.digits !== undefined && LIMITS.DIGITS.indexOf(a.digits as number) < 0) return "Argument digits must be 6 or 8.";
+    if (a.period !== undefined) {
+      if (!isInt(a.period) || (a.period as number) < LIMITS.PERIOD_MIN || (a.period as number) > LIMITS.PERIOD_MAX) {
+        return "Argument period must be a whole number of seconds from " + LIMITS.PERIOD_MIN + " to " + LIMITS.PERIOD_MAX + ".";
+      }
+    }
+    bad = checkOptional(a, "touch", "boolean");
+    if (bad) return bad;
+    if (a.serial !== undefined) return checkName(a.serial, "serial");
+    return null;
+  }
+  if (op === OPS.DELETE) {
+    bad = checkAllowed(a, ["name"]);
+    return bad || checkName(a.name);
+  }
+  if (op === OPS.CODE) {
+    bad = checkAllowed(a, ["name"]);
+    if (bad) return bad;
+    return a.name === undefined ? null : checkName(a.name);
+  }
+  if (op === OPS.WIPE) {
+    bad = checkAllowed(a, ["confirm"]);
+    if (bad) return bad;
+    return a.confirm === "wipe" ? null : 'Wipe needs the argument confirm:"wipe".';
+  }
+  return null;
+}
