@@ -335,3 +335,47 @@ export function validateArgs(op: string, a: { [k: string]: unknown }): string | 
   }
   return null;
 }
+
+// Reply data ("d") of each op. The host's session returns these; the firmware builds them.
+export interface HelloData {
+  fw: string; // firmware version, e.g. "0.1.0"
+  proto: number; // PROTOCOL_VERSION
+  board: string; // process.env.BOARD
+  algs: Algorithm[]; // hashes this board can compute
+  slots: { used: number; max: number };
+  clock: ClockData;
+  heap: { free: number; usage: number; total: number }; // process.memory(), in variables
+}
+
+export interface ClockData {
+  set: boolean; // false while the clock is before LIMITS.CLOCK_MIN
+  t: number; // effective device time (drift-corrected), Unix seconds, float
+  raw: number; // uncorrected getTime()
+  ppm: number; // drift correction applied (positive: the RTC runs fast)
+  synced: number | null; // effective device time of the last settime, or null
+  samples: number; // syncs the drift estimate rests on
+}
+
+export interface SetTimeData {
+  prev: number; // effective time before the change
+  t: number; // effective time after
+  jump: boolean; // the change exceeded the bound and was confirmed by a button press
+}
+
+export interface AddData {
+  slot: SlotInfo;
+}
+export interface ListData {
+  slots: SlotInfo[];
+  max: number;
+}
+export interface DeleteData {
+  name: string;
+}
+export interface CodeData {
+  t: number; // effective device time the codes were computed at
+  codes: CodeInfo[];
+}
+export interface WipeData {
+  slots: number; // how many slots were erased
+}
