@@ -61,6 +61,10 @@ export const LIMITS = {
   CLOCK_MIN: 1577836800,
   /** Largest drift correction the device applies, ppm. */
   PPM_MAX: 1000,
+  /** Largest clock correction (s, either way) the device applies without a button press; above it is a jump. */
+  JUMP_MAX: 120,
+  /** Largest backward bias (s) the device keeps between its clock and the time codes are computed at. */
+  BIAS_MAX: 30,
 };
 
 export interface SlotInfo {
@@ -290,13 +294,20 @@ export function validateArgs(op: string, a: { [k: string]: unknown }): string | 
   let bad: string | null = null;
   if (op === OPS.HELLO || op === OPS.TIME || op === OPS.LIST) return checkAllowed(a, []);
   if (op === OPS.SET_TIME) {
-    bad = checkAllowed(a, ["t", "ppm", "force"]);
+    bad = checkAllowed(a, ["t", "ppm", "force", "bias", "samples", "err"]);
     if (bad) return bad;
     if (typeof a.t !== "number" || !isFinite(a.t as number)) return "Argument t must be a number (Unix seconds).";
     if ((a.t as number) < LIMITS.CLOCK_MIN || (a.t as number) > 4102444800) return "Argument t must lie between 2020 and 2100.";
     if (a.ppm !== undefined) {
       if (typeof a.ppm !== "number" || !isFinite(a.ppm as number)) return "Argument ppm must be a number.";
       if (Math.abs(a.ppm as number) > LIMITS.PPM_MAX) return "Argument ppm must lie within ±" + LIMITS.PPM_MAX + ".";
+    }
+    if (a.bias !== undefined) {
+      if (typeof a.bias !== "number" || !(a.bias >= 0 && a.bias <= LIMITS.BIAS_MAX)) return "Argument bias must be a number of seconds from 0 to " + LIMITS.BIAS_MAX + ".";
+    }
+    if (a.samples !== undefined && !(isInt(a.samples) && (a.samples as number) >= 0 && (a.samples as number) <= 1000000)) return "Argument samples must be a whole number from 0 to 1000000.";
+    if (a.err !== undefined) {
+      if (typeof a.err !== "number" || !(a.err >= 0 && a.err <= LIMITS.PPM_MAX)) return "Argument err must be a number of ppm from 0 to " + LIMITS.PPM_MAX + ".";
     }
     return checkOptional(a, "force", "boolean");
   }
@@ -354,6 +365,8 @@ export interface ClockData {
   ppm: number; // drift correction applied (positive: the RTC runs fast)
   synced: number | null; // effective device time of the last settime, or null
   samples: number; // syncs the drift estimate rests on
+  bias?: number; // s the code clock is held behind the drift-corrected clock (t already includes it), 0 if absent
+  err?: number; // ppm, one-sigma uncertainty of the drift estimate, as stored by the host at the last sync
 }
 
 export interface SetTimeData {
