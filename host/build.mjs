@@ -1,0 +1,41 @@
+// Bundles the host CLI (host/src/cli/main.ts) into host/dist/hwtotp.mjs with esbuild: ESM for Node 20,
+// npm packages left external (they load from node_modules, lazily where the code says so), code split so
+// commands' heavy parts are separate chunks loaded only when used.
+import { build } from "esbuild";
+import { rmSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const outdir = path.join(here, "dist");
+
+export async function buildHost({ quiet = false } = {}) {
+  rmSync(outdir, { recursive: true, force: true });
+  const t0 = Date.now();
+  const r = await build({
+    entryPoints: { hwtotp: path.join(here, "src/cli/main.ts") },
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    packages: "external",
+    outExtension: { ".js": ".mjs" },
+    chunkNames: "chunks/[name]-[hash]",
+    sourcemap: "linked",
+    metafile: true,
+    logLevel: "warning",
+  });
+  if (!quiet) {
+    const bytes = Object.entries(r.metafile.outputs)
+      .filter(([f]) => f.endsWith(".mjs"))
+      .reduce((n, [, o]) => n + o.bytes, 0);
+    console.log("host: host/dist/hwtotp.mjs (" + Math.round(bytes / 1024) + " KB in all) in " + (Date.now() - t0) + " ms");
+  }
+  return r;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await buildHost();
+}

@@ -1,0 +1,38 @@
+// hwtotp code [NAME]: the current code of one slot (on stdout alone, seconds left on stderr) or of all.
+import type { Command } from "commander";
+import { addCommonOptions, type CommonOptions, output, say, withSession } from "../context.ts";
+import { UsageError } from "../../errors.ts";
+import { checkName } from "../../../../protocol/index.ts";
+
+export function register(program: Command): void {
+  addCommonOptions(
+    program
+      .command("code")
+      .argument("[name]", "slot name (default: every slot; touch slots need their name)")
+      .description("show current codes, computed on the device at the device's clock"),
+  ).action(async (name: string | undefined, opts: CommonOptions) => {
+    if (name !== undefined) {
+      const bad = checkName(name, "slot name");
+      if (bad) throw new UsageError(bad);
+    }
+    await withSession(opts, async (s, route) => {
+      if (name !== undefined && !opts.json) {
+        const info = s.info;
+        if (info && info.clock && !info.clock.set) say("The device clock is not set; run `hwtotp time sync`.");
+      }
+      const d = await s.code(name);
+      output(opts, { ...d, via: route.via }, () => {
+        if (name !== undefined) {
+          const c = d.codes[0];
+          say(c.name + ": " + Math.round(c.left) + " s left (step " + c.step + ")");
+          return c.code ?? "";
+        }
+        if (!d.codes.length) return "No slots. Add one with `hwtotp add NAME --generate`.";
+        const w = Math.max(...d.codes.map((c) => c.name.length));
+        return d.codes
+          .map((c) => c.name.padEnd(w) + "  " + (c.code ?? "[touch: hwtotp code " + c.name + "]") + "  " + Math.round(c.left) + " s left")
+          .join("\n");
+      });
+    });
+  });
+}

@@ -1,0 +1,30 @@
+// hwtotp daemon [--socket PATH]: owns the device and serves the CLI over a Unix socket (mode 0600).
+import type { Command } from "commander";
+import { say } from "../context.ts";
+import { defaultSocketPath } from "../../daemon-client.ts";
+
+export function register(program: Command): void {
+  program
+    .command("daemon")
+    .description("own the device and serve hwtotp commands over a Unix socket; the CLI uses it when it runs")
+    .option("--socket <path>", "socket path (default: $HWTOTP_SOCKET or $XDG_RUNTIME_DIR/hwtotp.sock)")
+    .option("-d, --device <address>", "device address (default: $HWTOTP_DEVICE, else the one attached Espruino)")
+    .option("--retry <ms>", "delay between reconnect attempts while the device is away", "1000")
+    .action(async (opts: { socket?: string; device?: string; retry: string }) => {
+      const { Daemon } = await import("../../daemon.ts");
+      const d = new Daemon({
+        socketPath: opts.socket ?? defaultSocketPath(),
+        device: opts.device ?? process.env.HWTOTP_DEVICE,
+        retryMs: Number(opts.retry) || 1000,
+      });
+      await d.start();
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string) => () => {
+          say("Stopping on " + sig + ".");
+          d.stop().then(resolve, resolve);
+        };
+        process.once("SIGINT", stop("SIGINT"));
+        process.once("SIGTERM", stop("SIGTERM"));
+      });
+    });
+}

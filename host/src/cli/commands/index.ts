@@ -1,0 +1,26 @@
+// Every hwtotp command, one module each exporting `register(program)`. Add your command with one import
+// line and one entry below; keep heavy imports (serialport, otpauth, qrcode, the emulator) inside actions.
+import type { Command } from "commander";
+import { register as devices } from "./devices.ts";
+import { register as info } from "./info.ts";
+import { register as list } from "./list.ts";
+import { register as add } from "./add.ts";
+import { register as code } from "./code.ts";
+import { register as del } from "./delete.ts";
+import { register as time } from "./time.ts";
+import { register as exec } from "./exec.ts";
+import { register as daemon } from "./daemon.ts";
+import { register as demo } from "./demo.ts";
+
+export const commands: Array<(program: Command) => void> = [
+  devices,
+  info,
+  list,
+  add,
+  code,
+  del,
+  time,
+  exec,
+  daemon,
+  demo,
+];

@@ -1,0 +1,106 @@
+// Shared plumbing of every command: the common options (--device, --json, --socket, --no-daemon), how a
+// session is obtained (the daemon when it runs, else the device directly), output, and errors → exit codes.
+import type { Command } from "commander";
+import { EXIT, HwtotpError, UsageError, exitCodeOf } from "../errors.ts";
+import { Session, type SessionOptions } from "../session.ts";
+import { connectDaemon, defaultSocketPath } from "../daemon-client.ts";
+
+export interface CommonOptions {
+  /** --device: explicit address; bypasses the daemon. */
+  device?: string;
+  json?: boolean;
+  socket?: string;
+  /** false with --no-daemon */
+  daemon?: boolean;
+}
+
+/** Adds the options every command takes. Call it on each command you register. */
+export function addCommonOptions(cmd: Command): Command {
+  return cmd
+    .option("-d, --device <address>", "device: serial path or tcp://HOST:PORT (default: the daemon, else $HWTOTP_DEVICE, else the one attached Espruino)")
+    .option("--json", "print one JSON document on stdout")
+    .option("--socket <path>", "daemon socket (default: $HWTOTP_SOCKET or $XDG_RUNTIME_DIR/hwtotp.sock)")
+    .option("--no-daemon", "talk to the device directly even when the daemon runs");
+}
+
+/** Where a session would go: "daemon" via its socket, or the device address. */
+export interface Route {
+  via: "daemon" | "direct";
+  address: string;
+}
+
+/**
+ * Runs fn with a session: through the daemon when its socket answers (unless --device or --no-daemon),
+ * else straight to $HWTOTP_DEVICE or the one attached board. Always closes the session.
+ */
+export async function withSession<T>(
+  opts: CommonOptions,
+  fn: (s: Session, route: Route) => Promise<T>,
+  sessionOpts: SessionOptions = {},
+): Promise<T> {
+  const { session, route } = await openSession(opts, sessionOpts);
+  try {
+    return await fn(session, route);
+  } finally {
+    await session.close();
+  }
+}
+
+export async function openSession(opts: CommonOptions, sessionOpts: SessionOptions = {}): Promise<{ session: Session; route: Route }> {
+  if (!opts.device && opts.daemon !== false) {
+    const sock = opts.socket ?? defaultSocketPath();
+    const link = await connectDaemon(sock);
+    if (link) {
+      const s = new Session(link, sessionOpts);
+      try {
+        s.info = await s.hello();
+      } catch (e) {
+        await s.close();
+        throw e;
+      }
+      return { session: s, route: { via: "daemon", address: sock } };
+    }
+  }
+  const address = opts.device || process.env.HWTOTP_DEVICE || (await (await import("../link/discover.ts")).discoverDevice());
+  const { createLink } = await import("../link/index.ts");
+  const link = await createLink(address);
+  const session = await Session.connect(link, sessionOpts);
+  return { session, route: { via: "direct", address } };
+}
+
+/** Prints the result: JSON (one document) with --json, else the human text (if any). */
+export function output(opts: CommonOptions, data: unknown, human?: () => string | void): void {
+  if (opts.json) {
+    process.stdout.write(JSON.stringify(data, null, 2) + "\n");
+    return;
+  }
+  const text = human?.();
+  if (text) process.stdout.write(text.endsWith("\n") ? text : text + "\n");
+}
+
+/** A sentence for the user on stderr (progress, hints). Never put a secret or a code in it. */
+export function say(text: string): void {
+  process.stderr.write(text + "\n");
+}
+
+/** One sentence for any error; internal errors keep their message but say they are a bug. */
+export function sentenceOf(err: unknown): string {
+  if (err instanceof HwtotpError) return err.message;
+  if (err instanceof Error) return "Unexpected error: " + err.message;
+  return "Unexpected error: " + String(err);
+}
+
+/** Prints the error (and, with --json, an error document on stdout) and returns the exit code. */
+export function reportError(err: unknown, json: boolean): number {
+  const code = exitCodeOf(err);
+  const sentence = sentenceOf(err);
+  process.stderr.write("hwtotp: " + sentence + "\n");
+  if (json) {
+    const c = err instanceof HwtotpError ? err.code : "E_HOST";
+    process.stdout.write(JSON.stringify({ error: { code: c, message: sentence, exit: code } }, null, 2) + "\n");
+  }
+  if (!(err instanceof HwtotpError) && process.env.HWTOTP_DEBUG && err instanceof Error) process.stderr.write(String(err.stack) + "\n");
+  return code;
+}
+
+export { EXIT, UsageError };
