@@ -48,6 +48,10 @@ export interface SetTimeArgs {
   t: number;
   ppm?: number;
   force?: boolean;
+  /** Seconds the code clock is held behind (clock issue 6); samples/err describe the drift estimate. */
+  bias?: number;
+  samples?: number;
+  err?: number;
 }
 
 export interface SessionOptions {

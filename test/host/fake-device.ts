@@ -1,0 +1,152 @@
+// A stand-in token for host tests: a TCP server on 127.0.0.1 that speaks protocol v1 through
+// protocol/index.ts (parseRequest, encodeOk/encodeError) and computes RFC 6238 codes with node:crypto.
+// Modes imitate a bare Espruino REPL, a newer firmware, and a device that never answers.
+import { createHmac } from "node:crypto";
+import net from "node:net";
+import {
+  ERR,
+  MAX_REQUEST_LINE,
+  OPS,
+  PROTOCOL_VERSION,
+  type SlotInfo,
+  createLineReader,
+  encodeError,
+  encodeOk,
+  parseRequest,
+} from "../../protocol/index.ts";
+
+export type FakeMode = "ok" | "repl" | "v2" | "silent";
+
+export interface FakeSlot extends SlotInfo {
+  key: Buffer;
+}
+
+export interface FakeDevice {
+  port: number;
+  address: string;
+  slots: Map<string, FakeSlot>;
+  /** Device clock offset from the host's, seconds; null = unset. */
+  clock: { offset: number | null };
+  requests: string[];
+  mode: FakeMode;
+  maxSlots: number;
+  /** Drop every connection (an unplug). */
+  dropAll(): void;
+  close(): Promise<void>;
+}
+
+export function totp(key: Buffer, t: number, alg = "SHA1", digits = 6, period = 30): string {
+  const counter = Math.floor(t / period);
+  const msg = Buffer.alloc(8);
+  msg.writeUInt32BE(Math.floor(counter / 0x100000000), 0);
+  msg.writeUInt32BE(counter % 0x100000000, 4);
+  const h = createHmac(alg.toLowerCase(), key).update(msg).digest();
+  const o = h[h.length - 1] & 15;
+  const bin = ((h[o] & 0x7f) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3];
+  return String(bin % 10 ** digits).padStart(digits, "0");
+}
+
+export async function startFakeDevice(opts: { mode?: FakeMode; maxSlots?: number; clockOffset?: number | null } = {}): Promise<FakeDevice> {
+  const sockets = new Set<net.Socket>();
+  const dev: FakeDevice = {
+    port: 0,
+    address: "",
+    slots: new Map(),
+    clock: { offset: opts.clockOffset === undefined ? 0 : opts.clockOffset },
+    requests: [],
+    mode: opts.mode ?? "ok",
+    maxSlots: opts.maxSlots ?? 32,
+    dropAll: () => {
+      for (const s of sockets) s.destroy();
+    },
+    close: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
+  };
+  const now = () => (dev.clock.offset === null ? 1000 : Date.now() / 1000 + dev.clock.offset);
+  const slotInfo = (s: FakeSlot): SlotInfo => {
+    const { key: _k, ...info } = s;
+    return info;
+  };
+  const handle = (line: string): string | null => {
+    dev.requests.push(line);
+    if (dev.mode === "silent") return null;
+    if (dev.mode === "repl") return ">" + line + "\r\nUncaught SyntaxError: Got ':' expected EOF\r\n at line 1 col 5\r\n";
+    const p = parseRequest(line);
+    if (dev.mode === "v2") {
+      return JSON.stringify({ v: 2, id: p.ok ? p.req.id : p.id, ok: false, e: ERR.VERSION, m: "This device speaks protocol 2, not 1." }) + "\n";
+    }
+    if (!p.ok) return encodeError(p.id, p.e, p.m);
+    const { id, op, a } = p.req;
+    const t = now();
+    const clockData = () => ({ set: dev.clock.offset !== null, t, raw: t, ppm: 0, synced: null, samples: 0 });
+    switch (op) {
+      case OPS.HELLO:
+        return encodeOk(id, {
+          fw: "0.0.0-fake", proto: PROTOCOL_VERSION, board: "FAKE", algs: ["SHA1", "SHA256", "SHA512"],
+          slots: { used: dev.slots.size, max: dev.maxSlots }, clock: clockData(), heap: { free: 1000, usage: 100, total: 1100 },
+        });
+      case OPS.TIME:
+        return encodeOk(id, clockData());
+      case OPS.SET_TIME: {
+        const prev = t;
+        dev.clock.offset = (a.t as number) - Date.now() / 1000;
+        return encodeOk(id, { prev, t: a.t as number, jump: false });
+      }
+      case OPS.ADD: {
+        const name = a.name as string;
+        if (dev.slots.has(name)) return encodeError(id, ERR.EXISTS, "A slot named " + name + " exists already.");
+        if (dev.slots.size >= dev.maxSlots) return encodeError(id, ERR.FULL, "All " + dev.maxSlots + " slots are used.");
+        const slot: FakeSlot = {
+          name, alg: (a.alg as SlotInfo["alg"]) ?? "SHA1", digits: (a.digits as number) ?? 6, period: (a.period as number) ?? 30,
+          touch: !!a.touch, key: Buffer.from(a.key as string, "hex"), ...(a.serial ? { serial: a.serial as string } : {}),
+        };
+        dev.slots.set(name, slot);
+        return encodeOk(id, { slot: slotInfo(slot) });
+      }
+      case OPS.LIST:
+        return encodeOk(id, { slots: [...dev.slots.values()].map(slotInfo), max: dev.maxSlots });
+      case OPS.DELETE: {
+        const name = a.name as string;
+        if (!dev.slots.delete(name)) return encodeError(id, ERR.NOSLOT, "No slot named " + name + ".");
+        return encodeOk(id, { name });
+      }
+      case OPS.CODE: {
+        if (dev.clock.offset === null) return encodeError(id, ERR.CLOCK, "The clock is not set.");
+        const pick = a.name === undefined ? [...dev.slots.values()] : [dev.slots.get(a.name as string)];
+        if (pick[0] === undefined) return encodeError(id, ERR.NOSLOT, "No slot named " + a.name + ".");
+        const codes = (pick as FakeSlot[]).map((s) => ({
+          name: s.name,
+          code: s.touch && a.name === undefined ? null : totp(s.key, t, s.alg, s.digits, s.period),
+          step: Math.floor(t / s.period),
+          left: s.period - (t % s.period),
+          period: s.period,
+          touch: s.touch,
+        }));
+        return encodeOk(id, { t, codes });
+      }
+      case OPS.WIPE: {
+        const n = dev.slots.size;
+        dev.slots.clear();
+        return encodeOk(id, { slots: n });
+      }
+    }
+    return encodeError(id, ERR.OP, "Unknown op.");
+  };
+  const server = net.createServer((sock) => {
+    sockets.add(sock);
+    sock.setEncoding("utf8");
+    sock.on("close", () => sockets.delete(sock));
+    sock.on("error", () => {});
+    const reader = createLineReader(MAX_REQUEST_LINE, (line) => {
+      const out = handle(line);
+      if (out !== null && !sock.destroyed) sock.write(out);
+    }, () => sock.write(encodeError(null, ERR.FRAME, "Frame too long.")));
+    sock.on("data", (s: string) => reader.push(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  dev.port = (server.address() as net.AddressInfo).port;
+  dev.address = "tcp://127.0.0.1:" + dev.port;
+  return dev;
+}
