@@ -141,7 +141,7 @@ export async function startKeystone(): Promise<Keystone> {
   const adminPassword = randomBytes(12).toString("base64url");
   const conf = join(dir, "keystone.conf");
   writeFileSync(conf, CONF(dir), { mode: 0o600 });
-  const env = { ...process.env, PYTHONWARNINGS: "ignore" };
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONWARNINGS: "ignore" };
   delete env.OS_CLOUD;
   const t0 = Date.now();
   // WAL before first use, or concurrent writes get "database is locked" (HTTP 500).

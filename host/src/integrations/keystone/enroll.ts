@@ -1,0 +1,305 @@
+// Keystone TOTP enrolment: seed generated on the host, provisioned into the token, registered as a `totp`
+// credential (POST /v3/credentials), MFA rule set and enabled when the caller may (PATCH /v3/users/{id}),
+// then verified — password+TOTP works and password alone no longer does. Any failure after the seed went
+// into the token rolls back, so the token and Keystone never disagree. Facts: ../shared/facts/keystone.md.
+
+import { randomBytes } from "node:crypto";
+import {
+  KeystoneAuthError,
+  KeystoneError,
+  hasRule,
+  readMfaOptions,
+  type KeystoneClient,
+  type MfaOptions,
+  type ProjectScope,
+  type UserRef,
+} from "./client.ts";
+
+/** The part of the device session enrolment needs (host/src/session.ts's Session has it). */
+export interface EnrollDevice {
+  add(a: { name: string; key: string; alg?: "SHA1"; digits?: number; period?: number }): Promise<unknown>;
+  delete(name: string): Promise<unknown>;
+  code(name: string): Promise<{ codes: { name: string; code: string | null; left: number; step: number }[] }>;
+}
+
+/** Keystone's TOTP is fixed: SHA1, 6 digits, 30 s (facts page). */
+export const KEYSTONE_TOTP = { alg: "SHA1" as const, digits: 6, period: 30 };
+export const MFA_RULE = ["password", "totp"];
+export const SEED_BYTES = 20;
+
+const B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/** RFC 4648 §6 base32, upper case, no padding — the only form Keystone's case-sensitive decoder matches. */
+export function keystoneBase32(key: Uint8Array): string {
+  let out = "";
+  let bits = 0;
+  let value = 0;
+  for (let i = 0; i < key.length; i++) {
+    value = ((value << 8) | key[i]) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      out += B32.charAt((value >>> (bits - 5)) & 31);
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += B32.charAt((value << (5 - bits)) & 31);
+  return out;
+}
+
+/** Why Keystone would silently never match this secret, or null: upper-case base32, at least 128 bits. */
+export function checkKeystoneSecret(b32: string): string | null {
+  if (!/^[A-Z2-7]+$/.test(b32)) return "Keystone decodes TOTP secrets as upper-case base32 without spaces or padding.";
+  if (Math.floor((b32.length * 5) / 8) < 16) return "Keystone ignores TOTP secrets under 128 bits.";
+  return null;
+}
+
+export class EnrollError extends Error {
+  /** What is left behind when a rollback step failed (empty when the rollback was clean). */
+  readonly leftovers: string[];
+  constructor(message: string, leftovers: string[] = []) {
+    super(leftovers.length ? `${message} Rollback incomplete: ${leftovers.join("; ")}.` : message);
+    this.name = "EnrollError";
+    this.leftovers = leftovers;
+  }
+}
+
+export interface EnrollOptions {
+  client: KeystoneClient;
+  device: EnrollDevice;
+  /** Who logs in to do the enrolment (the user themself, or an admin enrolling someone). */
+  caller: { user: UserRef; password: string; project?: ProjectScope };
+  /** User to enrol (id, or name in the caller's domain); default: the caller. */
+  targetUser?: string;
+  /** The target's password, for the verification logins; default: the caller's when the target is the caller. */
+  targetPassword?: string;
+  /** Slot name on the device. */
+  slot: string;
+  /** Project (id or name) the credential is attached to; default: none. */
+  credentialProject?: string;
+  /** "auto": set rule+enable when the caller may, else warn; "require": fail (and roll back) if it cannot; "skip". */
+  rules: "auto" | "require" | "skip";
+  dryRun?: boolean;
+  log?: (s: string) => void;
+  random?: (n: number) => Uint8Array;
+}
+
+export interface EnrollResult {
+  dryRun: boolean;
+  slot: string;
+  user: { id: string; name: string };
+  credentialId: string | null;
+  projectId: string | null;
+  otherTotpCredentials: number;
+  mfa: { before: MfaOptions; after: MfaOptions; changed: boolean; note?: string };
+  verified: {
+    mfaLogin: boolean;
+    /** "refused-mfa": password alone now fails as it should; "accepted": it still works (MFA not enforced). */
+    passwordOnly: "refused-mfa" | "accepted" | "refused" | "not-checked";
+    requiredAuthMethods: string[][];
+  };
+  warnings: string[];
+  plan: string[];
+}
+
+const isId = (s: string) => /^[0-9a-f]{32}$/.test(s);
+
+async function deviceCode(device: EnrollDevice, slot: string): Promise<string> {
+  let r = await device.code(slot);
+  let c = r.codes.find((x) => x.name === slot) ?? r.codes[0];
+  // A code in its last second may reach Keystone in the next step; it is still accepted there (previous
+  // window), but a server configured with no previous window would refuse it — so take the next one.
+  if (c && c.left < 2) {
+    await new Promise((res) => setTimeout(res, (c!.left + 0.2) * 1000));
+    r = await device.code(slot);
+    c = r.codes.find((x) => x.name === slot) ?? r.codes[0];
+  }
+  if (!c || typeof c.code !== "string" || !/^[0-9]{6}$/.test(c.code)) throw new Error(`The token gave no 6-digit code for slot "${slot}".`);
+  return c.code;
+}
+
+/** Runs the enrolment. Progress sentences go to `log` (never a secret, a code or a password). */
+export async function enrollKeystone(o: EnrollOptions): Promise<EnrollResult> {
+  const log = o.log ?? (() => undefined);
+  const { client } = o;
+  const warnings: string[] = [];
+  const plan: string[] = [];
+
+  // 1. Log in as the caller.
+  let caller;
+  try {
+    caller = await client.issueToken({ user: o.caller.user, password: o.caller.password, project: o.caller.project });
+  } catch (err) {
+    if (err instanceof KeystoneAuthError && err.needsMoreFactors) {
+      throw new EnrollError("The enrolling account already needs a second factor; enrol as an admin (--os-cloud of an admin with --user-id) or use `hwtotp exec`.");
+    }
+    throw err;
+  }
+  const T = caller.token;
+  try {
+    // 2. Whom we enrol.
+    let target = { id: caller.user.id, name: caller.user.name, options: {} as Record<string, unknown> };
+    if (o.targetUser !== undefined && o.targetUser !== caller.user.id && o.targetUser !== caller.user.name) {
+      let u = null;
+      try {
+        u = await client.getUser(T, o.targetUser);
+      } catch (err) {
+        if (!(err instanceof KeystoneError) || err.status !== 404 || isId(o.targetUser)) throw err;
+      }
+      u ??= await client.findUser(T, o.targetUser, caller.user.domainId ?? "default");
+      if (!u) throw new EnrollError(`Keystone has no user "${o.targetUser}".`);
+      target = { id: u.id, name: u.name, options: u.options };
+    } else {
+      try {
+        const u = await client.getUser(T, caller.user.id);
+        target.options = u.options;
+      } catch (err) {
+        if (!(err instanceof KeystoneError) || err.status !== 403) throw err;
+      }
+    }
+    const self = target.id === caller.user.id;
+    const targetPassword = o.targetPassword ?? (self ? o.caller.password : undefined);
+    if (targetPassword === undefined) {
+      throw new EnrollError(`Verifying the enrolment needs ${target.name}'s password (HWTOTP_KEYSTONE_USER_PASSWORD, or the prompt).`);
+    }
+    const before = readMfaOptions(target.options);
+
+    // 3. Credential project.
+    let projectId: string | null = null;
+    if (o.credentialProject !== undefined) {
+      const p = o.credentialProject;
+      if (caller.project && (p === caller.project.id || p === caller.project.name)) projectId = caller.project.id;
+      else if (isId(p)) projectId = p;
+      else {
+        const found = await client.findProject(T, p);
+        if (!found) throw new EnrollError(`Keystone has no project "${p}" that you can see.`);
+        projectId = found.id;
+      }
+    }
+
+    // 4. Existing TOTP credentials: Keystone accepts a code of any of them.
+    let others = 0;
+    try {
+      others = (await client.listTotpCredentials(T, target.id)).length;
+    } catch (err) {
+      if (!(err instanceof KeystoneError) || err.status !== 403) throw err;
+    }
+    if (others > 0) {
+      warnings.push(`${target.name} already has ${others} TOTP credential(s); Keystone accepts a code from any of them. Delete the old ones (openstack credential list --type totp) if they are no longer wanted.`);
+    }
+
+    const wantRules = o.rules !== "skip" && !(before.enabled && hasRule(before.rules, MFA_RULE));
+    plan.push(`generate a ${SEED_BYTES}-byte seed on this host (upper-case base32, ${SEED_BYTES * 8} bits)`);
+    plan.push(`store it in the token as slot "${o.slot}" (SHA1, 6 digits, 30 s)`);
+    plan.push(`register it with Keystone as a totp credential of ${target.name} (${target.id})${projectId ? ` in project ${projectId}` : ""}`);
+    plan.push(`verify: password + a code from the token logs ${target.name} in`);
+    if (wantRules) plan.push(`set ${target.name}'s rule [password, totp] and enable multi-factor auth (PATCH /v3/users/${target.id})`);
+    if (o.rules !== "skip") plan.push("verify: password alone is now refused");
+
+    const empty = { dryRun: !!o.dryRun, slot: o.slot, user: { id: target.id, name: target.name }, projectId, otherTotpCredentials: others };
+    if (o.dryRun) {
+      return {
+        ...empty, credentialId: null, mfa: { before, after: before, changed: false },
+        verified: { mfaLogin: false, passwordOnly: "not-checked", requiredAuthMethods: [] }, warnings, plan,
+      };
+    }
+
+    // 5. Seed → token. From here on, failures roll back.
+    const key = (o.random ?? ((n: number) => Uint8Array.from(randomBytes(n))))(SEED_BYTES);
+    const secret = keystoneBase32(key);
+    const bad = checkKeystoneSecret(secret);
+    if (bad) throw new EnrollError(bad);
+    await o.device.add({ name: o.slot, key: Buffer.from(key).toString("hex"), ...KEYSTONE_TOTP });
+    key.fill(0);
+    log(`Stored a new seed in the token as "${o.slot}".`);
+
+    const undo: { what: string; run: () => Promise<unknown> }[] = [{ what: `slot "${o.slot}" on the token`, run: () => o.device.delete(o.slot) }];
+    const rollback = async (why: unknown): Promise<never> => {
+      const left: string[] = [];
+      for (const u of undo.reverse()) {
+        try {
+          await u.run();
+          log(`Rolled back: ${u.what}.`);
+        } catch (e) {
+          left.push(`${u.what} (${(e as Error).message})`);
+        }
+      }
+      const msg = why instanceof Error ? why.message : String(why);
+      throw new EnrollError(`Enrolment failed and was rolled back: ${msg}`, left);
+    };
+
+    let credentialId: string;
+    try {
+      const cred = await client.createTotpCredential(T, { userId: target.id, projectId: projectId ?? undefined, secretBase32: secret });
+      credentialId = cred.id;
+      undo.push({ what: `credential ${cred.id} in Keystone`, run: () => client.deleteCredential(T, cred.id) });
+      log(`Registered TOTP credential ${cred.id} for ${target.name}.`);
+    } catch (err) {
+      return rollback(err);
+    }
+
+    const verifyMfa = async (when: string) => {
+      try {
+        const t = await client.issueMfaToken({ user: { id: target.id }, password: targetPassword, passcode: await deviceCode(o.device, o.slot) });
+        await client.revokeToken(T, t.token).catch(() => undefined);
+      } catch (err) {
+        const hint = err instanceof KeystoneAuthError
+          ? " (is the token's clock right and not ahead — `hwtotp time sync` — and is `totp` in [auth] methods of keystone.conf?)"
+          : "";
+        throw new Error(`password + a code from the token did not log ${target.name} in ${when}${hint}: ${(err as Error).message}`);
+      }
+    };
+    try {
+      await verifyMfa("after registration");
+      log(`Verified: password + token code logs ${target.name} in.`);
+    } catch (err) {
+      return rollback(err);
+    }
+
+    // 6. Rule + enable, when the caller may.
+    let after = before;
+    let changed = false;
+    let note: string | undefined;
+    if (wantRules) {
+      const rules = hasRule(before.rules, MFA_RULE) ? before.rules : [...before.rules, MFA_RULE];
+      try {
+        after = await client.setMfaOptions(T, target.id, { rules, enabled: true });
+        changed = true;
+        undo.push({ what: `MFA options of ${target.name}`, run: () => client.setMfaOptions(T, target.id, before) });
+        log(`Set ${target.name}'s MFA rule [password, totp] and enabled MFA.`);
+      } catch (err) {
+        if (!(err instanceof KeystoneError) || (err.status !== 403 && err.status !== 401) || o.rules === "require") return rollback(err);
+        note = `You may not change ${target.name}'s MFA options; ask an admin to run: openstack user set --multi-factor-auth-rule password,totp --enable-multi-factor-auth ${target.id}`;
+        warnings.push(note);
+      }
+    }
+
+    // 7. With the rule in force: password+TOTP still works, password alone must not.
+    let passwordOnly: EnrollResult["verified"]["passwordOnly"] = "not-checked";
+    let required: string[][] = [];
+    if (o.rules !== "skip" && after.enabled && hasRule(after.rules, MFA_RULE)) {
+      try {
+        await verifyMfa("once MFA was enabled");
+        const p = await client.probePasswordOnly({ id: target.id }, targetPassword);
+        passwordOnly = p.outcome;
+        required = p.requiredAuthMethods;
+      } catch (err) {
+        return rollback(err);
+      }
+      if (passwordOnly === "refused-mfa") log(`Verified: password alone is refused for ${target.name}.`);
+      else {
+        warnings.push(
+          `PASSWORD ALONE STILL LOGS ${target.name.toUpperCase()} IN: Keystone does not enforce the rule. ` +
+            "Most likely `totp` is missing from [auth] methods in keystone.conf (it is not in the default); add it and restart Keystone.",
+        );
+      }
+    }
+    await client.revokeToken(T, T).catch(() => undefined);
+    return {
+      ...empty, credentialId, mfa: { before, after, changed, note },
+      verified: { mfaLogin: true, passwordOnly, requiredAuthMethods: required }, warnings, plan,
+    };
+  } catch (err) {
+    await client.revokeToken(T, T).catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,126 @@
+import { describe, expect, it } from "vitest";
+import { KeystoneClient } from "../../host/src/integrations/keystone/client.ts";
+import { EnrollError, checkKeystoneSecret, enrollKeystone, keystoneBase32 } from "../../host/src/integrations/keystone/enroll.ts";
+import { fakeDevice, fakeKeystone } from "./keystone-fake.ts";
+import * as OTPAuth from "otpauth";
+
+function setup(o: Parameters<typeof fakeKeystone>[0] = {}, dev: Parameters<typeof fakeDevice>[0] = {}) {
+  const ks = fakeKeystone(o);
+  const admin = ks.addUser("admin", "adminpw", true);
+  const alice = ks.addUser("alice", "alicepw");
+  const device = fakeDevice(dev);
+  const client = new KeystoneClient({ authUrl: ks.url, fetch: ks.fetch });
+  return { ks, admin, alice, device, client };
+}
+
+describe("Keystone secrets", () => {
+  it("are upper-case base32 of at least 128 bits", () => {
+    const key = new Uint8Array(20).map((_, i) => i * 13);
+    const b32 = keystoneBase32(key);
+    expect(b32).toBe(new OTPAuth.Secret({ buffer: key.buffer }).base32);
+    expect(b32).toHaveLength(32);
+    expect(checkKeystoneSecret(b32)).toBeNull();
+    expect(checkKeystoneSecret(b32.toLowerCase())).toMatch(/upper-case/);
+    expect(checkKeystoneSecret("JBSWY3DPEHPK3PXP")).toMatch(/128 bits/);
+    expect(checkKeystoneSecret("JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP")).toMatch(/upper-case/);
+  });
+});
+
+describe("Keystone enrolment", () => {
+  it("admin enrols a user: slot, credential, rule, and both verifications", async () => {
+    const { ks, alice, device, client } = setup();
+    const r = await enrollKeystone({
+      client, device, caller: { user: { name: "admin" }, password: "adminpw", project: { name: "demo" } },
+      targetUser: "alice", targetPassword: "alicepw", slot: "keystone", credentialProject: "demo", rules: "auto",
+    });
+    expect(r.user).toEqual({ id: alice.id, name: "alice" });
+    expect(device.slots.has("keystone")).toBe(true);
+    const cred = ks.creds.get(r.credentialId!)!;
+    expect(cred.type).toBe("totp");
+    expect(cred.project_id).toBe(ks.projects[0].id);
+    expect(checkKeystoneSecret(cred.blob)).toBeNull();
+    expect(Buffer.from(OTPAuth.Secret.fromBase32(cred.blob).bytes).toString("hex")).toBe(device.slots.get("keystone"));
+    expect(r.mfa.changed).toBe(true);
+    expect(alice.options).toMatchObject({ multi_factor_auth_rules: [["password", "totp"]], multi_factor_auth_enabled: true });
+    expect(r.verified).toMatchObject({ mfaLogin: true, passwordOnly: "refused-mfa" });
+    expect(r.warnings).toEqual([]);
+  });
+
+  it("a user enrols themself; without the right to set rules it warns with the admin's command", async () => {
+    const { alice, device, client } = setup();
+    const r = await enrollKeystone({ client, device, caller: { user: { name: "alice" }, password: "alicepw" }, slot: "ks", rules: "auto" });
+    expect(r.credentialId).not.toBeNull();
+    expect(r.mfa.changed).toBe(false);
+    expect(r.verified.passwordOnly).toBe("not-checked");
+    expect(r.warnings.join()).toContain(`openstack user set --multi-factor-auth-rule password,totp --enable-multi-factor-auth ${alice.id}`);
+  });
+
+  it("--dry-run touches neither the token nor Keystone", async () => {
+    const { ks, device, client } = setup();
+    const r = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", targetPassword: "alicepw", slot: "ks", rules: "auto", dryRun: true });
+    expect(r.plan.length).toBeGreaterThanOrEqual(5);
+    expect(device.slots.size).toBe(0);
+    expect(ks.creds.size).toBe(0);
+    expect(ks.calls.some((c) => c.method === "PATCH" || (c.method === "POST" && c.path === "/credentials"))).toBe(false);
+  });
+
+  it("rolls back the slot when Keystone refuses the credential", async () => {
+    const { ks, device, client } = setup({ failOn: "credentials" });
+    const e = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", targetPassword: "alicepw", slot: "ks", rules: "auto" }).catch((x) => x);
+    expect(e).toBeInstanceOf(EnrollError);
+    expect(e.leftovers).toEqual([]);
+    expect(device.slots.size).toBe(0);
+    expect(ks.creds.size).toBe(0);
+  });
+
+  it("rolls back slot and credential when the token's clock runs one step ahead", async () => {
+    const { ks, device, client, alice } = setup({}, { skewS: 30 });
+    const e = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", targetPassword: "alicepw", slot: "ks", rules: "auto" }).catch((x) => x);
+    expect(e).toBeInstanceOf(EnrollError);
+    expect(e.message).toMatch(/clock/);
+    expect(device.slots.size).toBe(0);
+    expect(ks.creds.size).toBe(0);
+    expect(alice.options).toEqual({});
+  });
+
+  it("rolls back everything when totp is not among Keystone's auth methods", async () => {
+    const { ks, device, client, alice } = setup({ totpMethod: false });
+    const e = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", targetPassword: "alicepw", slot: "ks", rules: "auto" }).catch((x) => x);
+    expect(e.message).toMatch(/\[auth\] methods/);
+    expect(device.slots.size + ks.creds.size).toBe(0);
+    expect(alice.options).toEqual({});
+  });
+
+  it("warns loudly when password alone still works after the rule is set", async () => {
+    const { device, client, alice } = setup();
+    alice.options = { multi_factor_auth_rules: [["password"]] };
+    const r = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: alice.id, targetPassword: "alicepw", slot: "ks", rules: "auto" });
+    expect(r.verified.passwordOnly).toBe("accepted");
+    expect(r.warnings.join()).toMatch(/PASSWORD ALONE STILL LOGS ALICE IN/);
+  });
+
+  it("refuses to start without the target's password (nothing to verify with)", async () => {
+    const { device, client } = setup();
+    const e = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", slot: "ks", rules: "auto" }).catch((x) => x);
+    expect(e).toBeInstanceOf(EnrollError);
+    expect(device.slots.size).toBe(0);
+  });
+
+  it("with rules required, a caller who may not set them gets a rollback", async () => {
+    const { ks, device, client } = setup();
+    const e = await enrollKeystone({ client, device, caller: { user: { name: "alice" }, password: "alicepw" }, slot: "ks", rules: "require" }).catch((x) => x);
+    expect(e).toBeInstanceOf(EnrollError);
+    expect(device.slots.size + ks.creds.size).toBe(0);
+  });
+
+  it("never puts the seed, a code or a password in a progress sentence", async () => {
+    const { ks, device, client } = setup();
+    const lines: string[] = [];
+    await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", targetPassword: "alicepw", slot: "ks", rules: "auto", log: (s) => lines.push(s) });
+    const blob = [...ks.creds.values()][0].blob;
+    const text = lines.join("\n");
+    expect(lines.length).toBeGreaterThan(3);
+    for (const s of [blob, device.slots.get("ks")!, "adminpw", "alicepw"]) expect(text).not.toContain(s);
+    expect(text).not.toMatch(/\b\d{6}\b/);
+  });
+});
