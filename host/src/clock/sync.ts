@@ -1,0 +1,88 @@
+// One sync of the device clock from the host's: measure, plan (policy.ts), store time + drift estimate +
+// bias on the device in one `settime` (one Storage write), then measure again to report what is left.
+// `autoSync` is what the daemon calls on connect and then when `nextSync` says.
+import type { SetTimeData } from "../../../protocol/index.ts";
+import { checkHostClock, hostClockWarning, type HostClockStatus } from "./host-clock.ts";
+import { measureOffset, type Measurement } from "./measure.ts";
+import { planSync, type SyncOptions, type SyncPlan } from "./policy.ts";
+import { systemClock, type ClockPort, type HostClock } from "./types.ts";
+
+export interface SyncRunOptions extends SyncOptions {
+  exchanges?: number;
+  now?: HostClock;
+  /** The host clock's status; looked up with timedatectl when absent. Pass null to skip the check. */
+  hostClock?: HostClockStatus | null;
+  /** Measure again after setting (default true). */
+  verify?: boolean;
+}
+
+export interface SyncReport {
+  plan: SyncPlan;
+  before: Measurement;
+  /** The device's answer to settime, when one was sent. */
+  set: SetTimeData | null;
+  /** A measurement right after the set (verify), or null. */
+  after: Measurement | null;
+  hostClock: HostClockStatus | null;
+  warnings: string[];
+}
+
+export async function syncClock(port: ClockPort, opts: SyncRunOptions = {}): Promise<SyncReport> {
+  const now = opts.now ?? systemClock;
+  const hostClock = opts.hostClock === undefined ? await checkHostClock() : opts.hostClock;
+  const warnings: string[] = [];
+  const hw = hostClock ? hostClockWarning(hostClock) : null;
+  if (hw) warnings.push(hw);
+  const before = await measureOffset(port, { exchanges: opts.exchanges, now });
+  const noLearn = opts.noLearn ?? (hostClock && hostClock.synchronized === false ? "host clock not synchronised" : null);
+  const plan = planSync(before, { ...opts, noLearn });
+  if (plan.action === "refuse" || plan.action === "discard" || plan.action === "skip") {
+    if (plan.action !== "skip") warnings.push(capitalise(plan.reason) + ".");
+    return { plan, before, set: null, after: null, hostClock, warnings };
+  }
+  if (plan.estimate.restarted) warnings.push("The drift estimate disagreed with this sync and was restarted from it.");
+  const est = plan.estimate;
+  // The device applies t somewhere within the round trip; half of the best one is the NTP estimate, and
+  // the bias (≥ that half) keeps the code clock behind even when the device applies it at once.
+  const set = await port.setTime({
+    t: now() + before.rtt / 2,
+    ppm: round(est.ppm, 4),
+    err: Math.min(1000, Math.max(1e-4, round(est.err, 4))),
+    samples: est.samples,
+    bias: plan.bias,
+    ...(plan.action === "jump" ? { force: true } : {}),
+  });
+  const after = opts.verify === false ? null : await measureOffset(port, { exchanges: opts.exchanges, now });
+  return { plan, before, set, after, hostClock, warnings };
+}
+
+export interface AutoSyncResult {
+  ok: boolean;
+  report: SyncReport | null;
+  /** When to call again, ms. */
+  nextMs: number;
+  warnings: string[];
+}
+
+/**
+ * For the daemon: sync within the bound (never forces a jump), never throws. Call it on connect and then
+ * after `nextMs`. `interval` caps the period (default 3 days); a board not yet measured is synced sooner.
+ */
+export async function autoSync(port: ClockPort, opts: SyncRunOptions = {}): Promise<AutoSyncResult> {
+  try {
+    const report = await syncClock(port, { ...opts, force: false, verify: false });
+    return { ok: report.plan.action !== "refuse" && report.plan.action !== "discard", report, nextMs: Math.round(report.plan.nextSync * 1000), warnings: report.warnings };
+  } catch (e) {
+    const m = e instanceof Error ? e.message : String(e);
+    return { ok: false, report: null, nextMs: 600_000, warnings: ["Clock sync failed: " + m] };
+  }
+}
+
+function round(x: number, digits: number): number {
+  const f = Math.pow(10, digits);
+  return Math.round(x * f) / f;
+}
+
+function capitalise(s: string): string {
+  return s.charAt(0).toUpperCase() + s.substring(1);
+}
