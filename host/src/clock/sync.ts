@@ -14,6 +14,8 @@ export interface SyncRunOptions extends SyncOptions {
   hostClock?: HostClockStatus | null;
   /** Measure again after setting (default true). */
   verify?: boolean;
+  /** Called with the plan before anything is sent (e.g. to ask for the button on a jump). */
+  onPlan?: (plan: SyncPlan) => void;
 }
 
 export interface SyncReport {
@@ -36,6 +38,7 @@ export async function syncClock(port: ClockPort, opts: SyncRunOptions = {}): Pro
   const before = await measureOffset(port, { exchanges: opts.exchanges, now });
   const noLearn = opts.noLearn ?? (hostClock && hostClock.synchronized === false ? "host clock not synchronised" : null);
   const plan = planSync(before, { ...opts, noLearn });
+  opts.onPlan?.(plan);
   if (plan.action === "refuse" || plan.action === "discard" || plan.action === "skip") {
     if (plan.action !== "skip") warnings.push(capitalise(plan.reason) + ".");
     return { plan, before, set: null, after: null, hostClock, warnings };

@@ -8,6 +8,7 @@ import { register as add } from "./add.ts";
 import { register as code } from "./code.ts";
 import { register as del } from "./delete.ts";
 import { register as time } from "./time.ts";
+import { register as resyncCodes } from "./resync-codes.ts";
 import { register as exec } from "./exec.ts";
 import { register as daemon } from "./daemon.ts";
 import { register as demo } from "./demo.ts";
@@ -20,6 +21,7 @@ export const commands: Array<(program: Command) => void> = [
   code,
   del,
   time,
+  resyncCodes,
   exec,
   daemon,
   demo,

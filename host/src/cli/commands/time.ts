@@ -1,63 +1,68 @@
-// hwtotp time [sync]: the device clock against the host's, corrected for the round trip (best of several
-// exchanges, NTP-style); `sync` sets it. The clock engineer (issue 6) extends this with drift learning.
+// hwtotp time [sync]: the device clock against the host's (best of several exchanges, NTP-style), the
+// drift the device corrects, and `sync`, which sets it within the policy of host/src/clock/policy.ts.
 import type { Command } from "commander";
-import { addCommonOptions, type CommonOptions, output, withSession } from "../context.ts";
-import type { Session } from "../../session.ts";
+import { addCommonOptions, type CommonOptions, output, say, UsageError, withSession } from "../context.ts";
+import { ClockError } from "../../errors.ts";
 
-export interface ClockReading {
-  /** Device effective time minus host time at the midpoint of the exchange, seconds. */
-  offset: number;
-  /** Half the round trip: the offset is known to ± this, seconds. */
-  uncertainty: number;
-  rtt: number;
-  device: import("../../../../protocol/index.ts").ClockData;
+interface TimeOptions extends CommonOptions {
+  exchanges?: string;
 }
 
-/** Several time exchanges; keeps the one with the smallest round trip. */
-export async function measureClock(s: Session, exchanges = 4): Promise<ClockReading> {
-  let best: ClockReading | null = null;
-  for (let i = 0; i < exchanges; i++) {
-    const t0 = Date.now();
-    const d = await s.time();
-    const t1 = Date.now();
-    const rtt = (t1 - t0) / 1000;
-    const r = { offset: d.t - (t0 + t1) / 2000, uncertainty: rtt / 2, rtt, device: d };
-    if (!best || r.rtt < best.rtt) best = r;
-  }
-  return best!;
+interface SyncCliOptions extends TimeOptions {
+  maxJump?: string;
+  force?: boolean;
 }
 
-function human(r: ClockReading): string {
-  const d = r.device;
-  if (!d.set) return "Device clock: not set. Run `hwtotp time sync`.";
-  return [
-    "Device time: " + new Date(d.t * 1000).toISOString(),
-    "Offset:      " + (r.offset >= 0 ? "+" : "") + r.offset.toFixed(3) + " s ± " + r.uncertainty.toFixed(3) + " s (device minus host; round trip " + (r.rtt * 1000).toFixed(1) + " ms)",
-    "Drift:       " + d.ppm + " ppm correction, from " + d.samples + " sync" + (d.samples === 1 ? "" : "s"),
-    "Last sync:   " + (d.synced ? new Date(d.synced * 1000).toISOString() : "never"),
-  ].join("\n");
+function exchangesOf(opts: TimeOptions): number {
+  const n = opts.exchanges === undefined ? 8 : Number(opts.exchanges);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError("--exchanges must be a whole number from 1 to 64.");
+  return n;
 }
 
 export function register(program: Command): void {
   const time = addCommonOptions(
-    program.command("time").description("compare the device clock with this host's (see `time sync`)"),
-  ).action(async (opts: CommonOptions) => {
+    program
+      .command("time")
+      .description("compare the device clock with this host's: offset ± uncertainty, round trip, drift, last sync (see `time sync`)")
+      .option("--exchanges <n>", "time requests to make; the one with the smallest round trip counts (default 8)"),
+  ).action(async (opts: TimeOptions) => {
+    const { measureOffset, checkHostClock, timeJson, timeHuman } = await import("../../clock/index.ts");
+    const exchanges = exchangesOf(opts);
     await withSession(opts, async (s) => {
-      const r = await measureClock(s);
-      output(opts, r, () => human(r));
+      const [m, hc] = await Promise.all([measureOffset(s, { exchanges }), checkHostClock()]);
+      const j = timeJson(m, hc);
+      output(opts, j, () => timeHuman(j));
     });
   });
   addCommonOptions(
-    time.command("sync").description("set the device clock from this host's").option("--force", "allow a large jump (the device may ask for a button press)"),
-  ).action(async (opts: CommonOptions & { force?: boolean }) => {
+    time
+      .command("sync")
+      .description("set the device clock from this host's and refine its drift estimate")
+      .option("--max-jump <seconds>", "a larger correction is a jump: it needs --force and a press on the device (default 120)")
+      .option("--force", "allow a jump; the device waits for its button")
+      .option("--exchanges <n>", "time requests per measurement (default 8)"),
+  ).action(async (opts: SyncCliOptions) => {
+    const { syncClock, syncJson, syncHuman } = await import("../../clock/index.ts");
+    const exchanges = exchangesOf(opts);
+    let maxJump: number | undefined;
+    if (opts.maxJump !== undefined) {
+      maxJump = Number(opts.maxJump);
+      if (!isFinite(maxJump) || maxJump < 0) throw new UsageError("--max-jump must be a number of seconds, 0 or more.");
+    }
     await withSession(opts, async (s) => {
-      const before = await measureClock(s, 3);
-      const d = await s.setTime({ t: Date.now() / 1000, ...(opts.force ? { force: true } : {}) });
-      const after = await measureClock(s, 3);
-      const result = { before: before.offset, after: after.offset, uncertainty: after.uncertainty, set: d };
-      output(opts, result, () =>
-        "Device clock set: it was " + before.offset.toFixed(3) + " s off, now " + after.offset.toFixed(3) + " s ± " + after.uncertainty.toFixed(3) + " s.",
-      );
+      const r = await syncClock(s, {
+        exchanges,
+        maxJump,
+        force: !!opts.force,
+        onPlan: (p) => {
+          if (p.action === "jump") say("The correction of " + p.correction.toFixed(1) + " s is a jump: press the button on the device to confirm.");
+        },
+      });
+      for (const w of r.warnings) say("Warning: " + w);
+      if (r.plan.action === "refuse") throw new ClockError("E_JUMP", "The device clock is " + (-r.plan.correction).toFixed(1) + " s off: " + r.plan.reason + ".");
+      if (r.plan.action === "discard") throw new ClockError("E_CLOCK", "Sync discarded: " + r.plan.reason + ".");
+      const j = syncJson(r);
+      output(opts, j, () => syncHuman(j));
     });
   });
 }
