@@ -46,12 +46,14 @@ export function totp(key: Buffer, t: number, alg = "SHA1", digits = 6, period = 
   return String(bin % 10 ** digits).padStart(digits, "0");
 }
 
-export async function startFakeDevice(opts: { mode?: FakeMode; maxSlots?: number; clockOffset?: number | null } = {}): Promise<FakeDevice> {
+export async function startFakeDevice(
+  opts: { mode?: FakeMode; maxSlots?: number; clockOffset?: number | null; port?: number; slots?: Map<string, FakeSlot> } = {},
+): Promise<FakeDevice> {
   const sockets = new Set<net.Socket>();
   const dev: FakeDevice = {
     port: 0,
     address: "",
-    slots: new Map(),
+    slots: opts.slots ?? new Map(),
     clock: { offset: opts.clockOffset === undefined ? 0 : opts.clockOffset },
     requests: [],
     mode: opts.mode ?? "ok",
@@ -145,7 +147,7 @@ export async function startFakeDevice(opts: { mode?: FakeMode; maxSlots?: number
     }, () => sock.write(encodeError(null, ERR.FRAME, "Frame too long.")));
     sock.on("data", (s: string) => reader.push(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, "127.0.0.1", () => resolve()));
   dev.port = (server.address() as net.AddressInfo).port;
   dev.address = "tcp://127.0.0.1:" + dev.port;
   return dev;
