@@ -9,6 +9,7 @@ export interface ExecOptions extends CommonOptions {
   name?: string;
   minLeft: string;
   env: string;
+  tokenCache?: string | true;
 }
 
 export function register(program: Command): void {
@@ -20,11 +21,16 @@ export function register(program: Command): void {
       .option("-n, --name <slot>", "slot to use (default: the only slot)")
       .option("--min-left <seconds>", "wait for the next step when fewer seconds are left", String(DEFAULT_MIN_LEFT))
       .option("--env <VAR>", "environment variable to put the code in", "OS_PASSCODE")
+      .option("--token-cache [cloud]", "Keystone: one login per token lifetime; CMD gets OS_TOKEN instead of a passcode (cloud: this, else CMD's --os-cloud, else $OS_CLOUD)")
       .passThroughOptions(),
   ).action(async (argv: string[], opts: ExecOptions) => {
     const minLeft = Number(opts.minLeft);
     if (!(minLeft >= 0 && minLeft <= 60)) throw new UsageError("--min-left must be a number of seconds from 0 to 60.");
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(opts.env)) throw new UsageError("--env must be a variable name.");
+    if (opts.tokenCache !== undefined) {
+      process.exitCode = await (await import("./keystone.ts")).execWithTokenCache(argv, { ...opts, tokenCache: opts.tokenCache });
+      return;
+    }
     const [cmd, ...args] = argv;
     // The device is released before the child runs: a long command must not hold it (or the daemon).
     const c = await withSession(opts, (s) =>

@@ -12,6 +12,7 @@ import { register as resyncCodes } from "./resync-codes.ts";
 import { register as exec } from "./exec.ts";
 import { register as daemon } from "./daemon.ts";
 import { register as demo } from "./demo.ts";
+import { register as keystone } from "./keystone.ts";
 
 export const commands: Array<(program: Command) => void> = [
   devices,
@@ -25,4 +26,5 @@ export const commands: Array<(program: Command) => void> = [
   exec,
   daemon,
   demo,
+  keystone,
 ];

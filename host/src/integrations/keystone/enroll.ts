@@ -3,7 +3,7 @@
 // then verified — password+TOTP works and password alone no longer does. Any failure after the seed went
 // into the token rolls back, so the token and Keystone never disagree. Facts: ../shared/facts/keystone.md.
 
-import { randomBytes } from "node:crypto";
+import { encodeBase32, generateKey, toHex } from "../../secret.ts";
 import {
   KeystoneAuthError,
   KeystoneError,
@@ -27,24 +27,8 @@ export const KEYSTONE_TOTP = { alg: "SHA1" as const, digits: 6, period: 30 };
 export const MFA_RULE = ["password", "totp"];
 export const SEED_BYTES = 20;
 
-const B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
 /** RFC 4648 §6 base32, upper case, no padding — the only form Keystone's case-sensitive decoder matches. */
-export function keystoneBase32(key: Uint8Array): string {
-  let out = "";
-  let bits = 0;
-  let value = 0;
-  for (let i = 0; i < key.length; i++) {
-    value = ((value << 8) | key[i]) & 0xffff;
-    bits += 8;
-    while (bits >= 5) {
-      out += B32.charAt((value >>> (bits - 5)) & 31);
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += B32.charAt((value << (5 - bits)) & 31);
-  return out;
-}
+export const keystoneBase32 = encodeBase32;
 
 /** Why Keystone would silently never match this secret, or null: upper-case base32, at least 128 bits. */
 export function checkKeystoneSecret(b32: string): string | null {
@@ -204,12 +188,15 @@ export async function enrollKeystone(o: EnrollOptions): Promise<EnrollResult> {
     }
 
     // 5. Seed → token. From here on, failures roll back.
-    const key = (o.random ?? ((n: number) => Uint8Array.from(randomBytes(n))))(SEED_BYTES);
+    const key = (o.random ?? generateKey)(SEED_BYTES);
     const secret = keystoneBase32(key);
     const bad = checkKeystoneSecret(secret);
     if (bad) throw new EnrollError(bad);
-    await o.device.add({ name: o.slot, key: Buffer.from(key).toString("hex"), ...KEYSTONE_TOTP });
-    key.fill(0);
+    try {
+      await o.device.add({ name: o.slot, key: toHex(key), ...KEYSTONE_TOTP });
+    } finally {
+      key.fill(0);
+    }
     log(`Stored a new seed in the token as "${o.slot}".`);
 
     const undo: { what: string; run: () => Promise<unknown> }[] = [{ what: `slot "${o.slot}" on the token`, run: () => o.device.delete(o.slot) }];

@@ -1,0 +1,290 @@
+// hwtotp keystone enroll | cloud | login | logout, and `hwtotp exec --token-cache` — the OpenStack Keystone
+// integration's CLI. It parses options and prints; the work is in host/src/integrations/keystone/.
+// Passwords come from clouds.yaml, $OS_PASSWORD, stdin (-), a file (@FILE) or a prompt — never from argv.
+import type { Command } from "commander";
+import { addCommonOptions, type CommonOptions, output, say, withSession } from "../context.ts";
+import { HwtotpError, UsageError } from "../../errors.ts";
+import { checkName } from "../../../../protocol/index.ts";
+
+/** Exit codes of the Keystone commands, beyond the common ones (README.md, "Keystone"). */
+export const KEYSTONE_EXIT = {
+  /** Keystone refused a request or could not be reached; an enrolment rolled back. */
+  REFUSED: 10,
+  /** Enrolled, but password alone still logs in: MFA is not enforced. */
+  NOT_ENFORCED: 11,
+} as const;
+
+export class KeystoneCliError extends HwtotpError {
+  constructor(message: string, exitCode: number = KEYSTONE_EXIT.REFUSED, code = "E_KEYSTONE") {
+    super(message);
+    this.exitCode = exitCode;
+    this.code = code;
+  }
+}
+
+interface AuthOptions {
+  osCloud?: string;
+  authUrl?: string;
+  username?: string;
+  userDomain: string;
+  project?: string;
+  projectDomain: string;
+  password?: string | true;
+}
+
+function addAuthOptions(cmd: Command): Command {
+  return cmd
+    .option("--os-cloud <name>", "log in as this clouds.yaml entry (default: $OS_CLOUD)")
+    .option("--auth-url <url>", "Keystone URL, e.g. http://keystone:5000/v3 (instead of --os-cloud)")
+    .option("--username <name>", "user to log in as (with --auth-url)")
+    .option("--user-domain <name>", "domain of --username", "Default")
+    .option("--project <name>", "project to scope to (with --auth-url)")
+    .option("--project-domain <name>", "domain of --project", "Default")
+    .option("--password [spec]", "password: - (stdin), @FILE, or a prompt when no value (default: clouds.yaml, else $OS_PASSWORD, else a prompt)");
+}
+
+async function readPassword(spec: string | true | undefined, what: string, envVar: string | null): Promise<string | undefined> {
+  const { readSecret } = await import("../../secret-input.ts");
+  if (spec !== undefined) return (await readSecret(spec, { what })).value;
+  if (envVar && process.env[envVar]) return process.env[envVar];
+  if (process.stdin.isTTY) return (await readSecret(true, { what })).value;
+  return undefined;
+}
+
+/** Who logs in: a clouds.yaml entry, or --auth-url/--username/--project. */
+async function resolveCaller(o: AuthOptions) {
+  const ks = await import("../../integrations/keystone/index.ts");
+  const cloudName = o.osCloud ?? (o.authUrl ? undefined : process.env.OS_CLOUD);
+  let cloud: import("../../integrations/keystone/clouds.ts").CloudConfig;
+  if (cloudName) {
+    cloud = loadCloudOrUsage(ks, cloudName);
+  } else {
+    if (!o.authUrl || !o.username) throw new UsageError("Say where and who: --os-cloud NAME, or --auth-url URL --username NAME [--project P].");
+    cloud = {
+      name: "(command line)", file: "", authType: "password", authMethods: [], authUrl: o.authUrl,
+      username: o.username, userDomainName: o.userDomain, projectName: o.project, projectDomainName: o.project ? o.projectDomain : undefined,
+    };
+  }
+  const password = o.password !== undefined ? await readPassword(o.password, `Keystone password of ${cloud.username ?? cloud.userId}`, null)
+    : cloud.password ?? (await readPassword(undefined, `Keystone password of ${cloud.username ?? cloud.userId}`, "OS_PASSWORD"));
+  if (!password) throw new UsageError(`No password for ${cloud.username ?? cloud.userId}: put it in clouds.yaml, $OS_PASSWORD, or pass --password - and pipe it in.`);
+  return { cloud, password, ks };
+}
+
+function loadCloudOrUsage(ks: typeof import("../../integrations/keystone/index.ts"), name: string) {
+  try {
+    return ks.loadCloud(name);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** Keystone and enrolment errors become one sentence with the Keystone exit code. */
+async function keystoneErrors<T>(fn: () => Promise<T>): Promise<T> {
+  const ks = await import("../../integrations/keystone/index.ts");
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ks.KeystoneError || err instanceof ks.EnrollError) throw new KeystoneCliError(err.message);
+    throw err;
+  }
+}
+
+interface EnrollCliOptions extends CommonOptions, AuthOptions {
+  name: string;
+  userId?: string;
+  userPassword?: string | true;
+  credentialProject?: string;
+  rules: string;
+  dryRun?: boolean;
+}
+
+interface CloudCliOptions {
+  json?: boolean;
+  file?: string;
+  from?: string;
+  authUrl?: string;
+  username?: string;
+  userId?: string;
+  userDomain?: string;
+  project?: string;
+  projectId?: string;
+  projectDomain?: string;
+  region?: string;
+  password?: string | true;
+}
+
+export function register(program: Command): void {
+  const keystone = program
+    .command("keystone")
+    .description("OpenStack Keystone: enrol the token as a TOTP credential, write clouds.yaml, cache tokens");
+
+  addCommonOptions(
+    addAuthOptions(
+      keystone
+        .command("enroll")
+        .description("generate a seed, store it in the token, register it with Keystone, set the MFA rule, and verify")
+        .option("-n, --name <slot>", "slot name on the token", "keystone")
+        .option("--user-id <id>", "enrol this user (id or name) instead of the one logging in (needs admin rights)")
+        .option("--user-password [spec]", "that user's password, for the verification (-, @FILE, prompt; default $HWTOTP_KEYSTONE_USER_PASSWORD)")
+        .option("--credential-project <name>", "attach the credential to this project (default: none)")
+        .option("--rules <mode>", "auto: set rule [password,totp] + enable when allowed, else warn; require: fail if not allowed; skip", "auto")
+        .option("--dry-run", "print what would be done; change nothing"),
+    ),
+  ).action(async (o: EnrollCliOptions) => {
+    const bad = checkName(o.name, "slot name");
+    if (bad) throw new UsageError(bad);
+    if (!["auto", "require", "skip"].includes(o.rules)) throw new UsageError("--rules must be auto, require or skip.");
+    const { cloud, password, ks } = await resolveCaller(o);
+    let targetPassword: string | undefined;
+    if (o.userId !== undefined && o.userId !== cloud.userId && o.userId !== cloud.username) {
+      targetPassword = await readPassword(o.userPassword, `Keystone password of ${o.userId}`, "HWTOTP_KEYSTONE_USER_PASSWORD");
+    }
+    const client = new ks.KeystoneClient({ authUrl: cloud.authUrl });
+    const run = (device: import("../../integrations/keystone/enroll.ts").EnrollDevice) =>
+      keystoneErrors(() =>
+        ks.enrollKeystone({
+          client, device, slot: o.name, rules: o.rules as "auto" | "require" | "skip", dryRun: o.dryRun,
+          caller: { user: ks.userRefOf(cloud), password, project: ks.projectScopeOf(cloud) },
+          targetUser: o.userId, targetPassword, credentialProject: o.credentialProject,
+          log: o.json ? undefined : say,
+        }),
+      );
+    // A dry run never touches the token: it needs no device.
+    const r = o.dryRun ? await run({ add: noDevice, delete: noDevice, code: noDevice }) : await withSession(o, (s) => run(s));
+    for (const w of r.warnings) say("WARNING: " + w);
+    output(o, r, () => {
+      if (r.dryRun) return ["Would:", ...r.plan.map((p, i) => `  ${i + 1}. ${p}`)].join("\n");
+      const lines = [
+        `Enrolled ${r.user.name} (${r.user.id}): slot "${r.slot}", Keystone credential ${r.credentialId}.`,
+        `MFA: ${r.mfa.after.enabled ? "enabled" : "not enabled"}, rules ${JSON.stringify(r.mfa.after.rules)}${r.mfa.changed ? " (set now)" : ""}.`,
+        `Verified: password + token code logs in; password alone ${
+          { "refused-mfa": "is refused", accepted: "STILL LOGS IN", refused: "is refused", "not-checked": "was not checked (no MFA rule in force)" }[r.verified.passwordOnly]
+        }.`,
+      ];
+      return lines.join("\n");
+    });
+    if (r.verified.passwordOnly === "accepted") process.exitCode = KEYSTONE_EXIT.NOT_ENFORCED;
+  });
+
+  keystone
+    .command("cloud")
+    .argument("<name>", "clouds.yaml entry to write or update")
+    .description("write a clouds.yaml entry for password+TOTP (auth_type v3multifactor), keeping other entries and comments")
+    .option("--file <path>", "clouds.yaml to edit (default: the one the openstack CLI reads, else ~/.config/openstack/clouds.yaml)")
+    .option("--from <cloud>", "start from a copy of this entry (when NAME does not exist yet)")
+    .option("--auth-url <url>", "Keystone URL")
+    .option("--username <name>", "user name")
+    .option("--user-id <id>", "user id (instead of a name)")
+    .option("--user-domain <name>", "domain of the user (default on a new entry: Default)")
+    .option("--project <name>", "project to scope to")
+    .option("--project-id <id>", "project id to scope to")
+    .option("--project-domain <name>", "domain of the project (default on a new entry: Default)")
+    .option("--region <name>", "region_name")
+    .option("--password [spec]", "store this password: - (stdin), @FILE, or a prompt (the CLI's v3multifactor reads it only from clouds.yaml)")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (name: string, o: CloudCliOptions) => {
+      const { writeMfaCloud, defaultCloudsFileForWrite } = await import("../../integrations/keystone/clouds.ts");
+      const file = o.file ?? defaultCloudsFileForWrite();
+      const { existsSync, readFileSync } = await import("node:fs");
+      const { parse } = await import("yaml");
+      const exists = existsSync(file) && parse(readFileSync(file, "utf8"))?.clouds?.[name] !== undefined;
+      const password = o.password !== undefined ? await readPassword(o.password, "Keystone password to store in clouds.yaml", null) : undefined;
+      const isNew = !exists && o.from === undefined;
+      let r;
+      try {
+        r = writeMfaCloud(file, name, {
+          authUrl: o.authUrl, username: o.username, userId: o.userId, password, projectName: o.project, projectId: o.projectId,
+          userDomainName: o.userDomain ?? (isNew && o.username ? "Default" : undefined),
+          projectDomainName: o.projectDomain ?? (isNew && o.project ? "Default" : undefined),
+          regionName: o.region,
+        }, o.from);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      if (r.tightened) say(`${file} was readable by others; it holds a password, so it is now mode 600.`);
+      if (isNew && password === undefined) say(`Note: the openstack CLI reads a v3multifactor password only from clouds.yaml; add it with --password.`);
+      output({ json: o.json }, { cloud: name, ...r }, () =>
+        `${r.created ? "Created" : "Updated"} ${file}: cloud "${name}" uses password+TOTP.\n` +
+        `Use it:  hwtotp exec -- openstack --os-cloud ${name} project list`,
+      );
+    });
+
+  addCommonOptions(
+    keystone
+      .command("login")
+      .description("get a Keystone token with password + a code from the token, into the token cache (exec --token-cache uses it)")
+      .option("--os-cloud <name>", "clouds.yaml entry (default: $OS_CLOUD)")
+      .option("-n, --name <slot>", "slot to take the code from (default: the only slot)")
+      .option("--cache <file>", "token cache file (default: $HWTOTP_TOKEN_CACHE, else $XDG_RUNTIME_DIR/hwtotp/keystone-tokens.json)"),
+  ).action(async (o: CommonOptions & { osCloud?: string; name?: string; cache?: string }) => {
+    const { cloud, ks, token } = await cachedToken(o, o.osCloud);
+    void ks;
+    output(o, { cloud: cloud.name, issued: token.issued, expiresAt: new Date(token.token.expiresAt).toISOString(), projectId: token.token.projectId ?? null, file: token.file }, () =>
+      `${token.issued ? "Logged in" : "Already logged in"}: cloud "${cloud.name}", token valid until ${new Date(token.token.expiresAt).toISOString()}.`,
+    );
+  });
+
+  keystone
+    .command("logout")
+    .description("drop cached Keystone tokens (one cloud's, or all) and revoke them")
+    .option("--os-cloud <name>", "clouds.yaml entry (default: $OS_CLOUD)")
+    .option("--all", "every cached token")
+    .option("--cache <file>", "token cache file")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (o: { osCloud?: string; all?: boolean; cache?: string; json?: boolean }) => {
+      const ks = await import("../../integrations/keystone/index.ts");
+      const name = o.osCloud ?? process.env.OS_CLOUD;
+      if (!o.all && !name) throw new UsageError("Say which: --os-cloud NAME, or --all.");
+      const gone = ks.forgetTokens(o.all ? null : loadCloudOrUsage(ks, name!), { file: o.cache, warn: say });
+      let revoked = 0;
+      for (const t of gone) {
+        if (t.expiresAt <= Date.now()) continue;
+        await new ks.KeystoneClient({ authUrl: t.authUrl, timeoutMs: 5000 }).revokeToken(t.token, t.token).then(() => revoked++, () => undefined);
+      }
+      output({ json: o.json }, { dropped: gone.length, revoked }, () => `Dropped ${gone.length} cached token(s), revoked ${revoked}.`);
+    });
+}
+
+const noDevice = (): Promise<never> => Promise.reject(new Error("a dry run does not use the token"));
+
+/** A token for the cloud from the cache, or one login with a fresh code from the device. */
+async function cachedToken(o: CommonOptions & { name?: string; cache?: string; minLeft?: string }, cloudName: string | undefined) {
+  const ks = await import("../../integrations/keystone/index.ts");
+  const { freshCode, DEFAULT_MIN_LEFT } = await import("../../exec.ts");
+  const name = cloudName ?? process.env.OS_CLOUD;
+  if (!name) throw new UsageError("Which cloud? Give --os-cloud NAME (to hwtotp or to openstack), or set $OS_CLOUD.");
+  const cloud = loadCloudOrUsage(ks, name);
+  const minLeft = o.minLeft !== undefined ? Number(o.minLeft) : DEFAULT_MIN_LEFT;
+  const token = await keystoneErrors(() =>
+    ks.getToken(cloud, {
+      file: o.cache,
+      password: process.env.OS_PASSWORD,
+      warn: say,
+      passcode: async () => {
+        const c = await withSession(o, (s) => freshCode(s, { name: o.name, minLeft, onWait: (left) => say(`Only ${left} s left in this step; waiting for the next code.`) }));
+        return c.code as string;
+      },
+    }),
+  );
+  return { cloud, ks, token };
+}
+
+/**
+ * `hwtotp exec --token-cache[=CLOUD] -- CMD…`: runs CMD with a cached Keystone token instead of a passcode.
+ * The cloud is the option's value, else `--os-cloud` in CMD's arguments (taken out: with a token the
+ * openstack CLI must not load the v3multifactor entry), else $OS_CLOUD. Resolves with CMD's exit code.
+ */
+export async function execWithTokenCache(argv: string[], o: CommonOptions & { name?: string; minLeft?: string; tokenCache: string | true }): Promise<number> {
+  const ks = await import("../../integrations/keystone/index.ts");
+  const { runChild } = await import("../../exec.ts");
+  const taken = ks.takeOsCloudArg(argv);
+  const cloudName = typeof o.tokenCache === "string" ? o.tokenCache : taken.cloud;
+  const { token } = await cachedToken(o, cloudName);
+  if (token.issued) say(`Logged in to Keystone with a code from the token; cached until ${new Date(token.token.expiresAt).toISOString()}.`);
+  const env = ks.tokenEnv(token.token, process.env);
+  const extra: NodeJS.ProcessEnv = { ...env };
+  for (const k of Object.keys(process.env)) if (!(k in env)) extra[k] = undefined; // dropped: OS_PASSWORD, OS_CLOUD…
+  const [cmd, ...args] = taken.argv;
+  return runChild(cmd, args, extra);
+}
