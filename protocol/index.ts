@@ -300,7 +300,7 @@ export function validateArgs(op: string, a: { [k: string]: unknown }): string | 
     if ((a.t as number) < LIMITS.CLOCK_MIN || (a.t as number) > 4102444800) return "Argument t must lie between 2020 and 2100.";
     if (a.ppm !== undefined) {
       if (typeof a.ppm !== "number" || !isFinite(a.ppm as number)) return "Argument ppm must be a number.";
-      if (Math.abs(a.ppm as number) > LIMITS.PPM_MAX) return "Argument ppm must lie within ±" + LIMITS.PPM_MAX + ".";
+      if (Math.abs(a.ppm as number) > LIMITS.PPM_MAX) return "Argument ppm must lie within +/-" + LIMITS.PPM_MAX + ".";
     }
     if (a.bias !== undefined) {
       if (typeof a.bias !== "number" || !(a.bias >= 0 && a.bias <= LIMITS.BIAS_MAX)) return "Argument bias must be a number of seconds from 0 to " + LIMITS.BIAS_MAX + ".";

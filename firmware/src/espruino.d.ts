@@ -11,6 +11,8 @@ interface EspruinoSerial {
 
 declare const USB: EspruinoSerial;
 declare const Serial1: EspruinoSerial | undefined;
+// Puck.js, Pixl.js, MDBT42Q: the console is "Bluetooth" when connected over BLE. Absent on boards without BLE.
+declare const Bluetooth: EspruinoSerial | undefined;
 declare const LoopbackA: EspruinoSerial;
 declare const LoopbackB: EspruinoSerial;
 

@@ -1,0 +1,139 @@
+// `npm run build`: the Espruino build pipeline (shared/facts/espruino.md, "Toolchain facts").
+// tsc type-check → esbuild bundle (IIFE) → Babel preset-env "ie 11" loose → gate → terser (ES5) → gate again
+// → firmware/dist/firmware.js (the exact file that is flashed as .bootcde and that the emulator runs).
+// Then, when host/build.mjs exists, it runs it (the host bundle).
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as esbuild from "esbuild";
+import { transformSync } from "@babel/core";
+import { minify } from "terser";
+import { gate, formatFindings } from "./gate.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "../..");
+const fwDir = join(root, "firmware");
+const distDir = join(fwDir, "dist");
+const OUT = join(distDir, "firmware.js");
+const DEBUG_OUT = join(distDir, "firmware.es5.js");
+const SIZE_GOAL = 12 * 1024;
+
+function fail(msg) {
+  process.stderr.write("build: " + msg + "\n");
+  process.exit(1);
+}
+
+function step(name) {
+  process.stderr.write("build: " + name + "\n");
+}
+
+/** Babel settings that produced correct ES5 for the real interpreter (facts page). Exported for the gate tests. */
+export const BABEL_OPTIONS = {
+  babelrc: false,
+  configFile: false,
+  sourceType: "script",
+  comments: false,
+  compact: false,
+  presets: [["@babel/preset-env", {
+    targets: "ie 11",
+    loose: true,
+    modules: false,
+    exclude: ["transform-regenerator", "transform-typeof-symbol"],
+  }]],
+};
+
+/** Terser settings: ES5 out, nothing that relies on hoisting or on features Espruino lacks. */
+export const TERSER_OPTIONS = {
+  ecma: 5,
+  compress: {
+    ecma: 5,
+    passes: 2,
+    hoist_funs: false,
+    hoist_vars: false,
+    unsafe: false,
+    keep_fargs: true,
+    pure_getters: false,
+  },
+  mangle: { toplevel: false },
+  format: { ecma: 5, ascii_only: true, comments: false, semicolons: true },
+};
+
+const REQUIRE_SHIM = /var __require = \/\* @__PURE__ \*\/ \(\(x\) => typeof require[\s\S]*?\n {2}\}\);\n/;
+
+/** ES2015+ TypeScript → ES5 source, without type-checking (tests use this on small inputs). */
+export async function lowerToEs5(entry) {
+  const bundled = await esbuild.build({
+    entryPoints: [entry],
+    bundle: true,
+    format: "iife",
+    platform: "neutral",
+    target: "es2020",
+    charset: "ascii",
+    legalComments: "none",
+    write: false,
+    logLevel: "silent",
+    treeShaking: true,
+    external: ["Storage", "crypto"],
+  });
+  // esbuild keeps require("Storage") / require("crypto") behind a shim that needs Proxy; Espruino's own
+  // require is a plain global function, so the shim is replaced by it (the gate fails if this ever misses).
+  const code = bundled.outputFiles[0].text.replace(REQUIRE_SHIM, "var __require = require;\n");
+  return transformSync(code, BABEL_OPTIONS).code;
+}
+
+export async function minifyEs5(code) {
+  const out = await minify(code, TERSER_OPTIONS);
+  return out.code;
+}
+
+function runGate(code, file) {
+  const findings = gate(code, file);
+  if (findings.length > 0) {
+    process.stderr.write(formatFindings(findings, file) + "\n");
+    fail("the Espruino gate failed: " + findings.length + " finding(s) in " + file);
+  }
+}
+
+async function main() {
+  step("type-check (firmware/tsconfig.json)");
+  const tsc = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", join(fwDir, "tsconfig.json"), "--noEmit"], {
+    cwd: root,
+    stdio: "inherit",
+  });
+  if (tsc.status !== 0) fail("type-check failed");
+
+  step("bundle (esbuild) and lower to ES5 (Babel)");
+  let es5;
+  try {
+    es5 = await lowerToEs5(join(fwDir, "src/main.ts"));
+  } catch (err) {
+    fail("bundling failed: " + (err && err.message ? err.message : String(err)));
+  }
+  mkdirSync(distDir, { recursive: true });
+  writeFileSync(DEBUG_OUT, es5);
+  step("gate on " + relative(root, DEBUG_OUT));
+  runGate(es5, relative(root, DEBUG_OUT));
+
+  step("minify (terser, ES5)");
+  const min = await minifyEs5(es5);
+  step("gate on " + relative(root, OUT));
+  runGate(min, relative(root, OUT));
+  writeFileSync(OUT, min);
+  const size = Buffer.byteLength(min);
+  process.stdout.write(
+    "firmware/dist/firmware.js: " + size + " bytes (" + (size / 1024).toFixed(1) + " KB; goal <= " + SIZE_GOAL / 1024 + " KB" +
+      (size > SIZE_GOAL ? ", OVER GOAL" : "") + "); unminified ES5 " + Buffer.byteLength(es5) + " bytes\n",
+  );
+
+  const hostBuild = join(root, "host/build.mjs");
+  if (existsSync(hostBuild)) {
+    step("host bundle (host/build.mjs)");
+    const r = spawnSync(process.execPath, [hostBuild], { cwd: root, stdio: "inherit" });
+    if (r.status !== 0) fail("host/build.mjs failed");
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err) => fail(err && err.stack ? err.stack : String(err)));
+}

@@ -1,0 +1,270 @@
+// Request dispatch: one reply per request line, every payload validated by protocol/parseRequest before a
+// handler sees it; unknown input gets an error reply, and an unexpected exception becomes E_INTERNAL — nothing
+// ever throws across the wire. No handler returns or prints a seed.
+import {
+  ERR,
+  LIMITS,
+  OPS,
+  PROTOCOL_VERSION,
+  encodeError,
+  encodeOk,
+  parseRequest,
+  type Algorithm,
+  type CodeInfo,
+  type SlotInfo,
+} from "../../protocol/index.ts";
+import { FW_VERSION } from "./version.ts";
+import { blockSize, makePads, type Hashes } from "./hmac.ts";
+import { computeTotp, counterAt } from "./totp.ts";
+import { clockData, isSet, JUMP_MAX, now, setClock } from "./clock.ts";
+import { hasButton, waitTouch } from "./touch.ts";
+import {
+  MAX_SLOTS,
+  deleteSlot,
+  findSlot,
+  freeSlot,
+  slotIndexes,
+  slotInfo,
+  slotKey,
+  usedSlots,
+  wipeSlots,
+  writeSlot,
+} from "./store.ts";
+
+type Args = { [k: string]: unknown };
+
+interface Res {
+  ok(d: { [k: string]: unknown }): void;
+  err(code: string, msg: string): void;
+}
+
+let hashes: Hashes = {};
+let algs: Algorithm[] = [];
+
+export function setHashes(h: Hashes): void {
+  hashes = h;
+  algs = [];
+  if (h.SHA1) algs.push("SHA1");
+  if (h.SHA256) algs.push("SHA256");
+  if (h.SHA512) algs.push("SHA512");
+}
+
+function hexToBytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.substring(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function zero(u: Uint8Array): void {
+  for (let i = 0; i < u.length; i++) u[i] = 0;
+}
+
+function opHello(a: Args, res: Res): void {
+  const m = process.memory();
+  res.ok({
+    fw: FW_VERSION,
+    proto: PROTOCOL_VERSION,
+    board: String(process.env.BOARD),
+    algs: algs,
+    slots: { used: usedSlots(), max: MAX_SLOTS },
+    clock: clockData(),
+    heap: { free: m.free, usage: m.usage, total: m.total },
+  });
+}
+
+function applyTime(a: Args, prev: number, jump: boolean, res: Res): void {
+  setClock(a.t as number, { ppm: a.ppm as number | undefined, bias: a.bias as number | undefined, samples: a.samples as number | undefined, err: a.err as number | undefined });
+  res.ok({ prev: prev, t: now(), jump: jump });
+}
+
+function opSetTime(a: Args, res: Res): void {
+  const t = a.t as number;
+  const prev = now();
+  if (!isSet() || Math.abs(t - prev) <= JUMP_MAX) {
+    applyTime(a, prev, false, res);
+    return;
+  }
+  if (a.force !== true) {
+    res.err(ERR.JUMP, "A correction of " + Math.round(t - prev) + " s exceeds " + JUMP_MAX + " s: send it with force and press the button.");
+    return;
+  }
+  if (!hasButton()) {
+    res.err(ERR.TOUCH, "This board has no button to confirm the clock jump.");
+    return;
+  }
+  const waiting = waitTouch(function (pressed) {
+    if (pressed) applyTime(a, prev, true, res);
+    else res.err(ERR.TOUCH, "The button was not pressed in time; the clock is unchanged.");
+  });
+  if (!waiting) res.err(ERR.BUSY, "Another request is waiting for the button.");
+}
+
+function opAdd(a: Args, res: Res): void {
+  const name = a.name as string;
+  const alg = (a.alg === undefined ? "SHA1" : a.alg) as Algorithm;
+  const hash = hashes[alg];
+  if (!hash) {
+    res.err(ERR.ALG, "This board cannot compute " + alg + ".");
+    return;
+  }
+  if (findSlot(name) >= 0) {
+    res.err(ERR.EXISTS, "A slot named " + name + " exists already.");
+    return;
+  }
+  const i = freeSlot();
+  if (i < 0) {
+    res.err(ERR.FULL, "All " + MAX_SLOTS + " slots are in use.");
+    return;
+  }
+  const info: SlotInfo = {
+    name: name,
+    alg: alg,
+    digits: a.digits === undefined ? 6 : (a.digits as number),
+    period: a.period === undefined ? 30 : (a.period as number),
+    touch: a.touch === true,
+  };
+  if (a.serial !== undefined) info.serial = a.serial as string;
+  const key = hexToBytes(a.key as string);
+  a.key = undefined;
+  const b = blockSize(alg);
+  const pads = makePads(hash, b, key);
+  zero(key);
+  const ok = writeSlot(i, info, pads);
+  zero(pads);
+  if (!ok) res.err(ERR.STORAGE, "Storage refused the write (full?); nothing was changed.");
+  else res.ok({ slot: info });
+}
+
+function opList(a: Args, res: Res): void {
+  const out: SlotInfo[] = [];
+  const idx = slotIndexes();
+  for (let k = 0; k < idx.length; k++) {
+    const s = slotInfo(idx[k]);
+    if (s) out.push(s);
+  }
+  res.ok({ slots: out, max: MAX_SLOTS });
+}
+
+function opDelete(a: Args, res: Res): void {
+  const i = findSlot(a.name as string);
+  if (i < 0) {
+    res.err(ERR.NOSLOT, "No slot named " + a.name + ".");
+    return;
+  }
+  deleteSlot(i);
+  res.ok({ name: a.name });
+}
+
+function codeOf(i: number, t: number, reveal: boolean): CodeInfo | null {
+  const s = slotInfo(i);
+  if (!s) return null;
+  const key = reveal ? slotKey(i, hashes) : null;
+  const step = counterAt(t, s.period);
+  const c: CodeInfo = {
+    name: s.name,
+    code: key ? computeTotp(key, t, s.period, s.digits) : null,
+    step: step,
+    left: Math.round(((step + 1) * s.period - t) * 1000) / 1000,
+    period: s.period,
+    touch: s.touch,
+  };
+  if (s.serial !== undefined) c.serial = s.serial;
+  return c;
+}
+
+function clockRefusal(res: Res): boolean {
+  if (isSet()) return false;
+  res.err(ERR.CLOCK, "The device clock is not set (before 2020); sync it with the host first.");
+  return true;
+}
+
+function replyOne(i: number, res: Res): void {
+  if (clockRefusal(res)) return;
+  const t = now();
+  const c = codeOf(i, t, true);
+  if (!c) res.err(ERR.NOSLOT, "The slot could not be read.");
+  else if (c.code === null) res.err(ERR.ALG, "This board cannot compute this slot's hash.");
+  else res.ok({ t: t, codes: [c] });
+}
+
+function opCode(a: Args, res: Res): void {
+  if (clockRefusal(res)) return;
+  if (a.name !== undefined) {
+    const i = findSlot(a.name as string);
+    if (i < 0) {
+      res.err(ERR.NOSLOT, "No slot named " + a.name + ".");
+      return;
+    }
+    const s = slotInfo(i);
+    if (!s || !s.touch) {
+      replyOne(i, res);
+      return;
+    }
+    if (!hasButton()) {
+      res.err(ERR.TOUCH, "This slot needs a button press and this board has no button.");
+      return;
+    }
+    const waiting = waitTouch(function (pressed) {
+      if (pressed) replyOne(i, res);
+      else res.err(ERR.TOUCH, "The button was not pressed within the wait.");
+    });
+    if (!waiting) res.err(ERR.BUSY, "Another request is waiting for the button.");
+    return;
+  }
+  const t = now();
+  const idx = slotIndexes();
+  const codes: CodeInfo[] = [];
+  for (let k = 0; k < idx.length; k++) {
+    const s = slotInfo(idx[k]);
+    const c = s ? codeOf(idx[k], t, !s.touch) : null;
+    if (c) codes.push(c);
+  }
+  res.ok({ t: t, codes: codes });
+}
+
+function opWipe(a: Args, res: Res): void {
+  res.ok({ slots: wipeSlots() });
+}
+
+function route(op: string): ((a: Args, res: Res) => void) | null {
+  if (op === OPS.HELLO) return opHello;
+  if (op === OPS.TIME) return function (a: Args, res: Res) { res.ok(clockData() as unknown as Args); };
+  if (op === OPS.SET_TIME) return opSetTime;
+  if (op === OPS.ADD) return opAdd;
+  if (op === OPS.LIST) return opList;
+  if (op === OPS.DELETE) return opDelete;
+  if (op === OPS.CODE) return opCode;
+  if (op === OPS.WIPE) return opWipe;
+  return null;
+}
+
+/** Handles one request line; `send` is called exactly once with one reply line (maybe later: touch). */
+export function handleLine(line: string, send: (s: string) => void): void {
+  const r = parseRequest(line);
+  if (!r.ok) {
+    send(encodeError(r.id, r.e, r.m));
+    return;
+  }
+  const id = r.req.id;
+  let done = false;
+  const res: Res = {
+    ok: function (d) {
+      if (done) return;
+      done = true;
+      send(encodeOk(id, d));
+    },
+    err: function (code, msg) {
+      if (done) return;
+      done = true;
+      send(encodeError(id, code, msg));
+    },
+  };
+  const h = route(r.req.op);
+  try {
+    if (h) h(r.req.a, res);
+    else res.err(ERR.OP, "Unknown op.");
+  } catch (e) {
+    res.err(ERR.INTERNAL, "Internal error while handling " + r.req.op + ".");
+  }
+}
+

@@ -1,0 +1,49 @@
+// Boot (stored as .bootcde, so holding the button at boot skips it and gives the REPL back): load the slot
+// store and the clock, detect the hashes, move the REPL to LoopbackA and serve the protocol on the device the
+// console was on (USB on a Pico and on the Linux build; Serial1 or Bluetooth elsewhere).
+import { ERR, MAX_REQUEST_LINE, createLineReader, encodeError } from "../../protocol/index.ts";
+import { detectHashes, type CryptoLike } from "./hmac.ts";
+import { loadClock } from "./clock.ts";
+import { loadSlots } from "./store.ts";
+import { handleLine, setHashes } from "./dispatch.ts";
+
+function loadCrypto(): CryptoLike | undefined {
+  try {
+    const c = require("crypto") as CryptoLike | undefined;
+    return c ? c : undefined;
+  } catch (e) {
+    return undefined;
+  }
+}
+
+function consolePort(): EspruinoSerial {
+  const name = E.getConsole();
+  if (name === "Serial1" && typeof Serial1 !== "undefined" && Serial1) return Serial1;
+  if (name === "Bluetooth" && typeof Bluetooth !== "undefined" && Bluetooth) return Bluetooth;
+  return USB;
+}
+
+function boot(): void {
+  setHashes(detectHashes(loadCrypto()));
+  loadSlots();
+  loadClock();
+  const port = consolePort();
+  const send = function (s: string) {
+    port.write(s);
+  };
+  const reader = createLineReader(
+    MAX_REQUEST_LINE,
+    function (line: string) {
+      handleLine(line, send);
+    },
+    function () {
+      send(encodeError(null, ERR.FRAME, "Line longer than " + MAX_REQUEST_LINE + " characters."));
+    },
+  );
+  E.setConsole(LoopbackA, { force: true });
+  port.on("data", function (d: string) {
+    reader.push(d);
+  });
+}
+
+boot();

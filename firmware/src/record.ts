@@ -1,0 +1,115 @@
+// Atomic records in Espruino Storage. A record named BASE lives in BASE+"a" or BASE+"b"; a write goes to the
+// file that does not hold the current version, is read back and checked, and only then is the old file erased.
+// A power cut therefore leaves the old or the new record. File layout: 4 ASCII digits (header length), the
+// header (JSON, ASCII: q = sequence, l = body length, c = body checksum, plus the caller's fields), the body
+// (raw bytes, read through readArrayBuffer so 8-bit and UTF-8 builds agree). Names stay far below 28 chars.
+
+const st = require("Storage");
+
+export interface RecHead {
+  q: number;
+  l: number;
+  c: number;
+  [k: string]: unknown;
+}
+
+function checksum(u: Uint8Array, off: number, len: number): number {
+  let a = 1;
+  let b = 0;
+  for (let i = off; i < off + len; i++) {
+    a = (a + u[i]) % 65521;
+    b = (b + a) % 65521;
+  }
+  return b * 65536 + a;
+}
+
+/** Header of a record file, or null when absent or unreadable. */
+export function readHead(file: string): RecHead | null {
+  const n = st.read(file, 0, 4);
+  if (!n || n.length !== 4) return null;
+  const hl = parseInt(n, 10);
+  if (!(hl > 0 && hl < 1000)) return null;
+  const s = st.read(file, 4, hl);
+  if (!s || s.length !== hl) return null;
+  try {
+    const h = JSON.parse(s) as RecHead;
+    return h && typeof h.q === "number" ? h : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+/** The body bytes of a record file (a view into Storage, no copy on the device). */
+export function readBody(file: string, h: RecHead): Uint8Array | null {
+  const ab = st.readArrayBuffer(file);
+  if (!ab) return null;
+  const hl = parseInt(st.read(file, 0, 4) || "0", 10);
+  if (ab.byteLength < 4 + hl + h.l) return null;
+  return new Uint8Array(ab, 4 + hl, h.l);
+}
+
+function valid(file: string): RecHead | null {
+  const h = readHead(file);
+  if (!h) return null;
+  if (h.l === 0) return h.c === 1 ? h : null;
+  const ab = st.readArrayBuffer(file);
+  if (!ab) return null;
+  const u = new Uint8Array(ab);
+  const hl = parseInt(st.read(file, 0, 4) || "0", 10);
+  if (u.length < 4 + hl + h.l) return null;
+  return checksum(u, 4 + hl, h.l) === h.c ? h : null;
+}
+
+function exists(file: string): boolean {
+  return st.read(file, 0, 1) !== undefined;
+}
+
+/** Finds the current file of a record, erasing a stale or torn twin. Returns "" when there is none. */
+export function scanRecord(base: string): string {
+  const fa = base + "a";
+  const fb = base + "b";
+  const ha = exists(fa) ? valid(fa) : null;
+  const hb = exists(fb) ? valid(fb) : null;
+  let keep = "";
+  if (ha && (!hb || ha.q > hb.q)) keep = fa;
+  else if (hb) keep = fb;
+  if (keep !== fa && exists(fa)) st.erase(fa);
+  if (keep !== fb && exists(fb)) st.erase(fb);
+  return keep;
+}
+
+/**
+ * Writes a record (head fields + body) next to `current` and erases `current` afterwards.
+ * Returns the new file name, or "" when Storage refused the write (the old record is then untouched).
+ */
+export function writeRecord(base: string, current: string, fields: { [k: string]: unknown }, body: Uint8Array | null): string {
+  const prev = current ? readHead(current) : null;
+  const file = current === base + "a" ? base + "b" : base + "a";
+  const bl = body ? body.length : 0;
+  const head: { [k: string]: unknown } = { q: prev ? prev.q + 1 : 1, l: bl, c: body ? checksum(body, 0, bl) : 1 };
+  for (const k in fields) head[k] = fields[k];
+  const hs = JSON.stringify(head);
+  const hl = String(hs.length);
+  const pre = "0000".substring(hl.length) + hl + hs;
+  const out = new Uint8Array(pre.length + bl);
+  for (let i = 0; i < pre.length; i++) out[i] = pre.charCodeAt(i);
+  if (body) out.set(body, pre.length);
+  let ok = false;
+  try {
+    ok = st.write(file, out) !== false && valid(file) !== null;
+  } catch (e) {
+    ok = false;
+  }
+  for (let i = 0; i < out.length; i++) out[i] = 0;
+  if (!ok) {
+    if (exists(file)) st.erase(file);
+    return "";
+  }
+  if (current && current !== file) st.erase(current);
+  return file;
+}
+
+export function eraseRecord(base: string): void {
+  if (exists(base + "a")) st.erase(base + "a");
+  if (exists(base + "b")) st.erase(base + "b");
+}

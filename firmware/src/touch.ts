@@ -1,0 +1,67 @@
+// User presence: wait for a press of the board's button (BTN or BTN1) with the LED blinking, for a bounded
+// time. Only one wait at a time; a second request gets E_BUSY from the caller.
+
+export const TOUCH_WAIT_MS = 15000;
+
+let busy = false;
+
+function button(): EspruinoPin | undefined {
+  if (typeof BTN !== "undefined" && BTN) return BTN;
+  if (typeof BTN1 !== "undefined" && BTN1) return BTN1;
+  return undefined;
+}
+
+function led(): EspruinoPin | undefined {
+  return typeof LED1 !== "undefined" && LED1 ? LED1 : undefined;
+}
+
+export function hasButton(): boolean {
+  return button() !== undefined;
+}
+
+export function touchBusy(): boolean {
+  return busy;
+}
+
+/** Calls done(true) on a press, done(false) after TOUCH_WAIT_MS. Returns false (and never calls done) if busy. */
+export function waitTouch(done: (pressed: boolean) => void): boolean {
+  const btn = button();
+  if (busy || !btn) return false;
+  busy = true;
+  const l = led();
+  let on = false;
+  let watch = 0;
+  let blink = 0;
+  let timer = 0;
+  function finish(pressed: boolean): void {
+    if (!busy) return;
+    busy = false;
+    if (watch) {
+      try {
+        clearWatch(watch);
+      } catch (e) {
+        watch = 0;
+      }
+    }
+    watch = 0;
+    if (blink) clearInterval(blink);
+    if (timer) clearTimeout(timer);
+    if (l) digitalWrite(l, 0);
+    done(pressed);
+  }
+  if (l) {
+    blink = setInterval(function () {
+      on = !on;
+      digitalWrite(l, on);
+    }, 250);
+  }
+  timer = setTimeout(function () {
+    timer = 0;
+    finish(false);
+  }, TOUCH_WAIT_MS);
+  watch = setWatch(function () {
+    watch = 0;
+    finish(true);
+  }, btn, { repeat: false, edge: "rising", debounce: 25 });
+  return true;
+}
