@@ -1,0 +1,321 @@
+/**
+ * The hwtotp emulator: an Espruino board in-process, running firmware/dist/firmware.js from its Storage.
+ *
+ *   const emu = createEmulator({ board: "puckjs", clock: 1700000000 });
+ *   await emu.start();                      // power up: boots .bootcde (the firmware) unless the button is held
+ *   emu.onData((s) => …); emu.write(line);  // host side of the console port (USB / Bluetooth)
+ *   const { port } = await emu.listen();    // TCP device link on 127.0.0.1 (hwtotp --device tcp://127.0.0.1:PORT)
+ *   emu.control.advance(30);                // fast-forward the RTC, firing timers
+ *   await emu.stop();
+ *
+ * Options: board (pico|puckjs|bangle2|original|linux, default pico), stateFile (flash image kept across runs,
+ * mode 0600), clock (Unix seconds at power-up; default: 0 as a board whose RTC lost power, host time on linux),
+ * driftPpm, frozenClock (time moves only through control.advance/setClock), flashed (default true: .bootcde is
+ * firmware/dist/firmware.js; false: a fresh board in REPL mode), firmwarePath, vars (override the variable cap).
+ * Control (in-process as `control`, out of process as JSON lines over listenControl()): setClock, advance, setDrift,
+ * freeze, now, pressButton, holdButton, reset, powerCycle, powerCutAfter, heap, storage, readFile, leds, mode.
+ */
+import { spawn, ChildProcess, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { BoardName, BoardProfile, getBoard } from "./boards.ts";
+import { VirtualClock } from "./clock.ts";
+import { Device } from "./runtime.ts";
+import { Flash, fromLatin1, latin1 } from "./storage.ts";
+
+export { BOARDS, getBoard } from "./boards.ts";
+export type { BoardName, BoardProfile } from "./boards.ts";
+
+export interface EmulatorOptions {
+  board?: BoardName | string;
+  stateFile?: string;
+  clock?: number;
+  driftPpm?: number;
+  frozenClock?: boolean;
+  flashed?: boolean;
+  firmwarePath?: string;
+  vars?: number;
+  heapCheck?: "always" | "sample" | "off";
+  /** Diagnostics (uncaught errors, out of memory). */
+  log?: (line: string) => void;
+}
+
+export interface HeapInfo {
+  usage: number;
+  total: number;
+  free: number;
+}
+
+export interface EmulatorControl {
+  /** Sets the device's wall clock (as if its RTC had been set to t). */
+  setClock(t: number): void;
+  /** Fast-forwards the RTC by `seconds` of device time, firing the timers due on the way. */
+  advance(seconds: number): void;
+  setDrift(ppm: number): void;
+  /** Freezes (true) or releases the clock; a frozen clock only moves through advance/setClock. */
+  freeze(frozen: boolean): void;
+  /** The device's getTime(). */
+  now(): number;
+  /** A press of `ms` milliseconds (rising then falling edge). */
+  pressButton(ms?: number): void;
+  holdButton(down: boolean): void;
+  /** Reset button: RAM lost, RTC kept, boots again. */
+  reset(): void;
+  /** Power loss and power-up: RAM lost; the RTC too (except the linux board's host clock). */
+  powerCycle(): void;
+  /** Cuts the power after `steps` more flash operations (program chunk / page erase). */
+  powerCutAfter(steps: number): void;
+  /** Flash operations so far. */
+  flashSteps(): number;
+  heap(): HeapInfo;
+  storage(): { name: string; size: number }[];
+  readFile(name: string): string | undefined;
+  leds(): Record<string, boolean>;
+  /** "repl": the console is on the link; "firmware": a program moved it; "off": no power. */
+  mode(): "repl" | "firmware" | "off";
+}
+
+export interface Emulator {
+  readonly board: BoardProfile;
+  readonly control: EmulatorControl;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  write(data: string | Uint8Array): void;
+  onData(cb: (data: string) => void): () => void;
+  listen(o?: { port?: number; host?: string }): Promise<{ host: string; port: number }>;
+  listenControl(o?: { port?: number; host?: string }): Promise<{ host: string; port: number }>;
+  /** A pty bridged to the device link through socat (null when socat is absent). */
+  pty(linkPath?: string): Promise<{ path: string } | null>;
+  /** The Device (interpreter internals), for tests. */
+  readonly device: Device;
+}
+
+/** The package root (holds package.json named hwtotp). */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pj = path.join(dir, "package.json");
+    if (fs.existsSync(pj)) {
+      try {
+        if (JSON.parse(fs.readFileSync(pj, "utf8")).name === "hwtotp") return dir;
+      } catch (e) {
+        /* keep looking */
+      }
+    }
+    const up = path.dirname(dir);
+    if (up === dir) return process.cwd();
+    dir = up;
+  }
+}
+
+export function defaultFirmwarePath(): string {
+  return path.join(packageRoot(), "firmware", "dist", "firmware.js");
+}
+
+function loadState(file: string | undefined, board: BoardProfile): Uint8Array | undefined {
+  if (!file || !fs.existsSync(file)) return undefined;
+  const o = JSON.parse(fs.readFileSync(file, "utf8"));
+  if (o.board !== board.name) throw new Error("State file " + file + " belongs to board " + o.board + ", not " + board.name + ".");
+  return new Uint8Array(Buffer.from(o.flash, "base64"));
+}
+
+function saveState(file: string, board: BoardProfile, flash: Flash): void {
+  const data = JSON.stringify({ v: 1, board: board.name, flash: Buffer.from(flash.bytes.subarray(0, flash.usedLength())).toString("base64") });
+  const tmp = file + ".tmp" + process.pid;
+  fs.writeFileSync(tmp, data, { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
+
+export function createEmulator(opts: EmulatorOptions = {}): Emulator {
+  const board = getBoard(opts.board);
+  const flash = new Flash(board.storageBytes, board.pageBytes, loadState(opts.stateFile, board));
+  const clock = new VirtualClock({ frozen: opts.frozenClock, ppm: opts.driftPpm });
+  const listeners = new Set<(s: string) => void>();
+  const sockets = new Set<net.Socket>();
+  const servers: net.Server[] = [];
+  const children: ChildProcess[] = [];
+  let started = false;
+  const persist = (): void => {
+    if (opts.stateFile) saveState(opts.stateFile, board, flash);
+  };
+  const toHost = (s: string): void => {
+    if (!device.on) return;
+    for (const cb of listeners) cb(s);
+    if (sockets.size) {
+      const b = Buffer.from(s, "latin1");
+      for (const so of sockets) so.write(b);
+    }
+  };
+  const device = new Device({ board, flash, clock, toHost, vars: opts.vars, heapCheck: opts.heapCheck, persist, log: opts.log });
+  flash.onCut = () => {
+    device.on = false;
+    clock.stop();
+    persist();
+  };
+
+  function powerUp(t: number): void {
+    flash.dead = false;
+    flash.cutAfter = -1;
+    clock.powerUp(t);
+    clock.running = true;
+    device.boot({ load: true });
+    clock.schedule();
+  }
+
+  function installFirmware(): void {
+    if (opts.flashed === false) return;
+    const fw = opts.firmwarePath || defaultFirmwarePath();
+    if (!fs.existsSync(fw)) {
+      if (opts.flashed === true || opts.firmwarePath) throw new Error("Firmware bundle " + fw + " not found: run npm run build.");
+      return;
+    }
+    const code = fs.readFileSync(fw, "latin1");
+    const cur = device.storage.readBytes(".bootcde");
+    if (!cur || latin1(cur) !== code) device.storage.write(".bootcde", fromLatin1(code));
+    persist();
+  }
+
+  const control: EmulatorControl = {
+    setClock: (t) => {
+      clock.setTime(t);
+    },
+    advance: (s) => clock.advance(s),
+    setDrift: (ppm) => clock.setDrift(ppm),
+    freeze: (f) => clock.setFrozen(f),
+    now: () => clock.now(),
+    pressButton: (ms = 100) => {
+      device.setButton(true);
+      device.setButton(false, ms / 1000);
+    },
+    holdButton: (down) => device.setButton(down),
+    reset: () => {
+      const t = clock.now();
+      powerUp(board.rtc === "host" ? Date.now() / 1000 : t);
+    },
+    powerCycle: () => {
+      powerUp(board.rtc === "host" ? Date.now() / 1000 : 0);
+    },
+    powerCutAfter: (steps) => {
+      flash.cutAfter = steps;
+    },
+    flashSteps: () => flash.steps,
+    heap: () => {
+      const usage = device.measureHeap();
+      return { usage: usage, total: device.totalVars, free: Math.max(0, device.totalVars - usage) };
+    },
+    storage: () => device.storage.scan().live.map((f) => ({ name: f.name, size: f.size })),
+    readFile: (name) => {
+      const b = device.storage.readBytes(name);
+      return b ? latin1(b) : undefined;
+    },
+    leds: () => {
+      const o: Record<string, boolean> = {};
+      for (const l of board.leds) o[l] = device.pins.get(l)!.state;
+      return o;
+    },
+    mode: () => (!device.on ? "off" : device.consoleName === board.consoleDevice ? "repl" : "firmware"),
+  };
+
+  function serve(o: { port?: number; host?: string } | undefined, onConn: (so: net.Socket) => void): Promise<{ host: string; port: number }> {
+    const host = (o && o.host) || "127.0.0.1";
+    if (host !== "127.0.0.1" && host !== "localhost" && host !== "::1") return Promise.reject(new Error("The emulator listens on 127.0.0.1 only."));
+    return new Promise((resolve, reject) => {
+      const srv = net.createServer(onConn);
+      srv.on("error", reject);
+      srv.listen((o && o.port) || 0, host, () => {
+        servers.push(srv);
+        resolve({ host: host, port: (srv.address() as net.AddressInfo).port });
+      });
+    });
+  }
+
+  const emu: Emulator = {
+    board,
+    control,
+    device,
+    async start() {
+      if (started) return;
+      started = true;
+      installFirmware();
+      powerUp(opts.clock !== undefined ? opts.clock : board.rtc === "host" ? Date.now() / 1000 : 0);
+    },
+    async stop() {
+      started = false;
+      device.on = false;
+      clock.stop();
+      persist();
+      for (const c of children) {
+        if (c.pid && c.exitCode === null) {
+          try {
+            process.kill(-c.pid, "SIGTERM");
+          } catch (e) {
+            /* gone */
+          }
+        }
+      }
+      for (const so of sockets) so.destroy();
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(() => r(null)))));
+      servers.length = 0;
+    },
+    write(data) {
+      if (!device.on) return;
+      const s = typeof data === "string" ? data : latin1(data);
+      device.hostPort.input(s);
+    },
+    onData(cb) {
+      listeners.add(cb);
+      return () => listeners.delete(cb);
+    },
+    listen(o) {
+      return serve(o, (so) => {
+        so.setNoDelay(true);
+        sockets.add(so);
+        so.on("data", (b: Buffer) => emu.write(b.toString("latin1")));
+        so.on("close", () => sockets.delete(so));
+        so.on("error", () => sockets.delete(so));
+      });
+    },
+    listenControl(o) {
+      return serve(o, (so) => {
+        let buf = "";
+        so.setEncoding("utf8");
+        so.on("error", () => {});
+        so.on("data", (chunk: string) => {
+          buf += chunk;
+          let nl: number;
+          while ((nl = buf.indexOf("\n")) >= 0) {
+            const line = buf.substring(0, nl).trim();
+            buf = buf.substring(nl + 1);
+            if (!line) continue;
+            let id: unknown = null;
+            try {
+              const req = JSON.parse(line);
+              id = req.id;
+              const fn = (control as any)[req.cmd];
+              if (typeof fn !== "function") throw new Error("Unknown control command " + JSON.stringify(req.cmd));
+              const result = fn.apply(control, Array.isArray(req.args) ? req.args : []);
+              so.write(JSON.stringify({ id: id, ok: true, result: result === undefined ? null : result }) + "\n");
+            } catch (e) {
+              so.write(JSON.stringify({ id: id, ok: false, error: (e as Error).message }) + "\n");
+            }
+          }
+        });
+      });
+    },
+    async pty(linkPath) {
+      if (spawnSync("sh", ["-c", "command -v socat"]).status !== 0) return null;
+      const { port } = await emu.listen();
+      const p = linkPath || path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-pty-")), "tty");
+      const child = spawn("socat", ["PTY,link=" + p + ",raw,echo=0", "TCP:127.0.0.1:" + port], { detached: true, stdio: "ignore" });
+      child.unref();
+      children.push(child);
+      for (let i = 0; i < 100 && !fs.existsSync(p); i++) await new Promise((r) => setTimeout(r, 20));
+      if (!fs.existsSync(p)) throw new Error("socat did not create " + p);
+      return { path: p };
+    },
+  };
+  return emu;
+}

@@ -1,0 +1,164 @@
+// The JavaScript realm of the emulated interpreter: a node:vm context stripped and patched to behave like
+// Espruino 2v29 (see shared/facts/espruino.md). Each patch names the trap it reproduces.
+import vm from "node:vm";
+
+/** Built-ins Espruino lacks: removed from the realm. */
+export const MISSING_GLOBALS = ["Symbol", "Map", "Set", "WeakMap", "WeakSet", "WeakRef", "FinalizationRegistry", "BigInt", "BigInt64Array", "BigUint64Array", "Proxy", "Reflect", "Intl", "WebAssembly", "SharedArrayBuffer", "Atomics", "AggregateError", "globalThis", "queueMicrotask", "escape", "unescape", "EvalError", "URIError"];
+export const MISSING_MEMBERS: [string, string][] = [
+  ["Array", "from"], ["Array", "of"], ["Object", "freeze"], ["Object", "isFrozen"], ["Object", "seal"], ["Object", "fromEntries"],
+  ["Math", "trunc"], ["Math", "imul"], ["Math", "sign"], ["Math", "cbrt"], ["Math", "hypot"], ["Math", "clz32"], ["Math", "fround"],
+  ["Number", "isInteger"], ["Number", "isSafeInteger"], ["Number", "MAX_SAFE_INTEGER"], ["Number", "MIN_SAFE_INTEGER"], ["Number", "EPSILON"],
+  ["Promise.prototype", "finally"], ["Promise", "allSettled"], ["Promise", "any"], ["Promise", "race"],
+  ["Array.prototype", "flat"], ["Array.prototype", "flatMap"], ["Array.prototype", "lastIndexOf"], ["Array.prototype", "copyWithin"],
+  ["Array.prototype", "at"], ["Array.prototype", "findLast"], ["Array.prototype", "findLastIndex"], ["Array.prototype", "toSorted"],
+  ["Array.prototype", "toReversed"], ["Array.prototype", "toSpliced"], ["Array.prototype", "with"],
+  ["String.prototype", "at"], ["String.prototype", "normalize"], ["String.prototype", "codePointAt"], ["String.prototype", "replaceAll"],
+  ["String.prototype", "localeCompare"], ["String.prototype", "matchAll"], ["String", "fromCodePoint"], ["String", "raw"],
+];
+/** Constructors whose prototype object hides the built-in methods (`Array.prototype.slice` is undefined). */
+const WRAPPED = ["Object", "Array", "String", "Number", "Boolean", "Function", "Date", "RegExp", "Promise", "Error", "TypeError",
+  "RangeError", "SyntaxError", "ReferenceError", "ArrayBuffer", "DataView", "Uint8Array", "Int8Array", "Uint8ClampedArray",
+  "Uint16Array", "Int16Array", "Uint32Array", "Int32Array", "Float32Array", "Float64Array"];
+
+export interface Realm {
+  context: vm.Context;
+  global: any;
+  /** The realm's own intrinsics, before wrapping (for values the runtime hands to the program). */
+  intrinsics: { ArrayBuffer: ArrayBufferConstructor; Uint8Array: Uint8ArrayConstructor; JSON: JSON; Array: ArrayConstructor; Object: ObjectConstructor };
+  /** Every built-in object of the realm (excluded from the heap estimate). */
+  builtins: WeakSet<object>;
+  /** Global names present before the program ran. */
+  baseline: Set<string>;
+  run(code: string, filename: string): unknown;
+  /** Marks the globals added so far (the runtime's API) as built-ins. */
+  adopt(): void;
+}
+
+function collectBuiltins(g: any, set: WeakSet<object>): void {
+  const stack: unknown[] = [g];
+  while (stack.length) {
+    const o = stack.pop();
+    if (o === null || (typeof o !== "object" && typeof o !== "function")) continue;
+    if (set.has(o as object)) continue;
+    set.add(o as object);
+    for (const k of Reflect.ownKeys(o as object)) {
+      const d = Reflect.getOwnPropertyDescriptor(o as object, k);
+      if (!d) continue;
+      if ("value" in d) stack.push(d.value);
+      else {
+        stack.push(d.get);
+        stack.push(d.set);
+      }
+    }
+    stack.push(Object.getPrototypeOf(o));
+  }
+}
+
+export function createRealm(): Realm {
+  const context = vm.createContext({}, { codeGeneration: { strings: true, wasm: false } });
+  const g = vm.runInContext("this", context);
+  const ev = (src: string): any => vm.runInContext(src, context);
+  const intrinsics = { ArrayBuffer: g.ArrayBuffer, Uint8Array: g.Uint8Array, JSON: g.JSON, Array: g.Array, Object: g.Object };
+  const realObject = g.Object;
+  const typedProto = Object.getPrototypeOf(g.Uint8Array.prototype);
+
+  // Trap: Uint8Array#slice and #filter return a plain Array (subarray and map stay typed).
+  const realSlice = typedProto.slice;
+  const realFilter = typedProto.filter;
+  const toArray = ev("(function (t) { var a = []; for (var i = 0; i < t.length; i++) a.push(t[i]); return a; })");
+  Object.defineProperty(typedProto, "slice", { value: function (this: Uint8Array, a?: number, b?: number) { return toArray(realSlice.call(this, a, b)); }, writable: true, configurable: true });
+  Object.defineProperty(typedProto, "filter", { value: function (this: Uint8Array, f: any, t?: any) { return toArray(realFilter.call(this, f, t)); }, writable: true, configurable: true });
+
+  // Trap: regex `{n}` quantifiers and lookahead quietly fail to match.
+  const realExec = g.RegExp.prototype.exec;
+  Object.defineProperty(g.RegExp.prototype, "exec", {
+    value: function (this: RegExp, s: string) {
+      if (/\{\d|\(\?[=!]/.test(this.source)) return null;
+      return realExec.call(this, s);
+    }, writable: true, configurable: true,
+  });
+
+  // Trap: errors thrown by the interpreter (null.x) are plain Errors whose `name` is undefined.
+  Object.defineProperty(g.TypeError.prototype, "name", { value: undefined, writable: true, configurable: true });
+
+  // Trap: static methods are not inherited by subclasses (a function's prototype link cannot be changed).
+  const realSetProto = g.Object.setPrototypeOf;
+  g.Object.setPrototypeOf = function (o: any, p: any) { return typeof o === "function" ? o : realSetProto(o, p); };
+  const protoDesc = Object.getOwnPropertyDescriptor(g.Object.prototype, "__proto__")!;
+  Object.defineProperty(g.Object.prototype, "__proto__", {
+    get: protoDesc.get, configurable: true,
+    set: function (this: any, p: any) { if (typeof this !== "function") protoDesc.set!.call(this, p); },
+  });
+
+  // Built-ins Espruino lacks.
+  // Non-configurable ones (Number.MAX_SAFE_INTEGER) are left out of the constructor wrappers below instead.
+  const skipStatic = new Set<string>();
+  for (const [path, name] of MISSING_MEMBERS) {
+    const owner = path.split(".").reduce((o: any, k) => (o ? o[k] : undefined), g);
+    if (!owner) continue;
+    try {
+      if (!delete owner[name]) skipStatic.add(path + "." + name);
+    } catch (e) {
+      skipStatic.add(path + "." + name);
+    }
+  }
+
+  // Trap: a built-in read off a prototype object (`Array.prototype.slice`) is undefined; reads off instances work.
+  for (const name of WRAPPED) {
+    const Real = g[name];
+    if (typeof Real !== "function") continue;
+    const realProto = Real.prototype;
+    const hidden = new Set(Reflect.ownKeys(realProto).filter((k) => k !== "constructor"));
+    const view: object = new Proxy(realProto, {
+      get(t, k, r) {
+        if (r === view) return hidden.has(k) ? undefined : Reflect.get(t, k, t);
+        return Reflect.get(t, k, r);
+      },
+      set(t, k, v, r) {
+        if (r === view) {
+          hidden.delete(k);
+          return Reflect.set(t, k, v, t);
+        }
+        return Reflect.set(t, k, v, r);
+      },
+    });
+    const W = function (this: unknown, ...args: unknown[]) {
+      if (new.target) return Reflect.construct(Real, args, new.target === W ? Real : new.target);
+      return Real.apply(this, args);
+    };
+    for (const k of Reflect.ownKeys(Real)) {
+      if (k === "prototype" || k === "length" || k === "name" || k === "BYTES_PER_ELEMENT") continue;
+      if (typeof k === "string" && skipStatic.has(name + "." + k)) continue;
+      Object.defineProperty(W, k, Reflect.getOwnPropertyDescriptor(Real, k)!);
+    }
+    Object.defineProperty(W, "name", { value: name });
+    Object.defineProperty(W, "prototype", { value: view, writable: false });
+    Object.defineProperty(W, Symbol.hasInstance, { value: (x: unknown) => x instanceof Real });
+    Object.setPrototypeOf(W, Object.getPrototypeOf(Real));
+    Object.defineProperty(g, name, { value: W, writable: true, configurable: true, enumerable: false });
+  }
+  if (g.Object !== realObject) g.Object.setPrototypeOf = realObject.setPrototypeOf;
+
+  for (const name of MISSING_GLOBALS) delete g[name];
+  g.Function.prototype; // keep
+  const builtins = new WeakSet<object>();
+  collectBuiltins(g, builtins);
+  const baseline = new Set(Object.getOwnPropertyNames(g));
+  return {
+    context: context,
+    global: g,
+    intrinsics: intrinsics,
+    builtins: builtins,
+    baseline: baseline,
+    adopt(): void {
+      for (const k of Object.getOwnPropertyNames(g)) {
+        if (baseline.has(k)) continue;
+        baseline.add(k);
+        collectBuiltins(g[k], builtins);
+      }
+    },
+    run(code: string, filename: string): unknown {
+      return vm.runInContext(code, context, { filename: filename });
+    },
+  };
+}
