@@ -192,6 +192,14 @@ export class Daemon {
     }
   }
 
+  /** Runs fn with the device inside the request queue (the clock keeper's periodic sync, host/src/clock/keeper.ts). */
+  withDevice<T>(fn: (s: Session) => Promise<T>): Promise<T> {
+    const run = async () => fn(await this.ensureSession());
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => {});
+    return p;
+  }
+
   /** Serialises device access: one request at a time, in arrival order. */
   private enqueue(client: Client, op: string, a: { [k: string]: unknown }): Promise<{ [k: string]: unknown }> {
     const run = async () => {

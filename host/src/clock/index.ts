@@ -7,3 +7,4 @@ export * from "./host-clock.ts";
 export * from "./sync.ts";
 export * from "./resync.ts";
 export * from "./report.ts";
+export * from "./keeper.ts";

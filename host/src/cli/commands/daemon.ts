@@ -10,17 +10,23 @@ export function register(program: Command): void {
     .option("--socket <path>", "socket path (default: $HWTOTP_SOCKET or $XDG_RUNTIME_DIR/hwtotp.sock)")
     .option("-d, --device <address>", "device address (default: $HWTOTP_DEVICE, else the one attached Espruino)")
     .option("--retry <ms>", "delay between reconnect attempts while the device is away", "1000")
-    .action(async (opts: { socket?: string; device?: string; retry: string }) => {
+    .option("--sync-interval <s>", "longest time between automatic clock syncs, s (default 259200: 3 days)")
+    .action(async (opts: { socket?: string; device?: string; retry: string; syncInterval?: string }) => {
       const { Daemon } = await import("../../daemon.ts");
+      const { createClockKeeper } = await import("../../clock/keeper.ts");
+      const keeper = createClockKeeper({ log: (l) => say(l), interval: opts.syncInterval ? Math.max(60, Number(opts.syncInterval) || 0) : undefined });
       const d = new Daemon({
         socketPath: opts.socket ?? defaultSocketPath(),
         device: opts.device ?? process.env.HWTOTP_DEVICE,
         retryMs: Number(opts.retry) || 1000,
+        onConnect: (s) => keeper.onConnect(s),
       });
+      keeper.attach((fn) => d.withDevice(fn));
       await d.start();
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => () => {
           say("Stopping on " + sig + ".");
+          keeper.stop();
           d.stop().then(resolve, resolve);
         };
         process.once("SIGINT", stop("SIGINT"));
