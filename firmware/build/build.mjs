@@ -51,6 +51,10 @@ export const TERSER_OPTIONS = {
     passes: 2,
     hoist_funs: false,
     hoist_vars: false,
+    // no single-use function inlining: terser would turn hot helpers into IIFEs, i.e. a fresh function
+    // object on every call, which costs Espruino variables per code
+    inline: false,
+    reduce_funcs: false,
     unsafe: false,
     keep_fargs: true,
     pure_getters: false,
