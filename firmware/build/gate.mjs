@@ -390,3 +390,17 @@ export function gate(source, filename = "<input>") {
 export function formatFindings(findings, filename) {
   return findings.map((f) => filename + ":" + f.line + ":" + f.col + " [" + f.rule + "] " + f.message).join("\n");
 }
+
+// CLI: node firmware/build/gate.mjs FILE… → findings as file:line:col [rule] message; exit 1 on any finding.
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { resolve } from "node:path";
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  let bad = 0;
+  for (const file of process.argv.slice(2)) {
+    const f = gate(readFileSync(file, "utf8"), file);
+    if (f.length) process.stderr.write(formatFindings(f, file) + "\n");
+    bad += f.length;
+  }
+  process.exit(bad ? 1 : 0);
+}
