@@ -28,8 +28,8 @@ describe("drift over 30 days (simulated clock)", () => {
           port: dev,
           trueNow: () => dev.trueTime,
           advance: (s) => dev.advance(s),
-          code: async () => ({ code: totp.generate({ timestamp: dev.now() * 1000 }), step: Math.floor(dev.now() / 30) }),
-          codeClock: async () => dev.now(),
+          code: async () => ({ code: totp.generate({ timestamp: dev.now() * 1000 }), at: dev.trueTime }),
+          clockError: async () => dev.now() - dev.trueTime,
         },
         { days: 30, interval: 3 * 86400 },
       );

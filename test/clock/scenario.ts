@@ -12,10 +12,10 @@ export interface ScenarioDevice {
   trueNow(): number;
   /** Fast-forwards true time; the device's RTC moves by its own drift. */
   advance(seconds: number): Promise<void> | void;
-  /** The code the device shows now for the scenario's slot, and the step it says it is at. */
-  code(): Promise<{ code: string; step: number }>;
-  /** The device's code clock now (for the error figure). */
-  codeClock(): Promise<number>;
+  /** The code the device shows now for the scenario's slot, and the true time at which it computed it. */
+  code(): Promise<{ code: string; at: number }>;
+  /** The device's code clock minus true time, now (the effective clock error). */
+  clockError(): Promise<number>;
 }
 
 export interface ScenarioResult {
@@ -40,7 +40,7 @@ export async function runDriftScenario(dev: ScenarioDevice, opts: { days: number
   const end = start + opts.days * 86400;
   const r: ScenarioResult = { worstAhead: -Infinity, worstBehind: Infinity, checks: 0, rejected: [], syncs: 0, syncTimes: [], finalPpm: 0, finalErr: 0, samples: 0, maxUncertainty: 0 };
   const track = async () => {
-    const e = (await dev.codeClock()) - dev.trueNow();
+    const e = await dev.clockError();
     r.worstAhead = Math.max(r.worstAhead, e);
     r.worstBehind = Math.min(r.worstBehind, e);
     return e;
@@ -68,8 +68,8 @@ export async function runDriftScenario(dev: ScenarioDevice, opts: { days: number
     if (dev.trueNow() >= nextCheck) {
       nextCheck += checkEvery;
       const e = await track();
-      const { code } = await dev.code();
-      const t = dev.trueNow() * 1000;
+      const { code, at } = await dev.code();
+      const t = at * 1000;
       const accepted = code === totp.generate({ timestamp: t }) || code === totp.generate({ timestamp: t - 30000 });
       r.checks++;
       if (!accepted) r.rejected.push({ at: dev.trueNow() - start, error: e });
