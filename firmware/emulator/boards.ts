@@ -55,7 +55,7 @@ export const BOARDS: Record<BoardName, BoardProfile> = {
   },
   original: {
     name: "original", envBoard: "ESPRUINOBOARD", boardJson: "ESPRUINOBOARD.json", hashes: null,
-    storageBytes: 16 * 1024, pageBytes: 2048, vars: 2250, blockBytes: 16, consoleDevice: "USB",
+    storageBytes: 20 * 1024, pageBytes: 2048, vars: 2250, blockBytes: 16, consoleDevice: "USB",
     button: "BTN1", leds: ["LED1", "LED2", "LED3"], rtc: "stm32", utf8: false, setTimeNoop: false, hwRandRepeats: false,
   },
   linux: {

@@ -7,6 +7,8 @@ export interface Timer {
   due: number; // device ticks (ms)
   interval: number; // 0 for setTimeout
   fn: () => void;
+  /** The program's own callback (heap root). */
+  user?: Function;
 }
 
 export class VirtualClock {
@@ -68,9 +70,9 @@ export class VirtualClock {
     this.clearAll();
   }
 
-  add(fn: () => void, ms: number, repeat: boolean): number {
+  add(fn: () => void, ms: number, repeat: boolean, user?: Function): number {
     const delay = Math.max(0, +ms || 0);
-    const t: Timer = { id: this.nextId++, due: this.ticks() + delay, interval: repeat ? Math.max(delay, 1) : 0, fn: fn };
+    const t: Timer = { id: this.nextId++, due: this.ticks() + delay, interval: repeat ? Math.max(delay, 1) : 0, fn: fn, user: user };
     this.timers.push(t);
     this.schedule();
     return t.id;
@@ -91,7 +93,7 @@ export class VirtualClock {
 
   /** Callbacks of the timers (heap roots). */
   timerFns(): Function[] {
-    return this.timers.map((t) => t.fn);
+    return this.timers.map((t) => t.user || t.fn);
   }
 
   /** changeInterval(id, ms): the next call is `ms` from now. */

@@ -83,6 +83,8 @@ export interface HeapWalkOptions {
   flashStrings: Set<string>;
   /** Walk closure scopes through the inspector (slower, more complete). */
   closures: boolean;
+  /** Function.prototype of the program's realm: functions of any other realm (the emulator's own) are skipped. */
+  functionProto?: object;
 }
 
 /** Blocks used by everything reachable from `roots` (each object counted once). */
@@ -130,6 +132,11 @@ export function countBlocks(roots: unknown[], opts: HeapWalkOptions): number {
     if (Object.prototype.toString.call(o) === "[object ArrayBuffer]") {
       total += 1 + stringBlocks((o as ArrayBuffer).byteLength);
       continue;
+    }
+    if (typeof o === "function" && opts.functionProto && Object.getPrototypeOf(o) !== opts.functionProto) {
+      let p = Object.getPrototypeOf(o);
+      while (p && p !== opts.functionProto) p = Object.getPrototypeOf(p);
+      if (!p) continue;
     }
     total += 1;
     if (typeof o === "function") {

@@ -214,7 +214,7 @@ export class Device {
     for (const hs of this.events.values()) roots.push(hs.slice());
     roots.push(this.clock.timerFns());
     const base = 30; // the interpreter's root, pins, console and timer lists of a fresh board
-    this.usage = base + countBlocks(roots, { builtins: this.realm.builtins, flashStrings: this.flashStrings, closures: true });
+    this.usage = base + countBlocks(roots, { builtins: this.realm.builtins, flashStrings: this.flashStrings, closures: true, functionProto: this.realm.functionProto });
     return this.usage;
   }
 
@@ -452,7 +452,7 @@ export class Device {
     const timer = (repeat: boolean) => function (fn: unknown, ms?: number) {
       const extra = Array.prototype.slice.call(arguments, 2);
       const f = typeof fn === "function" ? fn : () => dev.evalSource(String(fn), "timeout", true);
-      return dev.clock.add(() => (f as Function).apply(undefined, extra), ms || 0, repeat);
+      return dev.clock.add(() => (f as Function).apply(undefined, extra), ms || 0, repeat, f as Function);
     };
     def("setTimeout", timer(false));
     def("setInterval", timer(true));
@@ -483,9 +483,11 @@ export class Device {
     def("echo", (on: boolean) => { dev.echo = !!on; });
     def("btoa", (s: string) => Buffer.from(String(s), "latin1").toString("base64"));
     def("atob", (s: string) => Buffer.from(String(s), "base64").toString("latin1"));
+    const modules: Record<string, any> = { Storage: dev.storageApi() };
+    if (board.hashes) modules.crypto = dev.cryptoApi();
+    for (const k in modules) dev.realm.builtins.add(modules[k]);
     def("require", (name: string) => {
-      if (name === "Storage") return dev.storageApi();
-      if (name === "crypto" && board.hashes) return dev.cryptoApi();
+      if (Object.prototype.hasOwnProperty.call(modules, name)) return modules[name];
       throw new (g.Error)("Module " + name + " not found");
     });
     const env = {
@@ -518,7 +520,7 @@ export class Device {
       },
       removeAllListeners: (ev?: string) => { if (ev === undefined) dev.events.clear(); else dev.events.delete(ev); },
       emit: (ev: string, a?: unknown) => { for (const h of dev.events.get(ev) || []) h(a); },
-      getSizeOf: (v: unknown) => countBlocks([v], { builtins: dev.realm.builtins, flashStrings: dev.flashStrings, closures: false }),
+      getSizeOf: (v: unknown) => countBlocks([v], { builtins: dev.realm.builtins, flashStrings: dev.flashStrings, closures: false, functionProto: dev.realm.functionProto }),
       reboot: () => { dev.pending = { kind: "load" }; },
       setRTCPrescaler: board.rtc === "stm32" ? () => {} : undefined,
       getRTCPrescaler: board.rtc === "stm32" ? () => 32768 : undefined,

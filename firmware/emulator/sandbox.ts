@@ -25,6 +25,7 @@ export interface Realm {
   global: any;
   /** The realm's own intrinsics, before wrapping (for values the runtime hands to the program). */
   intrinsics: { ArrayBuffer: ArrayBufferConstructor; Uint8Array: Uint8ArrayConstructor; JSON: JSON; Array: ArrayConstructor; Object: ObjectConstructor };
+  functionProto: object;
   /** Every built-in object of the realm (excluded from the heap estimate). */
   builtins: WeakSet<object>;
   /** Global names present before the program ran. */
@@ -148,6 +149,7 @@ export function createRealm(): Realm {
     context: context,
     global: g,
     intrinsics: intrinsics,
+    functionProto: vm.runInContext("Object.getPrototypeOf(function () {})", context),
     builtins: builtins,
     baseline: baseline,
     adopt(): void {
