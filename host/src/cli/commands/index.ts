@@ -13,6 +13,8 @@ import { register as exec } from "./exec.ts";
 import { register as daemon } from "./daemon.ts";
 import { register as demo } from "./demo.ts";
 import { register as keystone } from "./keystone.ts";
+import { register as emulate } from "./emulate.ts";
+import { register as flash } from "./flash.ts";
 
 export const commands: Array<(program: Command) => void> = [
   devices,
@@ -27,4 +29,6 @@ export const commands: Array<(program: Command) => void> = [
   daemon,
   demo,
   keystone,
+  emulate,
+  flash,
 ];
