@@ -16,7 +16,7 @@ import {
 import { FW_VERSION } from "./version.ts";
 import { blockSize, makePads, type Hashes } from "./hmac.ts";
 import { computeTotp, counterAt } from "./totp.ts";
-import { clockData, isSet, JUMP_MAX, now, setClock } from "./clock.ts";
+import { clockData, isSet, JUMP_MAX, now, setClock, type ClockSet } from "./clock.ts";
 import { hasButton, waitTouch } from "./touch.ts";
 import {
   MAX_SLOTS,
@@ -72,31 +72,29 @@ function opHello(a: Args, res: Res): void {
   });
 }
 
-function applyTime(a: Args, prev: number, jump: boolean, res: Res): void {
-  setClock(a.t as number, { ppm: a.ppm as number | undefined, bias: a.bias as number | undefined, samples: a.samples as number | undefined, err: a.err as number | undefined });
-  res.ok({ prev: prev, t: now(), jump: jump });
+function touchThen(res: Res, what: string, fn: () => void): void {
+  if (!hasButton()) {
+    res.err(ERR.TOUCH, "No button to confirm " + what + ".");
+    return;
+  }
+  const waiting = waitTouch(function (pressed) {
+    if (pressed) fn();
+    else res.err(ERR.TOUCH, "Button not pressed in time for " + what + ".");
+  });
+  if (!waiting) res.err(ERR.BUSY, "Another request waits for the button.");
 }
 
 function opSetTime(a: Args, res: Res): void {
   const t = a.t as number;
   const prev = now();
-  if (!isSet() || Math.abs(t - prev) <= JUMP_MAX) {
-    applyTime(a, prev, false, res);
-    return;
-  }
-  if (a.force !== true) {
-    res.err(ERR.JUMP, "A correction of " + Math.round(t - prev) + " s exceeds " + JUMP_MAX + " s: send it with force and press the button.");
-    return;
-  }
-  if (!hasButton()) {
-    res.err(ERR.TOUCH, "This board has no button to confirm the clock jump.");
-    return;
-  }
-  const waiting = waitTouch(function (pressed) {
-    if (pressed) applyTime(a, prev, true, res);
-    else res.err(ERR.TOUCH, "The button was not pressed in time; the clock is unchanged.");
-  });
-  if (!waiting) res.err(ERR.BUSY, "Another request is waiting for the button.");
+  const jump = isSet() && Math.abs(t - prev) > JUMP_MAX;
+  const apply = function () {
+    setClock(t, a as ClockSet);
+    res.ok({ prev: prev, t: now(), jump: jump });
+  };
+  if (!jump) apply();
+  else if (a.force !== true) res.err(ERR.JUMP, "A jump of " + Math.round(t - prev) + " s needs force and a button press.");
+  else touchThen(res, "the clock jump", apply);
 }
 
 function opAdd(a: Args, res: Res): void {
@@ -108,12 +106,12 @@ function opAdd(a: Args, res: Res): void {
     return;
   }
   if (findSlot(name) >= 0) {
-    res.err(ERR.EXISTS, "A slot named " + name + " exists already.");
+    res.err(ERR.EXISTS, "Slot " + name + " exists.");
     return;
   }
   const i = freeSlot();
   if (i < 0) {
-    res.err(ERR.FULL, "All " + MAX_SLOTS + " slots are in use.");
+    res.err(ERR.FULL, "All slots are in use.");
     return;
   }
   const info: SlotInfo = {
@@ -131,7 +129,7 @@ function opAdd(a: Args, res: Res): void {
   zero(key);
   const ok = writeSlot(i, info, pads);
   zero(pads);
-  if (!ok) res.err(ERR.STORAGE, "Storage refused the write (full?); nothing was changed.");
+  if (!ok) res.err(ERR.STORAGE, "Storage write failed; nothing changed.");
   else res.ok({ slot: info });
 }
 
@@ -148,7 +146,7 @@ function opList(a: Args, res: Res): void {
 function opDelete(a: Args, res: Res): void {
   const i = findSlot(a.name as string);
   if (i < 0) {
-    res.err(ERR.NOSLOT, "No slot named " + a.name + ".");
+    res.err(ERR.NOSLOT, "No slot " + a.name + ".");
     return;
   }
   deleteSlot(i);
@@ -172,54 +170,35 @@ function codeOf(i: number, t: number, reveal: boolean): CodeInfo | null {
   return c;
 }
 
-function clockRefusal(res: Res): boolean {
-  if (isSet()) return false;
-  res.err(ERR.CLOCK, "The device clock is not set (before 2020); sync it with the host first.");
-  return true;
-}
-
-function replyOne(i: number, res: Res): void {
-  if (clockRefusal(res)) return;
-  const t = now();
-  const c = codeOf(i, t, true);
-  if (!c) res.err(ERR.NOSLOT, "The slot could not be read.");
-  else if (c.code === null) res.err(ERR.ALG, "This board cannot compute this slot's hash.");
-  else res.ok({ t: t, codes: [c] });
-}
-
-function opCode(a: Args, res: Res): void {
-  if (clockRefusal(res)) return;
-  if (a.name !== undefined) {
-    const i = findSlot(a.name as string);
-    if (i < 0) {
-      res.err(ERR.NOSLOT, "No slot named " + a.name + ".");
-      return;
-    }
-    const s = slotInfo(i);
-    if (!s || !s.touch) {
-      replyOne(i, res);
-      return;
-    }
-    if (!hasButton()) {
-      res.err(ERR.TOUCH, "This slot needs a button press and this board has no button.");
-      return;
-    }
-    const waiting = waitTouch(function (pressed) {
-      if (pressed) replyOne(i, res);
-      else res.err(ERR.TOUCH, "The button was not pressed within the wait.");
-    });
-    if (!waiting) res.err(ERR.BUSY, "Another request is waiting for the button.");
+function replyCodes(res: Res, only: number): void {
+  if (!isSet()) {
+    res.err(ERR.CLOCK, "Clock not set; sync it first.");
     return;
   }
   const t = now();
-  const idx = slotIndexes();
+  const idx = only < 0 ? slotIndexes() : [only];
   const codes: CodeInfo[] = [];
   for (let k = 0; k < idx.length; k++) {
     const s = slotInfo(idx[k]);
-    const c = s ? codeOf(idx[k], t, !s.touch) : null;
+    const c = s ? codeOf(idx[k], t, only >= 0 || !s.touch) : null;
     if (c) codes.push(c);
   }
-  res.ok({ t: t, codes: codes });
+  if (only >= 0 && (codes.length === 0 || codes[0].code === null)) res.err(ERR.ALG, "This board cannot compute this slot.");
+  else res.ok({ t: t, codes: codes });
+}
+
+function opCode(a: Args, res: Res): void {
+  if (a.name === undefined || !isSet()) {
+    replyCodes(res, -1);
+    return;
+  }
+  const i = findSlot(a.name as string);
+  const s = i < 0 ? null : slotInfo(i);
+  if (!s) res.err(ERR.NOSLOT, "No slot " + a.name + ".");
+  else if (!s.touch) replyCodes(res, i);
+  else touchThen(res, "slot " + s.name, function () {
+    replyCodes(res, i);
+  });
 }
 
 function opWipe(a: Args, res: Res): void {
@@ -264,7 +243,7 @@ export function handleLine(line: string, send: (s: string) => void): void {
     if (h) h(r.req.a, res);
     else res.err(ERR.OP, "Unknown op.");
   } catch (e) {
-    res.err(ERR.INTERNAL, "Internal error while handling " + r.req.op + ".");
+    res.err(ERR.INTERNAL, "Internal error in " + r.req.op + ".");
   }
 }
 
