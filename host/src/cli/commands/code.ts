@@ -9,8 +9,10 @@ export function register(program: Command): void {
     program
       .command("code")
       .argument("[name]", "slot name (default: every slot; touch slots need their name)")
-      .description("show current codes, computed on the device at the device's clock"),
-  ).action(async (name: string | undefined, opts: CommonOptions) => {
+      .description("show current codes, computed on the device at the device's clock")
+      .option("--mfa-header <slot>", "print \"SERIAL PIN\" for S3's x-amz-mfa: a pin never handed out before (Ceph issue)"),
+  ).action(async (name: string | undefined, opts: CommonOptions & { mfaHeader?: string }) => {
+    if (opts.mfaHeader !== undefined) return (await import("./s3.ts")).printMfaHeader(opts.mfaHeader, opts);
     if (name !== undefined) {
       const bad = checkName(name, "slot name");
       if (bad) throw new UsageError(bad);

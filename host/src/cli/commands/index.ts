@@ -13,6 +13,8 @@ import { register as exec } from "./exec.ts";
 import { register as daemon } from "./daemon.ts";
 import { register as demo } from "./demo.ts";
 import { register as keystone } from "./keystone.ts";
+import { register as ceph } from "./ceph.ts";
+import { register as s3 } from "./s3.ts";
 import { register as emulate } from "./emulate.ts";
 import { register as flash } from "./flash.ts";
 
@@ -29,6 +31,8 @@ export const commands: Array<(program: Command) => void> = [
   daemon,
   demo,
   keystone,
+  ceph,
+  s3,
   emulate,
   flash,
 ];

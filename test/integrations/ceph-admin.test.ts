@@ -1,0 +1,189 @@
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { CodeInfo, SlotInfo } from "../../protocol/index.ts";
+import { RadosgwAdmin, parseMfaList, printableCommand } from "../../host/src/integrations/ceph/radosgw-admin.ts";
+import { enroll } from "../../host/src/integrations/ceph/enroll.ts";
+import { planS3 } from "../../host/src/integrations/ceph/s3-mfa.ts";
+import { parseBase32 } from "../../host/src/secret.ts";
+import { totp } from "../host/fake-device.ts";
+
+/**
+ * A stand-in radosgw-admin: logs its argv and CEPH_ARGS (one JSON line per call) and answers like
+ * Pacific's does (facts/ceph.md). FAKE_CHECK=ok|refuse|noent picks the `mfa check` answer.
+ */
+function fakeAdmin() {
+  const d = mkdtempSync(join(tmpdir(), "hwtotp-fake-rgw-"));
+  const bin = join(d, "radosgw-admin");
+  const log = join(d, "calls.jsonl");
+  writeFileSync(
+    bin,
+    `#!/usr/bin/env node
+const fs = require("fs");
+const args = process.argv.slice(2);
+fs.appendFileSync(${JSON.stringify(log)}, JSON.stringify({ args, cephArgs: process.env.CEPH_ARGS || "" }) + "\\n");
+const sub = args[args.indexOf("mfa") + 1];
+const mode = process.env.FAKE_CHECK || "ok";
+if (sub === "check") {
+  if (mode === "ok") { console.log("ok"); process.exit(0); }
+  if (mode === "noent") { console.error("MFA check failed, error: (2) No such file or directory"); process.exit(2); }
+  console.error("MFA check failed, error: (13) Permission denied"); process.exit(13);
+}
+if (sub === "list") {
+  if (process.env.FAKE_LIST === "none") { console.error("MFA listing failed, error: (2) No such file or directory"); process.exit(2); }
+  console.log(JSON.stringify({ entries: [{ type: 2, id: "taken", seed: "SECRETSEEDSECRETSEED", seed_type: "base32", time_ofs: -570, step_size: 30, window: 2 }] }));
+  process.exit(0);
+}
+if (sub === "get") { console.log(JSON.stringify({ entry: { type: 2, id: "taken", seed: "SECRETSEEDSECRETSEED", seed_type: "hex", time_ofs: 30, step_size: 30, window: 2 } })); process.exit(0); }
+console.log("");
+process.exit(0);
+`,
+  );
+  chmodSync(bin, 0o755);
+  const calls = (): { args: string[]; cephArgs: string }[] =>
+    existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l)) : [];
+  return { bin, calls, admin: (env: NodeJS.ProcessEnv = {}) => new RadosgwAdmin({ bin, conf: "/etc/ceph/test.conf", env: { ...process.env, ...env } }) };
+}
+
+describe("radosgw-admin wrapper", () => {
+  it("passes the seed and pins in CEPH_ARGS, never on argv, after the caller's own CEPH_ARGS", async () => {
+    const f = fakeAdmin();
+    const adm = f.admin({ CEPH_ARGS: "--id admin" });
+    await adm.create({ uid: "alice", serial: "hw-1", seed: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", seedType: "base32", seconds: 30, window: 2 });
+    expect(await adm.check("alice", "hw-1", "123456")).toBe(true);
+    await adm.resync("alice", "hw-1", "111111", "222222");
+    const [c, k, r] = f.calls();
+    expect(c.args).toEqual(["-c", "/etc/ceph/test.conf", "mfa", "create", "--uid=alice", "--totp-serial=hw-1", "--totp-seed-type=base32", "--totp-seconds=30", "--totp-window=2"]);
+    expect(c.cephArgs).toBe("--id admin --totp-seed=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP");
+    expect(k.args.join(" ")).not.toContain("123456");
+    expect(k.cephArgs).toBe("--id admin --totp-pin=123456");
+    expect(r.cephArgs).toBe("--id admin --totp-pin=111111 --totp-pin=222222");
+    for (const call of f.calls()) expect(call.args.join(" ")).not.toMatch(/seed=|pin=/);
+  });
+
+  it("maps RGW's answers: refused pin → false, unknown serial → error, no tokens → []", async () => {
+    const f = fakeAdmin();
+    expect(await f.admin({ FAKE_CHECK: "refuse" }).check("alice", "hw-1", "000000")).toBe(false);
+    await expect(f.admin({ FAKE_CHECK: "noent" }).check("alice", "hw-1", "000000")).rejects.toMatchObject({ errno: 2, code: "E_MFA_NOENT" });
+    expect(await f.admin({ FAKE_LIST: "none" }).list("alice")).toEqual([]);
+  });
+
+  it("lists tokens without their seeds", async () => {
+    const f = fakeAdmin();
+    const list = await f.admin().list("alice");
+    expect(list).toEqual([{ serial: "taken", seedType: "base32", timeOfs: -570, stepSize: 30, window: 2 }]);
+    expect(JSON.stringify(list)).not.toContain("SECRETSEED");
+    expect(await f.admin().get("alice", "taken")).toMatchObject({ timeOfs: 30 });
+    expect(parseMfaList('{"entry":{"type":2,"id":"S","seed":"x","seed_type":"hex","time_ofs":0,"step_size":30,"window":2}}')[0].serial).toBe("S");
+  });
+
+  it("refuses serials with spaces (S3 sends SERIAL PIN) and says radosgw-admin is missing", async () => {
+    await expect(new RadosgwAdmin().check("alice", "two words", "1")).rejects.toThrow(/no spaces/);
+    await expect(new RadosgwAdmin({ bin: "/nonexistent/radosgw-admin" }).list("alice")).rejects.toThrow(/not on PATH/);
+  });
+
+  it("prints commands with the secret in a CEPH_ARGS prefix, shell-quoted", () => {
+    const adm = new RadosgwAdmin({ conf: "/etc/ceph/my cluster.conf" });
+    const s = printableCommand(adm, ["mfa", "check", "--uid=alice", "--totp-serial=hw-1"], ["--totp-pin=123456"]);
+    expect(s).toBe(" CEPH_ARGS=--totp-pin=123456 radosgw-admin -c '/etc/ceph/my cluster.conf' mfa check --uid=alice --totp-serial=hw-1");
+  });
+});
+
+/** A device stand-in for enrolment: slots with keys; codes at the host's clock. */
+function fakeDevice() {
+  const slots = new Map<string, SlotInfo & { key: Buffer }>();
+  return {
+    slots,
+    ops: {
+      add: async (a: { name: string; key: string; digits: number; period: number; serial: string }) => {
+        const slot: SlotInfo = { name: a.name, alg: "SHA1", digits: a.digits, period: a.period, touch: false, serial: a.serial };
+        slots.set(a.name, { ...slot, key: Buffer.from(a.key, "hex") });
+        return { slot };
+      },
+      delete: async (n: string) => slots.delete(n),
+      readCode: async (n?: string): Promise<CodeInfo> => {
+        const s = slots.get(n as string)!;
+        const t = Date.now() / 1000;
+        const step = Math.floor(t / s.period);
+        // Plenty of time left: tests must not wait for a step to turn over.
+        return { name: s.name, code: totp(s.key, t, "SHA1", s.digits, s.period), step, left: 25, period: s.period, touch: false, serial: s.serial };
+      },
+    },
+  };
+}
+
+describe("ceph enrolment", () => {
+  it("--run: slot with serial, mfa create with the same seed, verified by mfa check with the token's pin", async () => {
+    const f = fakeAdmin();
+    const dev = fakeDevice();
+    const stateDir = mkdtempSync(join(tmpdir(), "hwtotp-mfa-"));
+    const r = await enroll({ uid: "alice", serial: "hw-7", run: true, admin: f.admin(), stateDir }, dev.ops);
+    expect(r).toMatchObject({ uid: "alice", serial: "hw-7", verified: true, slot: { name: "ceph-alice", serial: "hw-7" } });
+    const calls = f.calls();
+    expect(calls.map((c) => c.args[c.args.indexOf("mfa") + 1])).toEqual(["list", "create", "check"]);
+    const seed = /--totp-seed=(\S+)/.exec(calls[1].cephArgs)![1];
+    const key = dev.slots.get("ceph-alice")!.key;
+    expect(Buffer.from(parseBase32(seed)).equals(key)).toBe(true);
+    expect(calls[2].cephArgs).toBe("--totp-pin=" + totp(key, Date.now() / 1000));
+  });
+
+  it("rolls back the slot and the RGW token when RGW refuses the first pin", async () => {
+    const f = fakeAdmin();
+    const dev = fakeDevice();
+    const stateDir = mkdtempSync(join(tmpdir(), "hwtotp-mfa-"));
+    await expect(enroll({ uid: "alice", serial: "hw-8", run: true, admin: f.admin({ FAKE_CHECK: "refuse" }), stateDir }, dev.ops)).rejects.toThrow(/refused the token's first pin/);
+    expect(dev.slots.size).toBe(0);
+    expect(f.calls().map((c) => c.args[c.args.indexOf("mfa") + 1])).toEqual(["list", "create", "check", "remove"]);
+  });
+
+  it("refuses a serial the user already has, before touching the token", async () => {
+    const f = fakeAdmin();
+    const dev = fakeDevice();
+    await expect(enroll({ uid: "alice", serial: "taken", run: true, admin: f.admin() }, dev.ops)).rejects.toThrow(/already has a token with serial taken/);
+    expect(dev.slots.size).toBe(0);
+  });
+
+  it("without --run prints the exact command, the hex seed in CEPH_ARGS", async () => {
+    const dev = fakeDevice();
+    const r = await enroll({ uid: "bob", serial: "hw-9", seedType: "hex", run: false, admin: new RadosgwAdmin() }, dev.ops);
+    const key = dev.slots.get("ceph-bob")!.key.toString("hex");
+    expect(r.command).toBe(
+      " CEPH_ARGS=--totp-seed=" + key + " radosgw-admin mfa create --uid=bob --totp-serial=hw-9 --totp-seed-type=hex --totp-seconds=30 --totp-window=2",
+    );
+    expect(r.verified).toBe(false);
+  });
+});
+
+describe("S3 MFA hand-over", () => {
+  it("aws s3api: MFA in a private --cli-input-json file, removed afterwards; the pin is not on argv", () => {
+    const p = planS3(["aws", "--endpoint-url", "http://127.0.0.1:1", "s3api", "delete-object", "--bucket", "b", "--key", "k", "--version-id", "v"], "hw-1 123456");
+    expect(p.how).toBe("aws-json");
+    const file = p.args[p.args.length - 1].replace("file://", "");
+    expect(p.args[p.args.length - 2]).toBe("--cli-input-json");
+    expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({ MFA: "hw-1 123456" });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(p.args.join(" ")).not.toContain("123456");
+    p.cleanup();
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it("aws with --mfa-arg or its own --cli-input-json: --mfa \"SERIAL PIN\"", () => {
+    expect(planS3(["aws", "s3api", "put-bucket-versioning", "--bucket", "b"], "hw-1 123456", { mfaArg: true }).args.slice(-2)).toEqual(["--mfa", "hw-1 123456"]);
+    const p = planS3(["/usr/bin/aws", "s3api", "delete-objects", "--cli-input-json", "file://mine.json"], "hw-1 1");
+    expect(p.how).toBe("aws-arg");
+  });
+
+  it("refuses aws commands that take no MFA, or that already carry --mfa", () => {
+    expect(() => planS3(["aws", "s3api", "list-buckets"], "h 1")).toThrow(/Only aws s3api/);
+    expect(() => planS3(["aws", "s3", "rm", "s3://b/k"], "h 1")).toThrow(/Only aws s3api/);
+    expect(() => planS3(["aws", "s3api", "delete-object", "--mfa", "x 1"], "h 1")).toThrow(/Leave --mfa out/);
+    expect(() => planS3([], "h 1")).toThrow(/Give the S3 command/);
+  });
+
+  it("any other client gets $HWTOTP_MFA (or the named variable), argv untouched", () => {
+    const p = planS3(["/usr/bin/python3", "delete.py", "--bucket", "b"], "hw-1 123456");
+    expect(p).toMatchObject({ cmd: "/usr/bin/python3", args: ["delete.py", "--bucket", "b"], env: { HWTOTP_MFA: "hw-1 123456" }, how: "env" });
+    expect(planS3(["s3-script"], "hw-1 1", { envVar: "MFA" }).env).toEqual({ MFA: "hw-1 1" });
+  });
+});
