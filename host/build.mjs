@@ -2,7 +2,7 @@
 // npm packages left external (they load from node_modules, lazily where the code says so), code split so
 // commands' heavy parts are separate chunks loaded only when used.
 import { build } from "esbuild";
-import { rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -10,7 +10,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const outdir = path.join(here, "dist");
 
 export async function buildHost({ quiet = false } = {}) {
-  rmSync(outdir, { recursive: true, force: true });
+  // No wiping first: others may be running the CLI from host/dist while this builds. Stale chunks go after.
   const t0 = Date.now();
   const r = await build({
     entryPoints: { hwtotp: path.join(here, "src/cli/main.ts") },
@@ -27,6 +27,11 @@ export async function buildHost({ quiet = false } = {}) {
     metafile: true,
     logLevel: "warning",
   });
+  const keep = new Set(Object.keys(r.metafile.outputs).map((f) => path.resolve(f)));
+  const chunks = path.join(outdir, "chunks");
+  for (const f of readdirSync(chunks)) {
+    if (!keep.has(path.join(chunks, f))) rmSync(path.join(chunks, f), { force: true });
+  }
   if (!quiet) {
     const bytes = Object.entries(r.metafile.outputs)
       .filter(([f]) => f.endsWith(".mjs"))

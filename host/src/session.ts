@@ -57,6 +57,8 @@ export interface SetTimeArgs {
 export interface SessionOptions {
   timeoutMs?: number;
   touchTimeoutMs?: number;
+  /** First request id (default 1); a second observer on a shared port picks a distant range. */
+  firstId?: number;
 }
 
 interface Pending {
@@ -92,6 +94,7 @@ export class Session {
   ) {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.touchTimeoutMs = opts.touchTimeoutMs ?? TOUCH_TIMEOUT_MS;
+    this.nextId = opts.firstId ?? 1;
     link.onData((chunk) => {
       this.tail = (this.tail + chunk).slice(-256);
       this.reader.push(chunk);
