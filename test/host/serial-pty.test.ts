@@ -1,13 +1,10 @@
-// The serial link (serialport, raw, exclusive) over a pty that socat bridges to a stand-in device on TCP.
-// Pending when socat is missing (.ci/run installs it).
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+// The serial link (serialport, raw, exclusive) over a pty that socat bridges to the emulator's device
+// link: the real firmware behind a real tty. Pending when socat is missing (.ci/run installs it).
+import { execFileSync } from "node:child_process";
 import * as OTPAuth from "otpauth";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureHostBuilt, privateEnv, runCli } from "./cli-harness.ts";
-import { type FakeDevice, startFakeDevice } from "./fake-device.ts";
+import { type EmuTarget, startEmu } from "./emulator-harness.ts";
 
 function hasSocat(): boolean {
   try {
@@ -20,25 +17,17 @@ function hasSocat(): boolean {
 
 const B32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const d = hasSocat() ? describe : describe.skip;
-let dev: FakeDevice;
-let socat: ChildProcess;
+let target: EmuTarget;
 let tty: string;
 
 d("serial link over a pty", () => {
   beforeAll(async () => {
     await ensureHostBuilt();
-    dev = await startFakeDevice();
-    tty = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-pty-")), "tty");
-    socat = spawn("socat", ["PTY,link=" + tty + ",raw,echo=0", "TCP:127.0.0.1:" + dev.port + ",forever,interval=0.1"], {
-      detached: true,
-      stdio: "ignore",
-    });
-    const t0 = Date.now();
-    while (!fs.existsSync(tty) && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+    target = await startEmu({ board: "puckjs" });
+    tty = (await target.emu.pty())!.path;
   });
   afterAll(async () => {
-    if (socat?.pid && socat.exitCode === null) process.kill(socat.pid, "SIGTERM");
-    await dev?.close();
+    await target?.stop();
   });
 
   it("adds, lists, reads a code equal to otpauth's, and deletes through the pty", async () => {
@@ -52,8 +41,8 @@ d("serial link over a pty", () => {
     const r = JSON.parse(c.stdout);
     expect(r.codes[0].code).toBe(new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(B32) }).generate({ timestamp: r.t * 1000 }));
     const del = await runCli(["delete", "pty"], { env });
-    expect(del.code).toBe(0);
-    expect(dev.slots.size).toBe(0);
+    expect(del.code, del.stderr).toBe(0);
+    expect((await target.inspect()).slots).toEqual([]);
   });
 
   it("names a missing serial device with exit 3", async () => {

@@ -15,6 +15,21 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .showSuggestionAfterError()
     .addHelpText("after", "\nExit codes: 0 ok, 1 error, 2 bad input, 3 no device, 4 firmware mismatch, 5 no such slot,\n6 refused (exists/full), 7 clock, 8 touch, 9 PIN; `exec` returns its command's code.");
+  // The common options also work before the command (`hwtotp --device tcp://… info`); a value given
+  // after the command wins.
+  program
+    .option("-d, --device <address>", "device: serial path or tcp://HOST:PORT")
+    .option("--json", "print one JSON document on stdout")
+    .option("--socket <path>", "daemon socket")
+    .option("--no-daemon", "talk to the device directly even when the daemon runs");
+  program.hook("preAction", (root, action) => {
+    if (action === root) return;
+    for (const key of ["device", "json", "socket", "daemon"]) {
+      if (root.getOptionValueSource(key) !== "cli") continue;
+      if (action.getOptionValueSource(key) === "cli") continue;
+      action.setOptionValue(key, root.getOptionValue(key));
+    }
+  });
   for (const register of commands) register(program);
   return program;
 }
