@@ -43,21 +43,27 @@ export function loadClock(): void {
   samples = num(h.n, 0);
 }
 
-export function now(): number {
+/** The drift-corrected clock: what settime's t sets. */
+export function corrected(): number {
   const raw = getTime();
-  return raw + offset - ((raw - base) * ppm) / 1e6 - bias;
+  return raw + offset - ((raw - base) * ppm) / 1e6;
+}
+
+/** The code clock: the corrected clock held `bias` seconds behind (never ahead of the host). */
+export function now(): number {
+  return corrected() - bias;
 }
 
 export function isSet(): boolean {
   return now() >= LIMITS.CLOCK_MIN;
 }
 
-/** Sets the effective time to t (plus drift settings when given). Returns false if it was not persisted. */
+/** Sets the corrected clock to t (plus drift settings when given). Returns false if it was not persisted. */
 export function setClock(t: number, o: ClockSet): boolean {
   if (typeof o.bias === "number") bias = o.bias;
-  setTime(t + bias);
+  setTime(t);
   const raw = getTime();
-  offset = t + bias - raw;
+  offset = t - raw;
   base = raw;
   if (typeof o.ppm === "number") ppm = o.ppm;
   if (typeof o.err === "number") err = o.err;

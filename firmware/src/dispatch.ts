@@ -16,7 +16,7 @@ import {
 import { FW_VERSION } from "./version.ts";
 import { blockSize, makePads, type Hashes } from "./hmac.ts";
 import { computeTotp, counterAt } from "./totp.ts";
-import { clockData, isSet, JUMP_MAX, now, setClock, type ClockSet } from "./clock.ts";
+import { clockData, corrected, isSet, JUMP_MAX, now, setClock, type ClockSet } from "./clock.ts";
 import { hasButton, waitTouch } from "./touch.ts";
 import {
   MAX_SLOTS,
@@ -87,7 +87,7 @@ function touchThen(res: Res, what: string, fn: () => void): void {
 function opSetTime(a: Args, res: Res): void {
   const t = a.t as number;
   const prev = now();
-  const jump = isSet() && Math.abs(t - prev) > JUMP_MAX;
+  const jump = isSet() && Math.abs(t - corrected()) > JUMP_MAX;
   const apply = function () {
     setClock(t, a as ClockSet);
     res.ok({ prev: prev, t: now(), jump: jump });

@@ -7,6 +7,7 @@ import { FakeEspruino } from "./fake-espruino";
 import { runVectorSuite, type VectorCase } from "../helpers/vector-suite";
 
 const T = 1700000000; // 2023-11-14
+const JUMP = LIMITS.JUMP_MAX;
 const KEY = "3132333435363738393031323334353637383930";
 
 function otp(keyHex: string, t: number, alg = "SHA1", digits = 6, period = 30): string {
@@ -141,6 +142,18 @@ describe("firmware bundle: clock", () => {
     expect(c.raw - T).toBeCloseTo(1000, 3);
     expect(c.t - T).toBeCloseTo(1000 - 0.1, 3);
     expect(c.samples).toBe(1);
+  });
+
+  it("holds the code clock `bias` seconds behind the corrected clock that settime's t sets", () => {
+    const d = device();
+    d.call("settime", { t: T + 40, bias: 5, samples: 3, err: 0.5 });
+    const c = d.call("time").d;
+    expect(c.t).toBeCloseTo(T + 35, 3);
+    expect(c).toMatchObject({ bias: 5, samples: 3, err: 0.5 });
+    d.call("add", { name: "b", key: KEY });
+    expect(d.call("code", { name: "b" }).d.codes[0].code).toBe(otp(KEY, T + 35));
+    // the jump bound applies to the corrected clock, not the biased one
+    expect(d.call("settime", { t: T + 40 + JUMP - 1, bias: 5 }).ok).toBe(true);
   });
 
   it("works where setTime does nothing (offset kept in the clock record)", () => {
