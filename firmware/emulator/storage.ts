@@ -172,6 +172,11 @@ export class Storage {
   private createFile(name: string, size: number): StorageFile {
     let s = this.scan();
     const need = HEADER + align4(size);
+    if (s.end + need <= this.flash.bytes.length && !this.isErased(s.end, need)) {
+      // Leftovers of an interrupted write past the last header: flash must be erased before reuse.
+      this.compact();
+      s = this.scan();
+    }
     if (s.end + need > this.flash.bytes.length) {
       this.compact();
       s = this.scan();
@@ -225,9 +230,10 @@ export class Storage {
    */
   compact(): void {
     const s = this.scan();
-    if (s.trash.length === 0) return;
+    const used = this.flash.usedLength();
+    if (s.trash.length === 0 && used <= s.end) return;
     const keep = s.live.map((f) => ({ name: f.name, data: this.flash.bytes.slice(f.addr, f.addr + f.size) }));
-    const pages = Math.ceil(s.end / this.flash.pageBytes);
+    const pages = Math.ceil(Math.max(s.end, used) / this.flash.pageBytes);
     for (let p = 0; p < pages; p++) this.flash.erasePage(p);
     let addr = 0;
     for (const f of keep) {
@@ -237,8 +243,8 @@ export class Storage {
       h[2] = (f.data.length >> 16) & 0xff;
       h[3] = LIVE;
       for (let i = 0; i < f.name.length; i++) h[4 + i] = f.name.charCodeAt(i);
+      this.flash.program(addr + HEADER, f.data); // data first, header last: a file is whole or absent
       this.flash.program(addr, h);
-      this.flash.program(addr + HEADER, f.data);
       addr += HEADER + align4(f.data.length);
     }
   }
