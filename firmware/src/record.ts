@@ -10,13 +10,15 @@ export interface RecHead {
   q: number;
   l: number;
   c: number;
-  [k: string]: unknown;
+  /** Body offset in the file (computed on read, not stored). */
+  k: number;
+  [f: string]: unknown;
 }
 
-function checksum(u: Uint8Array, off: number, len: number): number {
+function checksum(u: Uint8Array): number {
   let a = 1;
   let b = 0;
-  for (let i = off; i < off + len; i++) {
+  for (let i = 0; i < u.length; i++) {
     a = (a + u[i]) % 65521;
     b = (b + a) % 65521;
   }
@@ -26,38 +28,33 @@ function checksum(u: Uint8Array, off: number, len: number): number {
 /** Header of a record file, or null when absent or unreadable. */
 export function readHead(file: string): RecHead | null {
   const n = st.read(file, 0, 4);
-  if (!n || n.length !== 4) return null;
-  const hl = parseInt(n, 10);
-  if (!(hl > 0 && hl < 1000)) return null;
-  const s = st.read(file, 4, hl);
+  const hl = n ? parseInt(n, 10) : 0;
+  const s = hl > 0 && hl < 1000 ? st.read(file, 4, hl) : undefined;
   if (!s || s.length !== hl) return null;
   try {
     const h = JSON.parse(s) as RecHead;
-    return h && typeof h.q === "number" ? h : null;
+    if (h && typeof h.q === "number" && typeof h.l === "number") {
+      h.k = 4 + hl;
+      return h;
+    }
   } catch (e) {
     return null;
   }
+  return null;
 }
 
 /** The body bytes of a record file (a view into Storage, no copy on the device). */
 export function readBody(file: string, h: RecHead): Uint8Array | null {
   const ab = st.readArrayBuffer(file);
-  if (!ab) return null;
-  const hl = parseInt(st.read(file, 0, 4) || "0", 10);
-  if (ab.byteLength < 4 + hl + h.l) return null;
-  return new Uint8Array(ab, 4 + hl, h.l);
+  return ab && ab.byteLength >= h.k + h.l ? new Uint8Array(ab, h.k, h.l) : null;
 }
 
 function valid(file: string): RecHead | null {
   const h = readHead(file);
   if (!h) return null;
   if (h.l === 0) return h.c === 1 ? h : null;
-  const ab = st.readArrayBuffer(file);
-  if (!ab) return null;
-  const u = new Uint8Array(ab);
-  const hl = parseInt(st.read(file, 0, 4) || "0", 10);
-  if (u.length < 4 + hl + h.l) return null;
-  return checksum(u, 4 + hl, h.l) === h.c ? h : null;
+  const body = readBody(file, h);
+  return body && checksum(body) === h.c ? h : null;
 }
 
 function exists(file: string): boolean {
@@ -86,7 +83,7 @@ export function writeRecord(base: string, current: string, fields: { [k: string]
   const prev = current ? readHead(current) : null;
   const file = current === base + "a" ? base + "b" : base + "a";
   const bl = body ? body.length : 0;
-  const head: { [k: string]: unknown } = { q: prev ? prev.q + 1 : 1, l: bl, c: body ? checksum(body, 0, bl) : 1 };
+  const head: { [k: string]: unknown } = { q: prev ? prev.q + 1 : 1, l: bl, c: body ? checksum(body) : 1 };
   for (const k in fields) head[k] = fields[k];
   const hs = JSON.stringify(head);
   const hl = String(hs.length);
