@@ -40,7 +40,6 @@ export async function syncClock(port: ClockPort, opts: SyncRunOptions = {}): Pro
   const plan = planSync(before, { ...opts, noLearn });
   opts.onPlan?.(plan);
   if (plan.action === "refuse" || plan.action === "discard" || plan.action === "skip") {
-    if (plan.action !== "skip") warnings.push(capitalise(plan.reason) + ".");
     return { plan, before, set: null, after: null, hostClock, warnings };
   }
   if (plan.estimate.restarted) warnings.push("The drift estimate disagreed with this sync and was restarted from it.");
@@ -74,7 +73,9 @@ export interface AutoSyncResult {
 export async function autoSync(port: ClockPort, opts: SyncRunOptions = {}): Promise<AutoSyncResult> {
   try {
     const report = await syncClock(port, { ...opts, force: false, verify: false });
-    return { ok: report.plan.action !== "refuse" && report.plan.action !== "discard", report, nextMs: Math.round(report.plan.nextSync * 1000), warnings: report.warnings };
+    const failed = report.plan.action === "refuse" || report.plan.action === "discard";
+    const warnings = failed ? [...report.warnings, capitalise(report.plan.reason) + "."] : report.warnings;
+    return { ok: !failed, report, nextMs: Math.round(report.plan.nextSync * 1000), warnings };
   } catch (e) {
     const m = e instanceof Error ? e.message : String(e);
     return { ok: false, report: null, nextMs: 600_000, warnings: ["Clock sync failed: " + m] };

@@ -59,7 +59,10 @@ export function register(program: Command): void {
         },
       });
       for (const w of r.warnings) say("Warning: " + w);
-      if (r.plan.action === "refuse") throw new ClockError("E_JUMP", "The device clock is " + (-r.plan.correction).toFixed(1) + " s off: " + r.plan.reason + ".");
+      if (r.plan.action === "refuse") {
+        const off = r.plan.correction > 0 ? r.plan.correction.toFixed(1) + " s behind" : (-r.plan.correction).toFixed(1) + " s ahead";
+        throw new ClockError("E_JUMP", "The device clock is " + off + ": " + r.plan.reason + ".");
+      }
       if (r.plan.action === "discard") throw new ClockError("E_CLOCK", "Sync discarded: " + r.plan.reason + ".");
       const j = syncJson(r);
       output(opts, j, () => syncHuman(j));
