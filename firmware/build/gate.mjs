@@ -16,6 +16,7 @@
 //   shift-width        a shift by 32 or more (counts are mod 32: x >> 32 === x)
 //   error-name         reading .name of a caught error (undefined for Espruino's internal errors)
 //   non-ascii          a non-ASCII character in a string or regex (strings are 8-bit on Pico/Puck.js)
+//   typed-array-slice  .slice()/.filter() on a typed array (a plain Array on Espruino): use subarray/a loop
 //   with               `with` statements (scope analysis and Espruino both give up on them)
 import * as acorn from "acorn";
 
@@ -61,6 +62,9 @@ const PROTO_BUILTINS = new Set([
   "Uint32Array", "Int32Array", "Float32Array", "Float64Array", "TypeError", "RangeError",
 ]);
 
+const TYPED_ARRAYS = new Set(["Uint8Array", "Uint8ClampedArray", "Int8Array", "Uint16Array", "Int16Array",
+  "Uint32Array", "Int32Array", "Float32Array", "Float64Array"]);
+
 const HASH_RESULTS = new Set(["SHA1", "SHA224", "SHA256", "SHA384", "SHA512", "readArrayBuffer"]);
 
 function badRegex(pattern) {
@@ -91,6 +95,7 @@ class Scope {
     this.parent = parent;
     this.isFunction = isFunction;
     this.decls = new Map(); // name → {kind, pos, index}
+    this.typed = new Set(); // vars initialised with new <TypedArray>(…)
   }
   fnScope() {
     let s = this;
@@ -105,6 +110,10 @@ class Scope {
     for (let s = this; s; s = s.parent) if (s.decls.has(name)) return s;
     return null;
   }
+}
+
+function isNewTyped(n) {
+  return n.type === "NewExpression" && n.callee.type === "Identifier" && TYPED_ARRAYS.has(n.callee.name);
 }
 
 function isIIFE(fn, parent) {
@@ -158,7 +167,10 @@ export function gate(source, filename = "<input>") {
       declarePass(node.body, cs, topIndex);
       return;
     }
-    if (node.type === "VariableDeclarator") scope.fnScope().declare(node.id.name, "var", node.start, -1);
+    if (node.type === "VariableDeclarator") {
+      scope.fnScope().declare(node.id.name, "var", node.start, -1);
+      if (node.init && isNewTyped(node.init)) scope.fnScope().typed.add(node.id.name);
+    }
     for (const ch of children(node)) declarePass(ch, scope, topIndex);
   }
   ast.__top = ast.body;
@@ -281,6 +293,10 @@ export function gate(source, filename = "<input>") {
       if (STATIC_MEMBERS[obj.name].indexOf(prop) < 0) add("missing-builtin", node, obj.name + "." + prop + " does not exist on Espruino.");
     }
     if (prop === "BYTES_PER_ELEMENT") add("missing-builtin", node, "BYTES_PER_ELEMENT is undefined on Espruino.");
+    if ((prop === "slice" || prop === "filter") && isCallee) {
+      const typed = isNewTyped(obj) || (obj.type === "Identifier" && scope.resolve(obj.name) && scope.resolve(obj.name).typed.has(obj.name));
+      if (typed) add("typed-array-slice", node, "." + prop + "() of a typed array returns a plain Array on Espruino: use subarray() or a loop.");
+    }
     if (prop && isCallee && MISSING_METHODS.has(prop)) add("missing-builtin", node, "." + prop + "() does not exist on Espruino.");
     // hashObj.SHA1(x)[i] / .length
     if (obj.type === "CallExpression" && obj.callee.type === "MemberExpression" && !obj.callee.computed &&

@@ -58,6 +58,8 @@ const BAD: [string, string, string][] = [
   ["shift-width", ">>> 32", "function hi(c) { return c >>> 32; }"],
   ["error-name", "e.name of a caught error", "try { null.x; } catch (e) { var n = e.name; }"],
   ["non-ascii", "non-ASCII string", "var s = 'caf\\u00e9';"],
+  ["typed-array-slice", "slice of a typed array", "var u = new Uint8Array(4); var v = u.slice(1);"],
+  ["typed-array-slice", "filter of a new typed array", "var v = new Uint8Array(4).filter(function (x) { return x; });"],
   ["with", "with statement", "var o = {}; with (o) { }"],
 ];
 
@@ -83,6 +85,7 @@ describe("gate rules", () => {
       "try { null.x; } catch (e) { var m = e.message; }",
       "var E2 = E.getConsole(); USB.write('x'); LoopbackA; process.memory();",
       "var s = 'x'.indexOf('x');",
+      "var u = new Uint8Array(4); var v = u.subarray(1); var a = [1, 2].slice(1);",
     ];
     for (const src of ok) expect(gate(src, "ok.js"), src).toEqual([]);
   });
