@@ -69,6 +69,21 @@ describe("firmware bundle: slots", () => {
     for (const k of d.storage.keys()) expect(k.length).toBeLessThanOrEqual(28);
   });
 
+  it("never writes Storage to compute a code (or for hello/list/time)", () => {
+    const d = device();
+    d.call("add", { name: "w", key: KEY });
+    const before = d.writes;
+    for (let i = 0; i < 20; i++) {
+      d.call("code", { name: "w" });
+      d.call("code");
+      d.advance(30000);
+    }
+    d.call("hello");
+    d.call("list");
+    d.call("time");
+    expect(d.writes).toBe(before);
+  });
+
   it("never sends or stores the seed itself", () => {
     const d = device();
     const key = "00112233445566778899aabbccddeeff00112233";
