@@ -1,0 +1,223 @@
+// npm run bench: prints (never asserts) the host bridge's figures.
+//  1. cold `hwtotp code NAME` against an emulator over TCP vs `node -e 0` (goal ≤ 2×)
+//  2. the same through the daemon
+//  3. 100 concurrent clients through the daemon (goal: all correct within 1 s), as sockets and as processes
+//  4. device time per code per board profile (emulator, loopback round trip included)
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import * as OTPAuth from "otpauth";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const BIN = path.join(ROOT, "host/bin/hwtotp.js");
+const B32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+const otp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(B32) });
+const RUNS = Number(process.env.BENCH_RUNS || 15);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-bench-"));
+fs.chmodSync(tmp, 0o700);
+const baseEnv = { ...process.env, XDG_RUNTIME_DIR: tmp, HWTOTP_SOCKET: path.join(tmp, "none.sock") };
+delete baseEnv.HWTOTP_DEVICE;
+const children = [];
+
+const ms = (ns) => Number(ns) / 1e6;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (x) => x.toFixed(1).padStart(7) + " ms";
+
+/**
+ * Times several commands, interleaved (a, b, c, a, b, c, …) so that a busy machine weighs on all alike.
+ * `cmds` maps a label to [args, env]. Returns label → { median, min } wall-clock ms.
+ */
+function timeInterleaved(cmds, runs = RUNS) {
+  const xs = Object.fromEntries(Object.keys(cmds).map((k) => [k, []]));
+  for (let i = 0; i < runs + 1; i++) {
+    for (const [k, [args, env]] of Object.entries(cmds)) {
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync(process.execPath, args, { env: env ?? baseEnv, encoding: "utf8" });
+      const dt = ms(process.hrtime.bigint() - t0);
+      if (r.status !== 0) throw new Error(args.join(" ") + " failed: " + r.stderr);
+      if (i > 0) xs[k].push(dt); // the first round warms the page cache
+    }
+  }
+  return Object.fromEntries(Object.entries(xs).map(([k, v]) => [k, { median: median(v), min: Math.min(...v) }]));
+}
+
+function startBg(args, env = baseEnv) {
+  const p = spawn(process.execPath, [BIN, ...args], { env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(p);
+  p.stdout.setEncoding("utf8");
+  p.stderr.setEncoding("utf8");
+  return p;
+}
+
+async function startEmulator(board) {
+  const p = startBg(["emulate", "--json", "--board", board, "--state", path.join(tmp, board + ".json")]);
+  const info = await new Promise((resolve, reject) => {
+    let out = "";
+    p.stdout.on("data", (s) => {
+      out += s;
+      if (out.includes("\n")) resolve(JSON.parse(out));
+    });
+    p.once("exit", (c) => reject(new Error("emulator exited " + c)));
+  });
+  return { p, device: info.device };
+}
+
+function stop(p) {
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  return new Promise((r) => {
+    p.once("exit", r);
+    process.kill(p.pid, "SIGTERM");
+  });
+}
+
+/** A raw protocol client: sends lines, resolves replies by id. */
+function rawClient(opts, intro) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(opts);
+    const pending = new Map();
+    let buf = "";
+    let id = 1;
+    sock.setEncoding("utf8");
+    sock.on("error", reject);
+    sock.on("data", (s) => {
+      buf += s;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try {
+          const r = JSON.parse(line);
+          pending.get(r.id)?.(r);
+          pending.delete(r.id);
+        } catch {}
+      }
+    });
+    sock.on("connect", () => {
+      if (intro) sock.write(JSON.stringify({ client: "hwtotp", pid: process.pid, uid: process.getuid() }) + "\n");
+      resolve({
+        request(op, a = {}) {
+          const n = id++;
+          return new Promise((res) => {
+            pending.set(n, res);
+            sock.write(JSON.stringify({ v: 1, id: n, op, a }) + "\n");
+          });
+        },
+        close: () => sock.destroy(),
+      });
+    });
+  });
+}
+
+async function waitFor(cond, ms = 10000) {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function main() {
+  console.log("hwtotp bench: node " + process.version + ", " + os.cpus().length + " CPU(s) " + os.cpus()[0].model + ", " + RUNS + " interleaved runs, medians, load average " + os.loadavg()[0].toFixed(1) + "\n");
+
+  // 1. Cold start against the emulator over TCP.
+  const { p: emu, device } = await startEmulator("pico");
+  const env = { ...baseEnv, HWTOTP_DEVICE: device };
+  const add = spawnSync(process.execPath, [BIN, "add", "bench", "--secret", "-"], { env, input: B32, encoding: "utf8" });
+  if (add.status !== 0) throw new Error("add failed: " + add.stderr);
+  const check = spawnSync(process.execPath, [BIN, "code", "bench", "--json"], { env, encoding: "utf8" });
+  const cd = JSON.parse(check.stdout);
+  const ok1 = cd.codes[0].code === otp.generate({ timestamp: cd.t * 1000 });
+  // The daemon runs from the start (its socket elsewhere) so that all rows are measured in the same rounds.
+  const sock = path.join(tmp, "daemon.sock");
+  const denv = { ...baseEnv, HWTOTP_SOCKET: sock };
+  let log = "";
+  const daemon = startBg(["daemon", "--device", device, "--socket", sock], denv);
+  daemon.stderr.on("data", (s) => (log += s));
+  await waitFor(() => /connected: firmware/.test(log));
+  const T = timeInterleaved({
+    node0: [["-e", "0"]],
+    version: [[BIN, "--version"]],
+    cold: [[BIN, "code", "bench"], env],
+    daemon: [[BIN, "code", "bench"], denv],
+  });
+  const { node0, version, cold, daemon: viaDaemon } = T;
+  console.log("1. Cold start (emulator on tcp://127.0.0.1, code correct: " + ok1 + ")");
+  console.log("   node -e 0                      " + fmt(node0.median) + "   (min " + node0.min.toFixed(1) + ")");
+  console.log("   hwtotp --version               " + fmt(version.median) + "   " + (version.median / node0.median).toFixed(2) + "× node");
+  console.log("   hwtotp code NAME (direct TCP)  " + fmt(cold.median) + "   " + (cold.median / node0.median).toFixed(2) + "× node   (goal ≤ 2×)");
+
+  console.log("\n2. Through the daemon");
+  console.log("   hwtotp code NAME (daemon)      " + fmt(viaDaemon.median) + "   " + (viaDaemon.median / node0.median).toFixed(2) + "× node");
+
+  // 3. 100 concurrent clients.
+  const clients = await Promise.all(Array.from({ length: 100 }, () => rawClient({ path: sock }, true)));
+  const t0 = process.hrtime.bigint();
+  const replies = await Promise.all(clients.map((c) => c.request("code", { name: "bench" })));
+  const wall = ms(process.hrtime.bigint() - t0);
+  const good = replies.filter((r) => r.ok && r.d.codes[0].code === otp.generate({ timestamp: r.d.t * 1000 })).length;
+  clients.forEach((c) => c.close());
+  console.log("\n3. 100 concurrent clients through the daemon (goal: all correct within 1 s)");
+  console.log("   socket clients: " + good + "/100 correct in " + wall.toFixed(1) + " ms");
+  const t1 = process.hrtime.bigint();
+  const procs = await Promise.all(
+    Array.from({ length: 100 }, () =>
+      new Promise((resolve) => {
+        const c = spawn(process.execPath, [BIN, "code", "bench", "--json"], { env: denv, stdio: ["ignore", "pipe", "ignore"] });
+        let out = "";
+        c.stdout.setEncoding("utf8").on("data", (s) => (out += s));
+        c.on("close", (code) => resolve(code === 0 ? JSON.parse(out) : null));
+      }),
+    ),
+  );
+  const wallP = ms(process.hrtime.bigint() - t1);
+  const goodP = procs.filter((d) => d && d.codes[0].code === otp.generate({ timestamp: d.t * 1000 })).length;
+  console.log("   hwtotp processes: " + goodP + "/100 correct in " + wallP.toFixed(0) + " ms (" + os.cpus().length + " CPUs start 100 Node processes)");
+  await stop(daemon);
+  await stop(emu);
+
+  // 4. Device time per code per board.
+  console.log("\n4. Time per code on each board profile (emulator; one request at a time over loopback TCP)");
+  const key = Buffer.from(OTPAuth.Secret.fromBase32(B32).bytes).toString("hex");
+  for (const board of ["pico", "puckjs", "bangle2", "original", "linux"]) {
+    let e;
+    try {
+      e = await startEmulator(board);
+    } catch (err) {
+      console.log("   " + board.padEnd(9) + " could not start: " + err.message);
+      continue;
+    }
+    const port = Number(/:(\d+)$/.exec(e.device)[1]);
+    const c = await rawClient({ host: "127.0.0.1", port }, false);
+    const hello = await c.request("hello");
+    await c.request("add", { name: "b", key });
+    for (let i = 0; i < 20; i++) await c.request("code", { name: "b" });
+    const n = 200;
+    const ta = process.hrtime.bigint();
+    let last;
+    for (let i = 0; i < n; i++) last = await c.request("code", { name: "b" });
+    const per = ms(process.hrtime.bigint() - ta) / n;
+    const right = last.ok && last.d.codes[0].code === otp.generate({ timestamp: last.d.t * 1000 });
+    const tb = process.hrtime.bigint();
+    for (let i = 0; i < 50; i++) await c.request("time");
+    const rtt = ms(process.hrtime.bigint() - tb) / 50;
+    console.log(
+      "   " + board.padEnd(9) + (hello.d?.board ?? "?").padEnd(12) + " algs " + (hello.d?.algs ?? []).join("/").padEnd(19) +
+        per.toFixed(3) + " ms/code  (a time request: " + rtt.toFixed(3) + " ms; code correct: " + right + ")",
+    );
+    c.close();
+    await stop(e.p);
+  }
+}
+
+main()
+  .catch((e) => {
+    console.error("bench failed: " + (e.stack || e));
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    for (const p of children) await stop(p).catch(() => {});
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
