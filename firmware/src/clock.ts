@@ -46,7 +46,7 @@ export function loadClock(): void {
 /** The drift-corrected clock: what settime's t sets. */
 export function corrected(): number {
   const raw = getTime();
-  return raw + offset - ((raw - base) * ppm) / 1e6;
+  return base + offset + (raw - base) / (1 + ppm / 1e6);
 }
 
 /** The code clock: the corrected clock held `bias` seconds behind (never ahead of the host). */
