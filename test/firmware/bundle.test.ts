@@ -258,6 +258,16 @@ describe("firmware bundle: the wire", () => {
     ]);
   });
 
+  it("an unexpected exception inside a handler becomes one E_INTERNAL reply, and the device serves on", () => {
+    const d = device();
+    d.call("add", { name: "a", key: KEY });
+    d.failReads = true;
+    const r = d.call("code", { name: "a" });
+    expect(r).toMatchObject({ ok: false, e: ERR.INTERNAL });
+    d.failReads = false;
+    expect(d.call("code", { name: "a" }).d.codes[0].code).toBe(otp(KEY, T));
+  });
+
   it("requests split into 1-character chunks get the same replies", () => {
     const d = device();
     const line = JSON.stringify({ v: 1, id: 11, op: "add", a: { name: "c", key: KEY } }) + "\n" + JSON.stringify({ v: 1, id: 12, op: "code", a: { name: "c" } }) + "\r\n";

@@ -183,8 +183,12 @@ export class FakeEspruino {
     );
   }
 
+  /** When set, Storage reads throw a plain Error (a firmware bug or a flash fault, not a power cut). */
+  failReads = false;
+
   alive(): void {
     if (this.dead) throw new PowerCut("device is off");
+    if (this.failReads) throw new Error("flash read fault");
   }
 
   boot(source = readFileSync(BUNDLE, "utf8")): this {
