@@ -52,7 +52,9 @@ export async function syncClock(port: ClockPort, opts: SyncRunOptions = {}): Pro
     err: Math.min(1000, Math.max(1e-4, round(est.err, 4))),
     samples: est.samples,
     bias: plan.bias,
-    ...(plan.action === "jump" ? { force: true } : {}),
+    // with --force the device may also ask for a press below the bound (a forward move faster than any
+    // drift since its last set); without it, it answers E_JUMP
+    ...(plan.action === "jump" || opts.force ? { force: true } : {}),
   });
   const after = opts.verify === false ? null : await measureOffset(port, { exchanges: opts.exchanges, now });
   return { plan, before, set, after, hostClock, warnings };

@@ -56,6 +56,7 @@ export function register(program: Command): void {
         force: !!opts.force,
         onPlan: (p) => {
           if (p.action === "jump") say("The correction of " + p.correction.toFixed(1) + " s is a jump: press the button on the device to confirm.");
+          else if (opts.force && p.action === "set" && p.correction > 0) say("If the device blinks, press its button to confirm the correction.");
         },
       });
       for (const w of r.warnings) say("Warning: " + w);
