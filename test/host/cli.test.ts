@@ -209,3 +209,26 @@ describe("hwtotp exec", () => {
     expect(r.code).toBe(127);
   });
 });
+
+describe("touch slots", () => {
+  it("wait for the button: a press releases the code, none gives E_TOUCH (exit 8)", async () => {
+    expect((await cli(["add", "touchy", "--secret", "-", "--touch"], B32)).code).toBe(0);
+    const all = JSON.parse((await cli(["code", "--json"])).stdout);
+    expect(all.codes.find((c: { name: string }) => c.name === "touchy")).toMatchObject({ touch: true, code: null });
+    const pressed = cli(["code", "touchy", "--json"]);
+    await new Promise((r) => setTimeout(r, 900));
+    target.emu.control.pressButton(100);
+    const r = await pressed;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/press its button/);
+    const d = JSON.parse(r.stdout);
+    expect(d.codes[0].code).toBe(new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(B32) }).generate({ timestamp: d.t * 1000 }));
+    const ignored = cli(["code", "touchy"]);
+    await new Promise((r) => setTimeout(r, 900));
+    target.emu.control.advance(20);
+    const n = await ignored;
+    expect(n.code).toBe(8);
+    expect(n.stdout).toBe("");
+    expect(await cli(["delete", "touchy"])).toMatchObject({ code: 0 });
+  });
+});

@@ -1,10 +1,16 @@
 // The serial link (serialport, raw, exclusive) over a pty that socat bridges to the emulator's device
 // link: the real firmware behind a real tty. Pending when socat is missing (.ci/run installs it).
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureHostBuilt, privateEnv, runCli } from "./cli-harness.ts";
 import { type EmuTarget, startEmu } from "./emulator-harness.ts";
+import { startFakeDevice } from "./fake-device.ts";
+import { createLink } from "../../host/src/link/index.ts";
+import { Session } from "../../host/src/session.ts";
 
 function hasSocat(): boolean {
   try {
@@ -49,5 +55,29 @@ d("serial link over a pty", () => {
     const r = await runCli(["list"], { env: privateEnv({ HWTOTP_DEVICE: tty + ".missing" }) });
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/Cannot open .*\.missing: no such device\./);
+  });
+});
+
+d("unplug mid-request", () => {
+  it("fails the pending request as disconnected at once, not after the timeout", async () => {
+    const dev = await startFakeDevice();
+    const tty = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-pty-")), "tty");
+    const socat = spawn("socat", ["PTY,link=" + tty + ",raw,echo=0", "TCP:127.0.0.1:" + dev.port], { detached: true, stdio: "ignore" });
+    try {
+      const t0 = Date.now();
+      while (!fs.existsSync(tty) && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+      const s = await Session.connect(await createLink(tty), { timeoutMs: 10000 });
+      dev.mode = "silent";
+      const pending = s.list().catch((e) => e);
+      await new Promise((r) => setTimeout(r, 100));
+      const t1 = Date.now();
+      process.kill(socat.pid!, "SIGKILL");
+      const err = await pending;
+      expect(err).toMatchObject({ disconnected: true, exitCode: 3, message: expect.stringMatching(/Lost the connection to .*tty/) });
+      expect(Date.now() - t1).toBeLessThan(2000);
+    } finally {
+      if (socat.exitCode === null && socat.signalCode === null) process.kill(socat.pid!, "SIGKILL");
+      await dev.close();
+    }
   });
 });

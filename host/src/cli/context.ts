@@ -83,6 +83,22 @@ export function say(text: string): void {
   process.stderr.write(text + "\n");
 }
 
+/**
+ * Says `text` on stderr if `p` has not settled after `afterMs` — e.g. "press the button" while a touch
+ * slot waits on the device (the host cannot know in advance which request will wait).
+ */
+export async function hintWhileWaiting<T>(p: Promise<T>, text: string | (() => string | null), afterMs = 400): Promise<T> {
+  const timer = setTimeout(() => {
+    const t = typeof text === "function" ? text() : text;
+    if (t) say(t);
+  }, afterMs);
+  try {
+    return await p;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** One sentence for any error; internal errors keep their message but say they are a bug. */
 export function sentenceOf(err: unknown): string {
   if (err instanceof HwtotpError) return err.message;

@@ -1,6 +1,6 @@
 // hwtotp code [NAME]: the current code of one slot (on stdout alone, seconds left on stderr) or of all.
 import type { Command } from "commander";
-import { addCommonOptions, type CommonOptions, output, say, withSession } from "../context.ts";
+import { addCommonOptions, type CommonOptions, hintWhileWaiting, output, say, withSession } from "../context.ts";
 import { UsageError } from "../../errors.ts";
 import { checkName } from "../../../../protocol/index.ts";
 
@@ -22,7 +22,9 @@ export function register(program: Command): void {
         const info = s.info;
         if (info && info.clock && !info.clock.set) say("The device clock is not set; run `hwtotp time sync`.");
       }
-      const d = await s.code(name);
+      const d = await (name === undefined
+        ? s.code()
+        : hintWhileWaiting(s.code(name), "Waiting for the device: if its LED blinks, press its button to release the code for " + JSON.stringify(name) + "."));
       output(opts, { ...d, via: route.via }, () => {
         if (name !== undefined) {
           const c = d.codes[0];
