@@ -23,13 +23,11 @@ export function blockSize(alg: string): number {
 
 /** Hashes this board can compute: native where present, the JS SHA-1 otherwise. */
 export function detectHashes(c: CryptoLike | undefined): Hashes {
-  const out: Hashes = {};
-  const n1 = c && typeof c.SHA1 === "function" ? c.SHA1 : undefined;
-  const n256 = c && typeof c.SHA256 === "function" ? c.SHA256 : undefined;
-  const n512 = c && typeof c.SHA512 === "function" ? c.SHA512 : undefined;
-  out.SHA1 = n1 ? function (d: Uint8Array) { return n1.call(c, d); } : sha1;
-  if (n256) out.SHA256 = function (d: Uint8Array) { return n256.call(c, d); };
-  if (n512) out.SHA512 = function (d: Uint8Array) { return n512.call(c, d); };
+  const out: Hashes = { SHA1: sha1 };
+  if (!c) return out;
+  if (typeof c.SHA1 === "function") out.SHA1 = function (d: Uint8Array) { return c.SHA1!(d); };
+  if (typeof c.SHA256 === "function") out.SHA256 = function (d: Uint8Array) { return c.SHA256!(d); };
+  if (typeof c.SHA512 === "function") out.SHA512 = function (d: Uint8Array) { return c.SHA512!(d); };
   return out;
 }
 
