@@ -47,6 +47,8 @@ export interface HeapInfo {
   usage: number;
   total: number;
   free: number;
+  /** Highest usage seen since boot, including what tasks allocated through the API while they ran. */
+  peak: number;
 }
 
 export interface EmulatorControl {
@@ -204,7 +206,7 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
     flashSteps: () => flash.steps,
     heap: () => {
       const usage = device.measureHeap();
-      return { usage: usage, total: device.totalVars, free: Math.max(0, device.totalVars - usage) };
+      return { usage: usage, total: device.totalVars, free: Math.max(0, device.totalVars - usage), peak: Math.max(device.peak, usage) };
     },
     storage: () => device.storage.scan().live.map((f) => ({ name: f.name, size: f.size })),
     readFile: (name) => {

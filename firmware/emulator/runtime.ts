@@ -85,6 +85,10 @@ export class Device {
   flashStrings = new Set<string>();
   totalVars: number;
   usage = 0;
+  /** Unused: kept 0 (temporaries are freed at once on Espruino; only the allocation in progress is counted). */
+  taskAlloc = 0;
+  /** Highest usage + allocation in progress seen since boot. */
+  peak = 0;
   tasks = 0;
   oom = false;
   on = false;
@@ -167,9 +171,10 @@ export class Device {
 
   afterTask(): void {
     this.tasks++;
-    this.oom = false;
+    this.taskAlloc = 0;
     const mode = this.opts.heapCheck || "sample";
     if (mode === "always" || (mode === "sample" && this.tasks % 64 === 0)) this.measureHeap();
+    this.oom = false;
     if (this.usage > this.totalVars) {
       this.consoleWrite("ERROR: Out of Memory!\r\n");
       this.log("out of memory: " + this.usage + " > " + this.totalVars);
@@ -220,7 +225,20 @@ export class Device {
 
   /** An allocation of `chars` characters is about to happen: fail like the device when it does not fit. */
   inFlight(chars: number): void {
-    if (this.usage + stringBlocks(chars) > this.totalVars) {
+    this.alloc(stringBlocks(chars));
+  }
+
+  /**
+   * An allocation of `blocks` through the API (a reply, a hash, a buffer read from Storage): throws
+   * "Out of Memory!" when it does not fit beside what the program holds. Espruino frees temporaries by reference
+   * count at once, and V8 gives no cheap view of a running task's live temporaries, so only this one allocation
+   * is added to the last measured usage: a task's true peak is somewhat higher.
+   */
+  alloc(blocks: number): void {
+    if (this.oom) throw new OutOfMemory(); // execution is interrupted: a catch in the program does not resume it
+    const now = this.usage + blocks;
+    if (now > this.peak) this.peak = now;
+    if (now > this.totalVars) {
       this.oom = true;
       throw new OutOfMemory();
     }
@@ -242,6 +260,8 @@ export class Device {
     this.installApi();
     this.realm.adopt();
     this.usage = 0;
+    this.taskAlloc = 0;
+    this.peak = 0;
     if (o.banner) this.consoleWrite(this.banner());
     if (o.load) {
       if (o.file) this.runFile(o.file);
@@ -321,6 +341,7 @@ export class Device {
   }
 
   private ctxBuffer(bytes: Uint8Array): ArrayBuffer {
+    this.alloc(1 + stringBlocks(bytes.length));
     const ab = new this.realm.intrinsics.ArrayBuffer(bytes.length);
     new this.realm.intrinsics.Uint8Array(ab).set(bytes);
     return ab;
@@ -354,6 +375,7 @@ export class Device {
       if (!b) return undefined;
       const s = latin1(b);
       dev.flashStrings.add(s);
+      dev.alloc(1);
       return s;
     };
     return {
@@ -362,8 +384,11 @@ export class Device {
         const s = readStr(name);
         if (s === undefined) return undefined;
         try {
-          return dev.realm.intrinsics.JSON.parse(s);
+          const v = dev.realm.intrinsics.JSON.parse(s);
+          dev.alloc(countBlocks([v], { builtins: dev.realm.builtins, flashStrings: dev.flashStrings, closures: false }));
+          return v;
         } catch (e) {
+          if (e instanceof OutOfMemory) throw e;
           if (noExceptions) return undefined;
           throw e;
         }
