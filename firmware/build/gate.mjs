@@ -17,6 +17,7 @@
 //   error-name         reading .name of a caught error (undefined for Espruino's internal errors)
 //   non-ascii          a non-ASCII character in a string or regex (strings are 8-bit on Pico/Puck.js)
 //   typed-array-slice  .slice()/.filter() on a typed array (a plain Array on Espruino): use subarray/a loop
+//   unbraced-try       `if (c) try {…} catch …` without braces (Espruino issue #1439 ran the catch of a skipped try)
 //   with               `with` statements (scope analysis and Espruino both give up on them)
 import * as acorn from "acorn";
 
@@ -223,6 +224,11 @@ export function gate(source, filename = "<input>") {
       case "ContinueStatement":
         if (node.label) add("label", node, "Labelled " + (node.type === "BreakStatement" ? "break" : "continue") + " is not supported by Espruino.");
         return;
+      case "IfStatement":
+        for (const b of [node.consequent, node.alternate]) {
+          if (b && b.type === "TryStatement") add("unbraced-try", b, "A try directly under if/else without braces: wrap it in { } (Espruino issue #1439).");
+        }
+        break;
       case "WithStatement":
         add("with", node, "`with` is not supported.");
         break;

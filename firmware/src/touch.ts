@@ -36,12 +36,10 @@ export function waitTouch(done: (pressed: boolean) => void): boolean {
   function finish(pressed: boolean): void {
     if (!busy) return;
     busy = false;
-    if (watch) {
-      try {
-        clearWatch(watch);
-      } catch (e) {
-        watch = 0;
-      }
+    try {
+      if (watch) clearWatch(watch);
+    } catch (e) {
+      watch = 0;
     }
     watch = 0;
     if (blink) clearInterval(blink);

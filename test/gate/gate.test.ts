@@ -60,6 +60,7 @@ const BAD: [string, string, string][] = [
   ["non-ascii", "non-ASCII string", "var s = 'caf\\u00e9';"],
   ["typed-array-slice", "slice of a typed array", "var u = new Uint8Array(4); var v = u.slice(1);"],
   ["typed-array-slice", "filter of a new typed array", "var v = new Uint8Array(4).filter(function (x) { return x; });"],
+  ["unbraced-try", "try directly under if", "function f(w) { if (w) try { g(); } catch (e) { } } function g() {}"],
   ["with", "with statement", "var o = {}; with (o) { }"],
 ];
 
