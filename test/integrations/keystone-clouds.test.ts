@@ -38,12 +38,25 @@ describe("clouds.yaml editing", () => {
     expect(parse(upsertMfaCloud(SRC, "dev", {})).clouds.dev.auth.passcode).toBeUndefined();
   });
 
-  it("leaves other entries and every comment untouched", () => {
+  it("leaves every byte outside the entry as it was: other entries, comments, spacing", () => {
     const out = upsertMfaCloud(SRC, "dev", { password: "pw" });
     expect(parse(out).clouds.prod).toEqual(parse(SRC).clouds.prod);
-    for (const c of ["# my clouds — keep this comment", "# production, do not touch", "# the real one", "# keep me"]) expect(out).toContain(c);
-    const lines = (s: string) => s.split("\n").slice(0, 9).join("\n");
-    expect(lines(out).replace(/ +#/g, " #")).toBe(lines(SRC).replace(/ +#/g, " #"));
+    expect(out.startsWith(SRC.slice(0, SRC.indexOf("  dev:")))).toBe(true);
+    expect(out).toContain("interface: public # keep me");
+    const added = upsertMfaCloud(SRC, "new", { authUrl: "http://k/v3", username: "u" });
+    expect(added.startsWith(SRC)).toBe(true);
+  });
+
+  it("keeps a 4-space file 4-space, and comments beside keys where they were", () => {
+    const src = "clouds:\n    admin:   # the admin\n        auth:\n            auth_url: http://x   # url\n            username: admin\n# trailing\nother: 1\n";
+    const out = upsertMfaCloud(src, "mfa", { authUrl: "http://k/v3", username: "u" });
+    expect(out.startsWith(src.slice(0, src.indexOf("# trailing")))).toBe(true);
+    expect(out.endsWith("# trailing\nother: 1\n")).toBe(true);
+    expect(out).toContain("\n    mfa:\n        auth_type: v3multifactor\n");
+    expect(parse(out).clouds.mfa.auth.auth_methods).toEqual(["v3password", "v3totp"]);
+    expect(parse(out).other).toBe(1);
+    const again = upsertMfaCloud(out, "admin", { password: "p" });
+    expect(again.slice(again.indexOf("    mfa:"))).toBe(out.slice(out.indexOf("    mfa:")));
   });
 
   it("adds a new entry after the others", () => {

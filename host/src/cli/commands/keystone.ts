@@ -249,13 +249,15 @@ export function register(program: Command): void {
 const noDevice = (): Promise<never> => Promise.reject(new Error("a dry run does not use the token"));
 
 /** A token for the cloud from the cache, or one login with a fresh code from the device. */
-async function cachedToken(o: CommonOptions & { name?: string; cache?: string; minLeft?: string }, cloudName: string | undefined) {
+async function cachedToken(o: CommonOptions & { name?: string; cache?: string }, cloudName: string | undefined) {
   const ks = await import("../../integrations/keystone/index.ts");
-  const { freshCode, DEFAULT_MIN_LEFT } = await import("../../exec.ts");
+  const { freshCode } = await import("../../exec.ts");
   const name = cloudName ?? process.env.OS_CLOUD;
   if (!name) throw new UsageError("Which cloud? Give --os-cloud NAME (to hwtotp or to openstack), or set $OS_CLOUD.");
   const cloud = loadCloudOrUsage(ks, name);
-  const minLeft = o.minLeft !== undefined ? Number(o.minLeft) : DEFAULT_MIN_LEFT;
+  // The code goes straight into one login, and Keystone also accepts the previous step: no reason to wait
+  // for a fresh step (and to reveal a code that is then thrown away).
+  const minLeft = 0;
   const token = await keystoneErrors(() =>
     ks.getToken(cloud, {
       file: o.cache,
@@ -275,7 +277,7 @@ async function cachedToken(o: CommonOptions & { name?: string; cache?: string; m
  * The cloud is the option's value, else `--os-cloud` in CMD's arguments (taken out: with a token the
  * openstack CLI must not load the v3multifactor entry), else $OS_CLOUD. Resolves with CMD's exit code.
  */
-export async function execWithTokenCache(argv: string[], o: CommonOptions & { name?: string; minLeft?: string; tokenCache: string | true }): Promise<number> {
+export async function execWithTokenCache(argv: string[], o: CommonOptions & { name?: string; tokenCache: string | true }): Promise<number> {
   const ks = await import("../../integrations/keystone/index.ts");
   const { runChild } = await import("../../exec.ts");
   const taken = ks.takeOsCloudArg(argv);

@@ -124,7 +124,14 @@ const AUTH_KEYS: [keyof MfaCloudFields, string][] = [
  * other clouds, other keys of this cloud, comments, key order — is kept.
  */
 export function upsertMfaCloud(text: string | null, name: string, fields: MfaCloudFields, from?: string): string {
+  const full = editedDocument(text, name, fields, from);
+  return spliceEntry(text, name, full) ?? full;
+}
+
+/** The whole document with the entry set, re-serialised (comments kept, spacing normalised). */
+function editedDocument(text: string | null, name: string, fields: MfaCloudFields, from?: string): string {
   const doc: Document = parseDocument(text ?? "");
+  const indent = text ? cloudsKeyColumn(doc, text) ?? 2 : 2;
   if (doc.errors.length > 0) throw new Error(`clouds.yaml does not parse: ${doc.errors[0].message}`);
   if (doc.contents === null || !isMap(doc.contents)) {
     if (doc.contents !== null && !isMap(doc.contents)) throw new Error("clouds.yaml: the top level is not a mapping.");
@@ -157,7 +164,56 @@ export function upsertMfaCloud(text: string | null, name: string, fields: MfaClo
   if (!doc.hasIn([...base, "identity_api_version"])) doc.setIn([...base, "identity_api_version"], 3);
   const entry = parseCloudEntry(name, "clouds.yaml", asObj((doc.getIn(base) as { toJSON(): unknown }).toJSON()));
   if (!entry.username && !entry.userId) throw new Error(`Cloud "${name}" needs a username (or user id).`);
-  return doc.toString();
+  return doc.toString({ indent });
+}
+
+/** Column of the first entry under `clouds` in block style, or null. */
+function cloudsKeyColumn(doc: Document, text: string): number | null {
+  const clouds = doc.get("clouds", true);
+  if (!isMap(clouds) || clouds.flow || clouds.items.length === 0) return null;
+  const k = clouds.items[0].key as { range?: [number, number, number] } | null;
+  if (!k?.range) return null;
+  const col = k.range[0] - (text.lastIndexOf("\n", k.range[0] - 1) + 1);
+  return col > 0 ? col : null;
+}
+
+function entryRange(doc: Document, name: string): [number, number] | null {
+  const clouds = doc.get("clouds", true);
+  if (!isMap(clouds)) return null;
+  for (const p of clouds.items) {
+    const k = p.key as { value?: unknown; range?: [number, number, number] } | null;
+    const v = p.value as { range?: [number, number, number] } | null;
+    if (k && (k.value === name || String(k.value) === name) && k.range && v?.range) return [k.range[0], v.range[1]];
+  }
+  return null;
+}
+
+/**
+ * Byte-exact edit: only the entry's own text changes, the rest of the original file (other entries,
+ * comments, spacing, quoting) is copied as it was. Null when the file's shape needs the whole re-serialisation.
+ */
+function spliceEntry(text: string | null, name: string, full: string): string | null {
+  if (!text) return null;
+  const before = parseDocument(text);
+  const col = cloudsKeyColumn(before, text);
+  const after = parseDocument(full);
+  const fresh = entryRange(after, name);
+  if (col === null || !fresh) return null;
+  let entry = full.slice(fresh[0], fresh[1]);
+  if (!entry.endsWith("\n")) entry += "\n";
+  const old = entryRange(before, name);
+  let out: string;
+  if (old) {
+    out = text.slice(0, old[0]) + entry + text.slice(old[1]);
+  } else {
+    const clouds = before.get("clouds", true) as { range?: [number, number, number] };
+    const at = clouds.range![1];
+    const pre = at > 0 && text.charAt(at - 1) !== "\n" ? "\n" : "";
+    out = text.slice(0, at) + pre + " ".repeat(col) + entry + text.slice(at);
+  }
+  const check = parseDocument(out);
+  if (check.errors.length > 0 || JSON.stringify(check.toJS()) !== JSON.stringify(after.toJS())) return null;
+  return out;
 }
 
 export interface WriteResult {

@@ -142,7 +142,7 @@ export async function enrollKeystone(o: EnrollOptions): Promise<EnrollResult> {
     }
     const self = target.id === caller.user.id;
     const targetPassword = o.targetPassword ?? (self ? o.caller.password : undefined);
-    if (targetPassword === undefined) {
+    if (targetPassword === undefined && !o.dryRun) {
       throw new EnrollError(`Verifying the enrolment needs ${target.name}'s password (HWTOTP_KEYSTONE_USER_PASSWORD, or the prompt).`);
     }
     const before = readMfaOptions(target.options);
@@ -175,7 +175,7 @@ export async function enrollKeystone(o: EnrollOptions): Promise<EnrollResult> {
     plan.push(`generate a ${SEED_BYTES}-byte seed on this host (upper-case base32, ${SEED_BYTES * 8} bits)`);
     plan.push(`store it in the token as slot "${o.slot}" (SHA1, 6 digits, 30 s)`);
     plan.push(`register it with Keystone as a totp credential of ${target.name} (${target.id})${projectId ? ` in project ${projectId}` : ""}`);
-    plan.push(`verify: password + a code from the token logs ${target.name} in`);
+    plan.push(`verify: password + a code from the token logs ${target.name} in${targetPassword === undefined ? ` (needs ${target.name}'s password)` : ""}`);
     if (wantRules) plan.push(`set ${target.name}'s rule [password, totp] and enable multi-factor auth (PATCH /v3/users/${target.id})`);
     if (o.rules !== "skip") plan.push("verify: password alone is now refused");
 
@@ -226,7 +226,7 @@ export async function enrollKeystone(o: EnrollOptions): Promise<EnrollResult> {
 
     const verifyMfa = async (when: string) => {
       try {
-        const t = await client.issueMfaToken({ user: { id: target.id }, password: targetPassword, passcode: await deviceCode(o.device, o.slot) });
+        const t = await client.issueMfaToken({ user: { id: target.id }, password: targetPassword!, passcode: await deviceCode(o.device, o.slot) });
         await client.revokeToken(T, t.token).catch(() => undefined);
       } catch (err) {
         const hint = err instanceof KeystoneAuthError
@@ -266,7 +266,7 @@ export async function enrollKeystone(o: EnrollOptions): Promise<EnrollResult> {
     if (o.rules !== "skip" && after.enabled && hasRule(after.rules, MFA_RULE)) {
       try {
         await verifyMfa("once MFA was enabled");
-        const p = await client.probePasswordOnly({ id: target.id }, targetPassword);
+        const p = await client.probePasswordOnly({ id: target.id }, targetPassword!);
         passwordOnly = p.outcome;
         required = p.requiredAuthMethods;
       } catch (err) {

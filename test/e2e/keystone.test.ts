@@ -1,0 +1,275 @@
+// End to end against a real Keystone (Debian 12's Zed on 127.0.0.1) and the real openstack CLI, with the
+// firmware running in the emulator: enrol, password-only refused, exec, a clock one step ahead refused,
+// the token cache (many calls, one code), and no passcode/password/secret on any argv or in any log.
+// Timings are printed, never asserted.
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as OTPAuth from "otpauth";
+import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
+import { ensureKeystonePackages, startKeystone, type Keystone, type KeystoneUser } from "./harness/keystone.ts";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const HWTOTP = join(ROOT, "host/bin/hwtotp.js");
+const SUITE_T0 = Date.now();
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs a command asynchronously (the emulator in this process must keep answering). */
+function run(cmd: string, args: string[], o: { env: NodeJS.ProcessEnv; input?: string }): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const p = spawn(cmd, args, { env: o.env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    p.on("error", reject);
+    p.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr, ms: performance.now() - t0 }));
+    p.stdin.end(o.input ?? "");
+  });
+}
+
+/** Every distinct command line seen on this machine while it runs (the children of this suite among them). */
+function watchCmdlines(everyMs = 20) {
+  const seen = new Set<string>();
+  const scan = () => {
+    for (const pid of readdirSync("/proc")) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        const c = readFileSync(`/proc/${pid}/cmdline`, "latin1");
+        if (c) seen.add(c.replace(/\0/g, " ").trim());
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+  };
+  scan();
+  const t = setInterval(scan, everyMs);
+  return { seen, stop: () => (clearInterval(t), scan()) };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+describe("Keystone end to end (real server, real openstack CLI, token in the emulator)", () => {
+  let ks: Keystone;
+  let alice: KeystoneUser;
+  let emu: Emulator;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  let watch: ReturnType<typeof watchCmdlines>;
+  let deviceReplies = { codes: 0 };
+  let credentialId = "";
+  const codesSeen = new Set<string>();
+  const report: Record<string, string | number> = {};
+  const getCredential = async (): Promise<{ credential: { type: string; blob: string; project_id: string | null } }> =>
+    (await fetch(`${ks.url}/credentials/${credentialId}`, { headers: { "X-Auth-Token": await ks.adminToken() } })).json() as never;
+  const hw = (args: string[], input?: string, extra: NodeJS.ProcessEnv = {}) => run(process.execPath, [HWTOTP, ...args], { env: { ...env, ...extra }, input });
+
+  beforeAll(async () => {
+    report["apt install (s)"] = ensureKeystonePackages();
+    watch = watchCmdlines();
+    const t0 = Date.now();
+    ks = await startKeystone();
+    report["keystone start-up (s)"] = (Date.now() - t0) / 1000;
+    report[`  keystone-manage steps, ${ks.timings.setupPath} (s)`] = ks.timings.setup;
+    report["  uwsgi until /v3 answers (s)"] = ks.timings.serve;
+    alice = await ks.createUser("alice", "demo");
+
+    emu = createEmulator({ board: "pico", clock: Date.now() / 1000 });
+    await emu.start();
+    emu.onData((s) => {
+      // Count code replies the device sends, to count codes spent.
+      deviceReplies.codes += (s.match(/"codes":/g) ?? []).length;
+    });
+    const { port } = await emu.listen({ port: 0 });
+
+    dir = mkdtempSync(join(tmpdir(), "hwtotp-e2e-ks-"));
+    writeFileSync(
+      join(dir, "clouds.yaml"),
+      `# e2e clouds — this comment must survive hwtotp keystone cloud
+clouds:
+  admin:   # the bootstrap admin
+    auth:
+      auth_url: ${ks.url}
+      username: admin
+      password: "${ks.admin.password}"
+      user_domain_name: Default
+      project_name: admin
+      project_domain_name: Default
+    identity_api_version: 3
+  alice-password-only:
+    auth:
+      auth_url: ${ks.url}
+      username: alice
+      password: "${alice.password}"
+      user_domain_name: Default
+      project_name: demo
+      project_domain_name: Default
+    identity_api_version: 3
+`,
+      { mode: 0o600 },
+    );
+    env = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OS_") && !k.startsWith("HWTOTP_")) env[k] = v;
+    Object.assign(env, {
+      HWTOTP_DEVICE: `tcp://127.0.0.1:${port}`,
+      HWTOTP_SOCKET: join(dir, "no-daemon.sock"), // never someone else's daemon
+      HWTOTP_TOKEN_CACHE: join(dir, "cache", "keystone-tokens.json"),
+      OS_CLIENT_CONFIG_FILE: join(dir, "clouds.yaml"),
+      PYTHONWARNINGS: "ignore",
+    });
+  }, 900000);
+
+  afterAll(async () => {
+    watch?.stop();
+    await emu?.stop();
+    await ks?.stop(); // by its pid, also when a test failed
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    report["e2e suite wall time (s)"] = (Date.now() - SUITE_T0) / 1000;
+    console.log("\nKeystone e2e measurements:\n" + Object.entries(report).map(([k, v]) => `  ${k}: ${v}`).join("\n"));
+  });
+
+  it("enrols alice: seed into the token, credential, MFA rule, verified", async () => {
+    const r = await hw(
+      ["keystone", "enroll", "--os-cloud", "admin", "--user-id", "alice", "--user-password", "-", "--credential-project", "demo", "--json"],
+      alice.password + "\n",
+    );
+    expect(r.stderr).not.toMatch(/WARNING/);
+    expect(r.code).toBe(0);
+    const o = JSON.parse(r.stdout);
+    expect(o.user).toEqual({ id: alice.id, name: "alice" });
+    expect(o.slot).toBe("keystone");
+    expect(o.mfa.after).toEqual({ rules: [["password", "totp"]], enabled: true });
+    expect(o.verified.mfaLogin).toBe(true);
+    expect(o.verified.passwordOnly).toBe("refused-mfa");
+    credentialId = o.credentialId;
+    // The credential Keystone holds is the seed in the token: Keystone's form, and codes agree.
+    const cred = await getCredential();
+    expect(cred.credential.type).toBe("totp");
+    expect(cred.credential.blob).toMatch(/^[A-Z2-7]{32}$/);
+    expect(cred.credential.project_id).toBe(alice.projectId);
+    const list = await hw(["list", "--json"]);
+    expect(JSON.parse(list.stdout).slots.map((s: { name: string }) => s.name)).toContain("keystone");
+  });
+
+  it("password alone is refused by the openstack CLI: Not all required auth rules were satisfied (either order)", async () => {
+    const r = await run("openstack", ["--os-cloud", "alice-password-only", "project", "list"], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/Not all required auth rules were satisfied: \[\['(password', 'totp|totp', 'password)'\]\]/);
+  });
+
+  it("writes alice's v3multifactor cloud, keeping the other entries and comments", async () => {
+    const before = readFileSync(join(dir, "clouds.yaml"), "utf8");
+    const r = await hw(["keystone", "cloud", "alice", "--auth-url", ks.url, "--username", "alice", "--project", "demo", "--password", "-"], alice.password + "\n");
+    expect(r.code).toBe(0);
+    const after = readFileSync(join(dir, "clouds.yaml"), "utf8");
+    expect(after.startsWith(before)).toBe(true);
+    expect(after).toContain("auth_type: v3multifactor");
+    expect(statSync(join(dir, "clouds.yaml")).mode & 0o777).toBe(0o600);
+  });
+
+  it("hwtotp exec -- openstack --os-cloud alice project list succeeds (and is timed against oathtool)", async () => {
+    const r = await hw(["exec", "--", "openstack", "--os-cloud", "alice", "project", "list", "-f", "value"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`${alice.projectId} demo`);
+
+    // Same run, interleaved: hwtotp exec against OS_PASSCODE=$(oathtool …) with the seed read from a 0600 file.
+    const cred = await getCredential();
+    const keyFile = join(dir, "seed.b32");
+    writeFileSync(keyFile, cred.credential.blob, { mode: 0o600 });
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const x = await hw(["exec", "--min-left", "0", "--", "openstack", "--os-cloud", "alice", "project", "list", "-f", "value"]);
+      expect(x.code).toBe(0);
+      a.push(x.ms);
+      const y = await run("bash", ["-c", `OS_PASSCODE=$(oathtool --totp -b - < '${keyFile}') exec openstack --os-cloud alice project list -f value`], { env });
+      expect(y.code).toBe(0);
+      b.push(y.ms);
+    }
+    rmSync(keyFile);
+    report["hwtotp exec -- openstack project list, median of 5 (ms)"] = Math.round(median(a));
+    report["OS_PASSCODE=$(oathtool …) openstack project list, median of 5 (ms)"] = Math.round(median(b));
+    report["ratio"] = (median(a) / median(b)).toFixed(3);
+  });
+
+  it("the token cache serves 100 openstack calls with one code", async () => {
+    const codesBefore = deviceReplies.codes;
+    let failures = 0;
+    let logins = 0;
+    let next = 0;
+    const worker = async () => {
+      while (next < 100) {
+        next++;
+        const r = await hw(["exec", "--token-cache", "--", "openstack", "--os-cloud", "alice", "project", "list", "-f", "value"]);
+        if (r.code !== 0 || !r.stdout.includes(alice.projectId)) failures++;
+        if (/Logged in to Keystone/.test(r.stderr)) logins++;
+      }
+    };
+    const t0 = Date.now();
+    await Promise.all([worker(), worker(), worker()]); // concurrent: the cache lock must still spend one code
+    const spent = deviceReplies.codes - codesBefore;
+    report["codes per 100 openstack calls with --token-cache"] = spent;
+    report["Keystone logins for those 100 calls"] = logins;
+    report["100 calls with --token-cache, 3 at a time (s)"] = (Date.now() - t0) / 1000;
+    expect(failures).toBe(0);
+    expect(logins).toBe(1);
+    expect(spent).toBe(1);
+    const cache = join(dir, "cache", "keystone-tokens.json");
+    expect(statSync(cache).mode & 0o777).toBe(0o600);
+    // The child got a token, not a passcode or a password.
+    const e = await hw(["exec", "--token-cache", "--", "sh", "-c", 'test -z "$OS_PASSCODE$OS_PASSWORD$OS_CLOUD" && test -n "$OS_TOKEN" && echo "$OS_AUTH_TYPE $OS_PROJECT_ID"'], undefined, { OS_CLOUD: "alice" });
+    expect(e.code).toBe(0);
+    expect(e.stdout.trim()).toBe(`token ${alice.projectId}`);
+  }, 600000);
+
+  it("a token clock one step ahead is refused, as Keystone requires", async () => {
+    // The same command succeeded above with the clock right; now the token runs 30 s ahead.
+    const t = emu.control.now();
+    emu.control.setClock(t + 30);
+    try {
+      const r = await hw(["exec", "--", "openstack", "--os-cloud", "alice", "project", "list"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/requires authentication.*\(HTTP 401\)/);
+    } finally {
+      emu.control.setClock(emu.control.now() - 30);
+    }
+  });
+
+  it("no passcode, password or secret on any process's argv or in Keystone's logs", async () => {
+    watch.stop();
+    const cred = await getCredential();
+    const seed = cred.credential.blob as string;
+    const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(seed) });
+    for (let t = SUITE_T0 - 120000; t < Date.now() + 120000; t += 30000) codesSeen.add(totp.generate({ timestamp: t }));
+    const secrets = [alice.password, ks.admin.password, seed, Buffer.from(OTPAuth.Secret.fromBase32(seed).bytes).toString("hex")];
+    const argv = [...watch.seen];
+    expect(argv.some((c) => c.includes("openstack") && c.includes("project list"))).toBe(true); // the watch saw the children
+    expect(argv.some((c) => c.includes("hwtotp.js") && c.includes("--token-cache"))).toBe(true);
+    for (const c of argv) {
+      for (const s of secrets) expect(c.includes(s), `a secret on argv: ${c.slice(0, 80)}`).toBe(false);
+      for (const code of codesSeen) expect(new RegExp(`(^|[^0-9A-Za-z])${code}([^0-9A-Za-z]|$)`).test(c), `a passcode on argv: ${c.slice(0, 80)}`).toBe(false);
+    }
+    const logs = ks.logs();
+    expect(logs.length).toBeGreaterThan(0);
+    for (const s of secrets) expect(logs.includes(s)).toBe(false);
+    for (const code of codesSeen) expect(new RegExp(`(^|[^0-9A-Za-z])${code}([^0-9A-Za-z]|$)`).test(logs), "a passcode in Keystone's log").toBe(false);
+  });
+
+  it("stops the server by its pid", async () => {
+    const pid = ks.pid;
+    await ks.stop();
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+});
