@@ -86,10 +86,38 @@ export function uploadWithEspruinoCli(o: FlashOptions): Promise<{ output: string
   });
 }
 
+/**
+ * True when hwtotp firmware already owns the port: then the REPL is elsewhere and the espruino CLI cannot
+ * upload (hold the board's button while resetting it to get the REPL back).
+ */
+export async function firmwareAnswers(port: string): Promise<string | null> {
+  const { createLink } = await import("./link/index.ts");
+  const { Session } = await import("./session.ts");
+  const link = await createLink(port);
+  try {
+    const s = await Session.connect(link, { timeoutMs: 1500 });
+    const fw = s.info ? s.info.fw : "?";
+    await s.close();
+    return fw;
+  } catch (e) {
+    try {
+      await link.close();
+    } catch (e2) {
+      /* closed */
+    }
+    return null;
+  }
+}
+
 /** Upload, reboot, then confirm the firmware's hello. */
 export async function flashFirmware(o: FlashOptions): Promise<FlashResult> {
   const fw = o.firmwarePath || defaultFirmwarePath();
   const expect = o.expectVersion || JSON.parse(fs.readFileSync(path.join(packageRoot(), "package.json"), "utf8")).version;
+  const running = await firmwareAnswers(o.port);
+  if (running !== null) {
+    throw new FlashError("The board runs hwtotp firmware " + running + " and its REPL is elsewhere: hold the button while resetting it " +
+      "(on a Pico, for over 2 s after power-up; on the emulator, control holdButton + reset), then flash again.");
+  }
   const up = await uploadWithEspruinoCli(o);
   const { createLink } = await import("./link/index.ts");
   const { Session } = await import("./session.ts");

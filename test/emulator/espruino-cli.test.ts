@@ -60,6 +60,14 @@ describe("the real espruino CLI talks to the emulator", () => {
     // Survives a power cycle: the firmware boots from Storage.
     emu.control.powerCycle();
     expect(emu.control.mode()).toBe("firmware");
+    // Flashing over a running firmware is refused with the way out; with the button held at boot it works.
+    await expect(flashFirmware({ port: "tcp://127.0.0.1:" + port, board: "puckjs" })).rejects.toThrow(/hold the button/);
+    emu.control.holdButton(true);
+    emu.control.reset();
+    emu.control.holdButton(false); // only the hold at boot counts; load() after the upload must boot the firmware
+    expect(emu.control.mode()).toBe("repl");
+    const again = await flashFirmware({ port: "tcp://127.0.0.1:" + port, board: "puckjs" });
+    expect(again.hello.slots.used).toBe(1);
   }, 120000);
 
   it.skipIf(!haveFirmware || !haveSocat)("serves the firmware on a pty through socat", async () => {
