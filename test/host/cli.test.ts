@@ -151,15 +151,19 @@ describe("bad input: one sentence, non-zero exit, slots unchanged", () => {
     ["an unknown slot (delete)", ["delete", "nope"], undefined, 5, /nope/],
     ["an unknown option", ["list", "--bogus"], undefined, 2, /unknown option/],
   ];
-  it.each(cases)("%s", async (_what, args, input, exit, msg) => {
-    const before = await slots();
+  // None of these may change a slot, so they run side by side; each compares the slots with the same snapshot.
+  let before: Promise<string>;
+  beforeAll(() => {
+    before = slots();
+  });
+  it.concurrent.each(cases)("%s", async (_what, args, input, exit, msg) => {
     const r = await cli(args, input);
     expect(r.code).toBe(exit);
     expect(r.stderr).toMatch(msg);
     expect(r.stderr.trim().split("\n").filter((l) => !l.startsWith("Note:") && !l.startsWith("(Did you mean"))).toHaveLength(1);
     expect(r.stdout).toBe("");
     expect(secretsIn(r)).toBe(false);
-    expect(await slots()).toBe(before);
+    expect(await slots()).toBe(await before);
   });
 
   it("a full device refuses with E_FULL, prints no URI, and keeps its slots", async () => {
