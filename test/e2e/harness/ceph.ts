@@ -13,7 +13,9 @@ import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { HOTP, Secret } from "otpauth";
 
-export const CEPH_PACKAGES = ["ceph-mon", "ceph-osd", "radosgw", "ceph-common", "python3-boto3", "oathtool"];
+export const CEPH_PACKAGES = ["ceph-mon", "ceph-osd", "radosgw", "ceph-common", "python3-boto3", "awscli", "oathtool"];
+/** Debian's aws CLI (another `aws` may come first on PATH, e.g. from pyenv). */
+export const DEBIAN_AWS = "/usr/bin/aws";
 /** Debian's boto3 belongs to Debian's python; another python3 on PATH (pyenv) may lack it. */
 export const DEBIAN_PYTHON = "/usr/bin/python3";
 
@@ -113,6 +115,8 @@ function installExitHook(): void {
 }
 
 export interface CephTimings {
+  /** performance.now() when the empty temp dir was made (of the attempt that came up). */
+  t0: number;
   /** From the empty temp dir to the first `radosgw-admin mfa check` answering ok, ms (probe token). */
   toFirstMfaCheckOk: number;
   mon: number;
@@ -296,7 +300,7 @@ async function startOnce(attempt: number, log: (l: string) => void): Promise<Cep
       rgwPort,
       endpoint: `http://127.0.0.1:${rgwPort}`,
       env,
-      timings: { toFirstMfaCheckOk: toFirst, mon: monMs, osd: osdMs, rgw: rgwMs, attempts: attempt },
+      timings: { t0, toFirstMfaCheckOk: toFirst, mon: monMs, osd: osdMs, rgw: rgwMs, attempts: attempt },
       radosgwAdmin: admin,
       async createUser(uid: string) {
         const r = await must(admin(["user", "create", `--uid=${uid}`, `--display-name=${uid}`]), `radosgw-admin user create ${uid}`);
