@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -8,48 +8,12 @@ import { enroll } from "../../host/src/integrations/ceph/enroll.ts";
 import { planS3 } from "../../host/src/integrations/ceph/s3-mfa.ts";
 import { parseBase32 } from "../../host/src/secret.ts";
 import { totp } from "../host/fake-device.ts";
-
-/**
- * A stand-in radosgw-admin: logs its argv and CEPH_ARGS (one JSON line per call) and answers like
- * Pacific's does (facts/ceph.md). FAKE_CHECK=ok|refuse|noent picks the `mfa check` answer.
- */
-function fakeAdmin() {
-  const d = mkdtempSync(join(tmpdir(), "hwtotp-fake-rgw-"));
-  const bin = join(d, "radosgw-admin");
-  const log = join(d, "calls.jsonl");
-  writeFileSync(
-    bin,
-    `#!/usr/bin/env node
-const fs = require("fs");
-const args = process.argv.slice(2);
-fs.appendFileSync(${JSON.stringify(log)}, JSON.stringify({ args, cephArgs: process.env.CEPH_ARGS || "" }) + "\\n");
-const sub = args[args.indexOf("mfa") + 1];
-const mode = process.env.FAKE_CHECK || "ok";
-if (sub === "check") {
-  if (mode === "ok") { console.log("ok"); process.exit(0); }
-  if (mode === "noent") { console.error("MFA check failed, error: (2) No such file or directory"); process.exit(2); }
-  console.error("MFA check failed, error: (13) Permission denied"); process.exit(13);
-}
-if (sub === "list") {
-  if (process.env.FAKE_LIST === "none") { console.error("MFA listing failed, error: (2) No such file or directory"); process.exit(2); }
-  console.log(JSON.stringify({ entries: [{ type: 2, id: "taken", seed: "SECRETSEEDSECRETSEED", seed_type: "base32", time_ofs: -570, step_size: 30, window: 2 }] }));
-  process.exit(0);
-}
-if (sub === "get") { console.log(JSON.stringify({ entry: { type: 2, id: "taken", seed: "SECRETSEEDSECRETSEED", seed_type: "hex", time_ofs: 30, step_size: 30, window: 2 } })); process.exit(0); }
-console.log("");
-process.exit(0);
-`,
-  );
-  chmodSync(bin, 0o755);
-  const calls = (): { args: string[]; cephArgs: string }[] =>
-    existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l)) : [];
-  return { bin, calls, admin: (env: NodeJS.ProcessEnv = {}) => new RadosgwAdmin({ bin, conf: "/etc/ceph/test.conf", env: { ...process.env, ...env } }) };
-}
+import { fakeAdmin } from "./ceph-fake.ts";
 
 describe("radosgw-admin wrapper", () => {
   it("passes the seed and pins in CEPH_ARGS, never on argv, after the caller's own CEPH_ARGS", async () => {
     const f = fakeAdmin();
-    const adm = f.admin({ CEPH_ARGS: "--id admin" });
+    const adm = f.admin({ CEPH_ARGS: "--id admin", FAKE_CHECK: "ok" });
     await adm.create({ uid: "alice", serial: "hw-1", seed: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", seedType: "base32", seconds: 30, window: 2 });
     expect(await adm.check("alice", "hw-1", "123456")).toBe(true);
     await adm.resync("alice", "hw-1", "111111", "222222");
@@ -74,7 +38,7 @@ describe("radosgw-admin wrapper", () => {
     const list = await f.admin().list("alice");
     expect(list).toEqual([{ serial: "taken", seedType: "base32", timeOfs: -570, stepSize: 30, window: 2 }]);
     expect(JSON.stringify(list)).not.toContain("SECRETSEED");
-    expect(await f.admin().get("alice", "taken")).toMatchObject({ timeOfs: 30 });
+    expect(await f.admin().get("alice", "taken")).toMatchObject({ serial: "taken", timeOfs: -570 });
     expect(parseMfaList('{"entry":{"type":2,"id":"S","seed":"x","seed_type":"hex","time_ofs":0,"step_size":30,"window":2}}')[0].serial).toBe("S");
   });
 
