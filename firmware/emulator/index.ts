@@ -85,8 +85,11 @@ export interface Emulator {
   readonly control: EmulatorControl;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Host → device bytes (latin1 string or bytes), as if sent on the console port. */
   write(data: string | Uint8Array): void;
+  /** Device → host output; in-process listeners see everything, whichever TCP client owns the link. */
   onData(cb: (data: string) => void): () => void;
+  /** TCP device link: one client at a time owns it (like an exclusively opened serial port); others wait their turn. */
   listen(o?: { port?: number; host?: string }): Promise<{ host: string; port: number }>;
   listenControl(o?: { port?: number; host?: string }): Promise<{ host: string; port: number }>;
   /** A pty bridged to the device link through socat (null when socat is absent). */
@@ -137,6 +140,27 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
   const clock = new VirtualClock({ frozen: opts.frozenClock, ppm: opts.driftPpm });
   const listeners = new Set<(s: string) => void>();
   const sockets = new Set<net.Socket>();
+  // The device link is a serial port opened exclusively: one TCP client at a time owns it; later ones wait
+  // (paused, their bytes held) until it closes, so two clients never see each other's replies.
+  let active: net.Socket | null = null;
+  const waiting: net.Socket[] = [];
+  const attach = (): void => {
+    while (!active && waiting.length) {
+      const so = waiting.shift()!;
+      if (so.destroyed) continue;
+      active = so;
+      so.resume();
+    }
+  };
+  const detach = (so: net.Socket): void => {
+    sockets.delete(so);
+    const i = waiting.indexOf(so);
+    if (i >= 0) waiting.splice(i, 1);
+    if (active === so) {
+      active = null;
+      attach();
+    }
+  };
   const servers: net.Server[] = [];
   const children: ChildProcess[] = [];
   let started = false;
@@ -146,10 +170,7 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
   const toHost = (s: string): void => {
     if (!device.on) return;
     for (const cb of listeners) cb(s);
-    if (sockets.size) {
-      const b = Buffer.from(s, "latin1");
-      for (const so of sockets) so.write(b);
-    }
+    if (active) active.write(Buffer.from(s, "latin1"));
   };
   const device = new Device({ board, flash, clock, toHost, vars: opts.vars, heapCheck: opts.heapCheck, persist, log: opts.log });
   flash.onCut = () => {
@@ -275,9 +296,14 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
       return serve(o, (so) => {
         so.setNoDelay(true);
         sockets.add(so);
-        so.on("data", (b: Buffer) => emu.write(b.toString("latin1")));
-        so.on("close", () => sockets.delete(so));
-        so.on("error", () => sockets.delete(so));
+        so.pause();
+        so.on("data", (b: Buffer) => {
+          if (active === so) emu.write(b.toString("latin1"));
+        });
+        so.on("close", () => detach(so));
+        so.on("error", () => detach(so));
+        waiting.push(so);
+        attach();
       });
     },
     listenControl(o) {
