@@ -20,7 +20,9 @@ function consolePort(): EspruinoSerial {
   const name = E.getConsole();
   if (name === "Serial1" && typeof Serial1 !== "undefined" && Serial1) return Serial1;
   if (name === "Bluetooth" && typeof Bluetooth !== "undefined" && Bluetooth) return Bluetooth;
-  return USB;
+  if (typeof USB !== "undefined" && USB) return USB;
+  if (typeof Bluetooth !== "undefined" && Bluetooth) return Bluetooth;
+  return Serial1 as EspruinoSerial;
 }
 
 function boot(): void {

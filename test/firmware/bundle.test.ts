@@ -29,6 +29,14 @@ describe("firmware bundle: boot and hello", () => {
     expect(r.d.heap).toEqual({ free: 2000, usage: 500, total: 2500 });
   });
 
+  it("serves on the console device it found at boot: Bluetooth on a Puck.js (no USB), Serial1 elsewhere", () => {
+    for (const link of ["Bluetooth", "Serial1"] as const) {
+      const d = device({ link, noUsb: link === "Bluetooth" });
+      expect(d.console).toBe("LoopbackA");
+      expect(d.call("hello").ok).toBe(true);
+    }
+  });
+
   it("reports only SHA1 without a crypto module (JS SHA-1) and still computes RFC codes", () => {
     const d = device({ hashes: [] });
     expect(d.call("hello").d.algs).toEqual(["SHA1"]);

@@ -15,6 +15,10 @@ export interface FakeOptions {
   storage?: Map<string, Uint8Array>; // shared across boots = persistence
   time?: number; // RTC start, Unix seconds
   button?: boolean;
+  /** The console device at boot, which the firmware must serve on (default "USB"). */
+  link?: "USB" | "Bluetooth" | "Serial1";
+  /** Boards without USB (Puck.js): no USB global at all. */
+  noUsb?: boolean;
 }
 
 interface Timer {
@@ -48,6 +52,8 @@ export class FakeEspruino {
   constructor(opts: FakeOptions = {}) {
     this.storage = opts.storage ?? new Map();
     this.rtc = opts.time ?? 946684800;
+    this.console = opts.link ?? "USB";
+    const link = this.console;
     const hashes = opts.hashes ?? ["SHA1", "SHA256", "SHA512"];
     const self = this;
     const latin1 = (u: Uint8Array) => Buffer.from(u).toString("latin1");
@@ -119,11 +125,11 @@ export class FakeEspruino {
     }
     const port = (name: string) => ({
       on(ev: string, fn: (s: string) => void) {
-        if (ev === "data" && name === "USB") self.dataHandler = fn;
+        if (ev === "data" && name === link) self.dataHandler = fn;
       },
       removeAllListeners() {},
       write(s: string) {
-        if (name === "USB" && !self.dead) self.out += s;
+        if (name === link && !self.dead) self.out += s;
       },
       setConsole() {
         self.console = name;
@@ -166,12 +172,15 @@ export class FakeEspruino {
         self.led = !!v;
         self.ledWrites++;
       },
-      USB: port("USB"),
+      USB: opts.noUsb ? undefined : port("USB"),
+      Bluetooth: port("Bluetooth"),
+      Serial1: port("Serial1"),
       LoopbackA: port("LoopbackA"),
       LoopbackB: port("LoopbackB"),
       LED1: pin("LED1"),
     };
     if (opts.button !== false) sandbox.BTN = pin("BTN");
+    if (opts.noUsb) delete sandbox.USB;
     this.ctx = vm.createContext(sandbox);
     // Built-ins Espruino lacks (facts page) are absent here too.
     vm.runInContext(
