@@ -1,13 +1,18 @@
 // Bundles the host CLI (host/src/cli/main.ts) into host/dist/hwtotp.mjs with esbuild: ESM for Node 20,
-// npm packages left external (they load from node_modules, lazily where the code says so), code split so
+// npm packages but commander left external (loaded from node_modules, lazily where the code says so), code split so
 // commands' heavy parts are separate chunks loaded only when used.
 import { build } from "esbuild";
-import { readdirSync, rmSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outdir = path.join(here, "dist");
+
+// commander is bundled in (ESM compiles lazily; its CommonJS files cost ~10 ms of CPU at every start);
+// every other package stays external and most load lazily.
+const pkg = JSON.parse(readFileSync(path.join(here, "../package.json"), "utf8"));
+const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})].filter((d) => d !== "commander");
 
 export async function buildHost({ quiet = false } = {}) {
   // No wiping first: others may be running the CLI from host/dist while this builds. Stale chunks go after.
@@ -20,7 +25,8 @@ export async function buildHost({ quiet = false } = {}) {
     format: "esm",
     platform: "node",
     target: "node20",
-    packages: "external",
+    external,
+    banner: { js: 'import { createRequire as __hwtotpRequire } from "node:module"; const require = __hwtotpRequire(import.meta.url);' },
     outExtension: { ".js": ".mjs" },
     chunkNames: "chunks/[name]-[hash]",
     sourcemap: "linked",
