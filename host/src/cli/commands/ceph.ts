@@ -4,7 +4,7 @@
 import type { Command } from "commander";
 import { HwtotpError, UsageError } from "../../errors.ts";
 import { addCommonOptions, type CommonOptions, output, say, withSession } from "../context.ts";
-import { dispenseForCli } from "./s3.ts";
+import { dispenseForCli, pickMfaSlot } from "./s3.ts";
 
 /** Exit code when RGW refused a pin or radosgw-admin failed (README.md, "Ceph"). */
 export const CEPH_EXIT_REFUSED = 12;
@@ -23,6 +23,12 @@ interface AdminCliOptions extends CommonOptions {
   conf?: string;
   name?: string;
   serial?: string;
+}
+
+function addSlotOptions(cmd: Command): Command {
+  return cmd
+    .option("--name <slot>", "slot (default: the one slot with a serial)")
+    .option("--serial <serial>", "serial, for a slot that does not record one");
 }
 
 function addAdminOptions(cmd: Command): Command {
@@ -117,11 +123,7 @@ export function register(program: Command): void {
 
   addCommonOptions(
     addAdminOptions(
-      ceph
-        .command("check")
-        .description("check a fresh pin from the token with RGW (radosgw-admin mfa check)")
-        .option("--name <slot>", "slot (default: the one slot with a serial)")
-        .option("--serial <serial>", "serial, for a slot that does not record one"),
+      addSlotOptions(ceph.command("check").description("check a fresh pin from the token with RGW (radosgw-admin mfa check)")),
     ),
   ).action(async (o: AdminCliOptions) => {
     const { printableCommand } = await import("../../integrations/ceph/radosgw-admin.ts");
@@ -142,19 +144,16 @@ export function register(program: Command): void {
 
   addCommonOptions(
     addAdminOptions(
-      ceph
-        .command("resync")
-        .description("read two consecutive codes from the token and resync RGW's offset for it (radosgw-admin mfa resync)")
-        .option("--name <slot>", "slot (default: the one slot with a serial)")
-        .option("--serial <serial>", "serial, for a slot that does not record one"),
+      addSlotOptions(
+        ceph.command("resync").description("read two consecutive codes from the token and resync RGW's offset for it (radosgw-admin mfa resync)"),
+      ),
     ),
   ).action(async (o: AdminCliOptions) => {
     const { resyncCodes } = await import("../../clock/index.ts");
     const { serialOf, noteResync, defaultStateDir } = await import("../../integrations/ceph/pin-dispenser.ts");
     const { printableCommand } = await import("../../integrations/ceph/radosgw-admin.ts");
     const adm = await admin(o);
-    const name = o.name ?? (await withSession(o, (s) => s.list())).slots.filter((x) => x.serial).map((x) => x.name)[0];
-    if (!name) throw new UsageError("No slot carries an MFA serial; give --name and --serial.");
+    const { name } = await pickMfaSlot(o);
     const [p] = await withSession(o, (s) =>
       resyncCodes(s, { name, onWait: (sec) => say("Waiting " + sec.toFixed(1) + " s for the next step…") }),
     );

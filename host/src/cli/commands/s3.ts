@@ -13,7 +13,7 @@ export interface MfaOptions extends CommonOptions {
 }
 
 /** The slot to use (the one with a serial, when no --name is given) and the serial its slot records. */
-async function pickMfaSlot(opts: MfaOptions): Promise<{ name: string; serial?: string }> {
+export async function pickMfaSlot(opts: MfaOptions): Promise<{ name: string; serial?: string }> {
   const all = (await withSession(opts, (s) => s.list())).slots;
   if (opts.name !== undefined) {
     const slot = all.find((x) => x.name === opts.name);
