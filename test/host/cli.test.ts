@@ -1,12 +1,13 @@
 // The real hwtotp binary as a subprocess against the real firmware in the emulator over TCP: every add
 // form, list without secrets, codes equal to otpauth's, delete, --json shapes, exec, and bad input (malformed
 // secret, unknown slot, bad URI, missing device, full device) leaving the slots unchanged.
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CliResult, ensureHostBuilt, privateEnv, runCli } from "./cli-harness.ts";
+import { BIN, type CliResult, ensureHostBuilt, privateEnv, runCli } from "./cli-harness.ts";
 import { type EmuTarget, startEmu } from "./emulator-harness.ts";
 
 const B32 = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -68,6 +69,31 @@ describe("hwtotp add (against the emulator)", () => {
     expect(JSON.parse(r.stdout)).toEqual({ slot: { name: "Keystone:alice", alg: "SHA1", digits: 8, period: 30, touch: false } });
     expect(secretsIn(r)).toBe(false);
     await expectCodeFor("Keystone:alice", OTPAuth.Secret.fromBase32(B32), { digits: 8 });
+  });
+  const hasScript = (() => {
+    try {
+      execFileSync("script", ["--version"], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  it.runIf(hasScript)("prompts for --secret on a terminal without echoing it (util-linux script gives the pty)", async () => {
+    const child = spawn("script", ["-qec", [process.execPath, BIN, "add", "prompted", "--secret"].map((a) => "'" + a + "'").join(" "), "/dev/null"], {
+      env,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (s: string) => {
+      out += s;
+      if (out.includes("Base32 secret: ") && !child.stdin.writableEnded) child.stdin.end(B32.toLowerCase() + "\r");
+    });
+    const code = await new Promise((r) => child.on("close", r));
+    expect(code, out).toBe(0);
+    expect(out).toMatch(/Base32 secret: \r?\n/);
+    expect(out).toMatch(/Added slot "prompted"/);
+    expect(out.toUpperCase()).not.toContain(B32);
+    await expectCodeFor("prompted", OTPAuth.Secret.fromBase32(B32));
   });
   it("--generate prints the otpauth URI once, and --qr-png writes a 0600 PNG", async () => {
     const png = path.join(tmp, "qr.png");
