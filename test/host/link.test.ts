@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseAddress } from "../../host/src/link/index.ts";
-import { describeCandidate, listSysfs } from "../../host/src/link/discover.ts";
+import { type Candidate, describeCandidate, discoverDevice, listSysfs } from "../../host/src/link/discover.ts";
 
 describe("parseAddress", () => {
   it.each([
@@ -50,5 +50,27 @@ describe("listSysfs", () => {
   });
   it("returns null without sysfs, so discovery can fall back", () => {
     expect(listSysfs("/nonexistent-sys")).toBeNull();
+  });
+});
+
+describe("discoverDevice", () => {
+  const board = (p: string, serial: string): Candidate => ({
+    path: p, vid: "0483", pid: "5740", manufacturer: "STMicroelectronics", product: "Espruino Pico", serial, espruino: true,
+  });
+  const other: Candidate = { path: "/dev/ttyUSB0", vid: "10c4", pid: "ea60", manufacturer: null, product: "CP2102", serial: null, espruino: false };
+
+  it("picks the one Espruino board among other ports", async () => {
+    expect(await discoverDevice(async () => [board("/dev/ttyACM3", "1"), other])).toBe("/dev/ttyACM3");
+  });
+  it("lists every board when there are several, and says how to choose", async () => {
+    const err = await discoverDevice(async () => [board("/dev/ttyACM0", "1"), board("/dev/ttyACM1", "2")]).catch((e) => e);
+    expect(err).toMatchObject({ exitCode: 3 });
+    expect(err.message).toMatch(/Found 2 Espruino boards: \/dev\/ttyACM0 .*serial 1\); \/dev\/ttyACM1 .*serial 2\)\. Name one with --device/);
+  });
+  it("lists the other ports when there is no board", async () => {
+    const err = await discoverDevice(async () => [other]).catch((e) => e);
+    expect(err.message).toMatch(/No Espruino board found \(USB 0483:5740\)\. Other serial ports: \/dev\/ttyUSB0 \(10c4:ea60, CP2102\)\./);
+    const none = await discoverDevice(async () => []).catch((e) => e);
+    expect(none.message).toMatch(/No serial ports at all\. Name one with --device PATH \(or tcp:\/\/HOST:PORT for an emulator\), or set HWTOTP_DEVICE\./);
   });
 });

@@ -103,8 +103,8 @@ export function describeCandidate(c: Candidate): string {
 }
 
 /** The one attached Espruino board, or an error that lists what was seen and what to do. */
-export async function discoverDevice(): Promise<string> {
-  const all = await listCandidates();
+export async function discoverDevice(list: () => Promise<Candidate[]> = listCandidates): Promise<string> {
+  const all = await list();
   const boards = all.filter((c) => c.espruino);
   if (boards.length === 1) return boards[0].path;
   const hint = "Name one with --device PATH (or tcp://HOST:PORT for an emulator), or set HWTOTP_DEVICE.";
