@@ -54,8 +54,12 @@ export interface HeapInfo {
 export interface EmulatorControl {
   /** Sets the device's wall clock (as if its RTC had been set to t). */
   setClock(t: number): void;
-  /** Fast-forwards the RTC by `seconds` of device time, firing the timers due on the way. */
+  /**
+   * Fast-forwards the RTC by `seconds` of device time (drift not applied: scale by 1 + ppm/1e6 yourself to
+   * model host time passing), firing the timers due on the way.
+   */
   advance(seconds: number): void;
+  /** RTC drift while the clock runs in real time (not frozen): device ms = host ms × (1 + ppm/1e6). */
   setDrift(ppm: number): void;
   /** Freezes (true) or releases the clock; a frozen clock only moves through advance/setClock. */
   freeze(frozen: boolean): void;

@@ -25,7 +25,7 @@ function open(port: number): Promise<{ sock: net.Socket; read: (until: (s: strin
       });
       resolve({
         sock,
-        read(until, ms = 3000) {
+        read(until, ms = 10000) {
           return new Promise((res, rej) => {
             const t0 = Date.now();
             const check = () => {
