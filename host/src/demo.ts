@@ -9,9 +9,12 @@ import { freshCode, runChild } from "./exec.ts";
 export interface DemoOptions {
   board: string;
   qr: boolean;
+  /** Story on stderr, a summary document on stdout. */
+  json?: boolean;
 }
 
-const out = (s = "") => process.stdout.write(s + "\n");
+let story: NodeJS.WriteStream = process.stdout;
+const out = (s = "") => story.write(s + "\n");
 const step = (n: number, title: string) => out("\n" + n + ". " + title);
 const say = (s: string) => out("   " + s);
 const ok = (s: string) => out("   \u2713 " + s);
@@ -27,6 +30,8 @@ const CHILD = [
 export async function runDemo(opts: DemoOptions): Promise<number> {
   const { createEmulator } = await import("../../firmware/emulator/index.ts");
   const OTPAuth = await import("otpauth");
+  story = opts.json ? process.stderr : process.stdout;
+  const summary: { [k: string]: unknown } = { ok: false };
 
   out("hwtotp demo: a TOTP hardware token, end to end, on an emulated Espruino board.");
   out("No hardware and no network: the board runs inside this process.");
@@ -41,6 +46,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const key = generateKey(20);
   try {
     const h = session.info!;
+    summary.device = { fw: h.fw, proto: h.proto, board: h.board, algs: h.algs, slots: h.slots, heap: h.heap };
     ok("hwtotp firmware " + h.fw + " (protocol " + PROTOCOL_VERSION + ") on " + h.board + ": " + h.slots.used + " of " + h.slots.max +
       " slots used, hashes " + h.algs.join("/") + ", " + h.heap.free + " of " + h.heap.total + " variables free.");
 
@@ -51,6 +57,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     say("gives a seed back: no command can read it out. (`hwtotp keystone enroll` also registers it with a");
     say("real Keystone and checks a login.)");
     const added = await session.add({ name: "keystone", key: toHex(key), alg: "SHA1", digits: 6, period: 30 });
+    summary.slot = added.slot;
     ok('slot "' + added.slot.name + '": ' + added.slot.alg + ", " + added.slot.digits + " digits, every " + added.slot.period + " s; seed " +
       encodeBase32(key).length + " base32 characters.");
 
@@ -75,6 +82,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       out("   \u2717 otpauth computes " + expected + " for the same time: the token is wrong.");
       return 1;
     }
+    summary.code = { code: c.code, step: c.step, left: c.left, t: got.t, otpauth: expected, agree: true };
     ok("otpauth (RFC 6238) computes " + expected + " from the same seed at the token's time: they agree.");
 
     step(6, "Hand it to a command without putting it on a command line");
@@ -85,7 +93,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       name: "keystone",
       onWait: (left) => say("(only " + left.toFixed(0) + " s left in this step: waiting for the next code)"),
     });
-    const code = await runChild(process.execPath, ["-e", CHILD], { OS_PASSCODE: fresh.code! });
+    const code = await runChild(process.execPath, ["-e", CHILD], { OS_PASSCODE: fresh.code! }, opts.json ? ["inherit", 2, 2] : "inherit");
+    summary.exec = { exit: code, passcode: fresh.code };
     if (code !== 0) {
       out("   \u2717 the child exited " + code + ".");
       return 1;
@@ -94,8 +103,10 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
     out("\nThat is the whole loop. On a real board: `hwtotp flash`, then `hwtotp add NAME --generate --qr`,");
     out("`hwtotp exec --name NAME -- openstack …`; `hwtotp daemon` keeps the board for every shell. See README.md.");
+    summary.ok = true;
     return 0;
   } finally {
+    if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
     key.fill(0);
     await session.close();
     await emu.stop();

@@ -51,9 +51,14 @@ export async function freshCode(s: Session, o: FreshCodeOptions = {}): Promise<C
  * Runs cmd with extra environment; stdio inherited. Resolves with its exit code (128+signal when killed,
  * 127 when not found, 126 when not executable), like a shell does.
  */
-export function runChild(cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv): Promise<number> {
+export function runChild(
+  cmd: string,
+  args: string[],
+  extraEnv: NodeJS.ProcessEnv,
+  stdio: import("node:child_process").StdioOptions = "inherit",
+): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: "inherit", env: { ...process.env, ...extraEnv } });
+    const child = spawn(cmd, args, { stdio, env: { ...process.env, ...extraEnv } });
     // The terminal's ^C reaches the child (same process group); we stay to report its status.
     const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
     const handlers: [NodeJS.Signals, () => void][] = [

@@ -47,4 +47,14 @@ describe("hwtotp demo", () => {
     const [, got] = /child: OS_PASSCODE=(\d{6}) is in my environment; my argv \(1 entry\) does not hold it\./.exec(r.stdout)!;
     expect(r.stdout).toContain("the child received the token's code " + got + " and exited 0.");
   }, 60000);
+
+  it("with --json tells the story on stderr and prints one summary document", async () => {
+    await ensureHostBuilt();
+    const r = await runCli(["demo", "--no-qr", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(r.stdout);
+    expect(d).toMatchObject({ ok: true, slot: { name: "keystone", digits: 6 }, code: { agree: true }, exec: { exit: 0 } });
+    expect(d.code.code).toBe(d.code.otpauth);
+    expect(r.stderr).toMatch(/^6\. /m);
+  }, 60000);
 });

@@ -10,8 +10,9 @@ export function register(program: Command): void {
     .option("--socket <path>", "socket path (default: $HWTOTP_SOCKET or $XDG_RUNTIME_DIR/hwtotp.sock)")
     .option("-d, --device <address>", "device address (default: $HWTOTP_DEVICE, else the one attached Espruino)")
     .option("--retry <ms>", "delay between reconnect attempts while the device is away", "1000")
+    .option("--json", "print {socket, pid, device} as one JSON document once listening (the log stays on stderr)")
     .option("--sync-interval <s>", "longest time between automatic clock syncs, s (default 259200: 3 days)")
-    .action(async (opts: { socket?: string; device?: string; retry: string; syncInterval?: string }) => {
+    .action(async (opts: { socket?: string; device?: string; retry: string; syncInterval?: string; json?: boolean }) => {
       const { Daemon } = await import("../../daemon.ts");
       const { createClockKeeper } = await import("../../clock/keeper.ts");
       const keeper = createClockKeeper({ log: (l) => say(l), interval: opts.syncInterval ? Math.max(60, Number(opts.syncInterval) || 0) : undefined });
@@ -23,6 +24,7 @@ export function register(program: Command): void {
       });
       keeper.attach((fn) => d.withDevice(fn));
       await d.start();
+      if (opts.json) process.stdout.write(JSON.stringify({ socket: d.opts.socketPath, pid: process.pid, device: d.opts.device ?? null }) + "\n");
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => () => {
           say("Stopping on " + sig + ".");

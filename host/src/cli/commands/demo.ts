@@ -7,7 +7,8 @@ export function register(program: Command): void {
     .description("show the whole flow on an emulated token: enrol, QR, code, verify, exec")
     .option("--board <board>", "emulated board profile", "pico")
     .option("--no-qr", "skip the terminal QR code")
-    .action(async (opts: { board: string; qr: boolean }) => {
+    .option("--json", "tell the story on stderr and print a summary as one JSON document on stdout")
+    .action(async (opts: { board: string; qr: boolean; json?: boolean }) => {
       const { runDemo } = await import("../../demo.ts");
       process.exitCode = await runDemo(opts);
     });
