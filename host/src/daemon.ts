@@ -14,7 +14,7 @@ import {
   parseRequest,
 } from "../../protocol/index.ts";
 import { DeviceNotFoundError, HwtotpError } from "./errors.ts";
-import { Session } from "./session.ts";
+import { STORAGE_TIMEOUT_MS, Session } from "./session.ts";
 import type { ClientIntro } from "./daemon-client.ts";
 
 export interface DaemonOptions {
@@ -210,9 +210,11 @@ export class Daemon {
         this.scheduleRetry();
         throw new DeviceNotFoundError("The daemon has no device right now (" + this.lastError.replace(/\.$/, "") + ").");
       }
-      const long = (op === OPS.CODE && a.name !== undefined) || op === OPS.SET_TIME;
+      const touch = (op === OPS.CODE && a.name !== undefined) || op === OPS.SET_TIME;
+      const storage = op === OPS.ADD || op === OPS.DELETE || op === OPS.WIPE;
+      const ms = touch ? s.touchTimeoutMs : storage ? Math.max(s.timeoutMs, STORAGE_TIMEOUT_MS) : s.timeoutMs;
       try {
-        const d = await s.request<{ [k: string]: unknown }>(op, a, long ? s.touchTimeoutMs : s.timeoutMs);
+        const d = await s.request<{ [k: string]: unknown }>(op, a, ms);
         if (op === OPS.CODE) this.logCode(client, a.name as string | undefined, "ok");
         return d;
       } catch (e) {

@@ -30,6 +30,8 @@ import type { Link } from "./link/index.ts";
 
 /** Ordinary requests: the device answers in milliseconds. */
 export const DEFAULT_TIMEOUT_MS = 3000;
+/** Requests that write Storage: a real board may compact its flash first (seconds on a full Pico). */
+export const STORAGE_TIMEOUT_MS = 10000;
 /** Requests that may wait for the button (a touch slot's code, a clock jump). */
 export const TOUCH_TIMEOUT_MS = 25000;
 
@@ -132,13 +134,13 @@ export class Session {
     return this.request<SetTimeData>(OPS.SET_TIME, { ...a }, this.touchTimeoutMs);
   }
   add(a: AddArgs): Promise<AddData> {
-    return this.request<AddData>(OPS.ADD, { ...a });
+    return this.request<AddData>(OPS.ADD, { ...a }, Math.max(this.timeoutMs, STORAGE_TIMEOUT_MS));
   }
   list(): Promise<ListData> {
     return this.request<ListData>(OPS.LIST);
   }
   delete(name: string): Promise<DeleteData> {
-    return this.request<DeleteData>(OPS.DELETE, { name });
+    return this.request<DeleteData>(OPS.DELETE, { name }, Math.max(this.timeoutMs, STORAGE_TIMEOUT_MS));
   }
   /** Codes of every slot (touch slots come back with code null), or of one slot (may wait for the button). */
   code(name?: string): Promise<CodeData> {
@@ -147,7 +149,7 @@ export class Session {
       : this.request<CodeData>(OPS.CODE, { name }, this.touchTimeoutMs);
   }
   wipe(): Promise<WipeData> {
-    return this.request<WipeData>(OPS.WIPE, { confirm: "wipe" });
+    return this.request<WipeData>(OPS.WIPE, { confirm: "wipe" }, Math.max(this.timeoutMs, STORAGE_TIMEOUT_MS));
   }
 
   /** Sends one request and resolves with its reply data, or rejects with a typed error. */
