@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureHostBuilt, privateEnv, runCli } from "./cli-harness.ts";
+import { BIN, ensureHostBuilt, privateEnv, runCli } from "./cli-harness.ts";
 import { type EmuTarget, startEmu } from "./emulator-harness.ts";
 import { startFakeDevice } from "./fake-device.ts";
 import { createLink } from "../../host/src/link/index.ts";
@@ -80,4 +80,47 @@ d("unplug mid-request", () => {
       await dev.close();
     }
   });
+});
+
+d("daemon on a serial device that is unplugged and plugged back", () => {
+  it("answers E_NODEVICE while the tty is gone and serves codes again once it is back", async () => {
+    await ensureHostBuilt();
+    const emu = await startEmu({ board: "pico" });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-replug-"));
+    const tty = path.join(dir, "tty");
+    const plug = () => spawn("socat", ["PTY,link=" + tty + ",raw,echo=0", "TCP:127.0.0.1:" + emu.port], { detached: true, stdio: "ignore" });
+    const waitFor = async (cond: () => boolean, ms = 8000) => {
+      const t0 = Date.now();
+      while (!cond()) {
+        if (Date.now() - t0 > ms) throw new Error("timed out waiting");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const env = privateEnv();
+    env.HWTOTP_SOCKET = path.join(dir, "d.sock");
+    let socat = plug();
+    await waitFor(() => fs.existsSync(tty));
+    let log = "";
+    const daemon = spawn(process.execPath, [BIN, "daemon", "--device", tty, "--retry", "100"], { env, detached: true, stdio: ["ignore", "ignore", "pipe"] });
+    daemon.stderr!.setEncoding("utf8").on("data", (s: string) => (log += s));
+    try {
+      await waitFor(() => /connected: firmware/.test(log));
+      expect((await runCli(["add", "s", "--secret", "-"], { env, input: B32 })).code).toBe(0);
+      process.kill(socat.pid!, "SIGKILL");
+      await waitFor(() => /device lost/.test(log));
+      const gone = await runCli(["code", "s"], { env });
+      expect(gone.code).toBe(3);
+      expect(gone.stderr).toMatch(/no device right now/);
+      socat = plug();
+      await waitFor(() => (log.match(/connected: firmware/g) ?? []).length >= 2);
+      const back = await runCli(["code", "s", "--json"], { env });
+      expect(back.code, back.stderr).toBe(0);
+      const r = JSON.parse(back.stdout);
+      expect(r.codes[0].code).toBe(new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(B32) }).generate({ timestamp: r.t * 1000 }));
+    } finally {
+      for (const p of [daemon, socat]) if (p.exitCode === null && p.signalCode === null) process.kill(p.pid!, "SIGTERM");
+      await new Promise((r) => setTimeout(r, 100));
+      await emu.stop();
+    }
+  }, 30000);
 });
