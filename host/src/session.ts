@@ -27,6 +27,7 @@ import {
   deviceError,
 } from "./errors.ts";
 import type { Link } from "./link/index.ts";
+import type { ClockSetArgs } from "./clock/types.ts";
 
 /** Ordinary requests: the device answers in milliseconds. */
 export const DEFAULT_TIMEOUT_MS = 3000;
@@ -46,15 +47,8 @@ export interface AddArgs {
   serial?: string;
 }
 
-export interface SetTimeArgs {
-  t: number;
-  ppm?: number;
-  force?: boolean;
-  /** Seconds the code clock is held behind (clock issue 6); samples/err describe the drift estimate. */
-  bias?: number;
-  samples?: number;
-  err?: number;
-}
+/** Arguments of settime: defined once, with the clock code that computes them (host/src/clock/types.ts). */
+export type SetTimeArgs = ClockSetArgs;
 
 export interface SessionOptions {
   timeoutMs?: number;
