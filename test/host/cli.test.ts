@@ -155,6 +155,16 @@ describe("hwtotp list / code / delete / info", () => {
     expect(JSON.parse(r.stdout)).toEqual({ name: "gone" });
     expect(await names()).not.toContain("gone");
   });
+  it("takes the common options before the command too", async () => {
+    const r = await runCli(["--device", target.address, "--json", "info"], { env: privateEnv() });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ via: "direct", address: target.address });
+  });
+  it("devices reports ports, $HWTOTP_DEVICE and the daemon as JSON", async () => {
+    const r = await cli(["devices", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ candidates: expect.any(Array), env: target.address, daemon: { running: false } });
+  });
   it("info reports firmware, board and slots as JSON", async () => {
     const r = await cli(["info", "--json"]);
     expect(JSON.parse(r.stdout)).toMatchObject({ proto: 1, via: "direct", slots: { max: 32 }, board: expect.any(String), fw: expect.any(String) });
