@@ -15,7 +15,7 @@ import {
   parseRequest,
 } from "../../protocol/index.ts";
 
-export type FakeMode = "ok" | "repl" | "v2" | "silent";
+export type FakeMode = "ok" | "repl" | "v0" | "v2" | "silent";
 
 export interface FakeSlot extends SlotInfo {
   key: Buffer;
@@ -76,8 +76,10 @@ export async function startFakeDevice(
     if (dev.mode === "silent") return null;
     if (dev.mode === "repl") return ">" + line + "\r\nUncaught SyntaxError: Got ':' expected EOF\r\n at line 1 col 5\r\n";
     const p = parseRequest(line);
-    if (dev.mode === "v2") {
-      return JSON.stringify({ v: 2, id: p.ok ? p.req.id : p.id, ok: false, e: ERR.VERSION, m: "This device speaks protocol 2, not 1." }) + "\n";
+    if (dev.mode === "v2" || dev.mode === "v0") {
+      const v = dev.mode === "v2" ? 2 : 0;
+      const id = (JSON.parse(line) as { id: number }).id;
+      return JSON.stringify({ v, id, ok: false, e: ERR.VERSION, m: "This device speaks protocol " + v + ", not 1." }) + "\n";
     }
     if (!p.ok) return encodeError(p.id, p.e, p.m);
     const { id, op, a } = p.req;

@@ -84,11 +84,15 @@ describe("session", () => {
     expect(err.message).toMatch(/plain Espruino REPL.*hwtotp flash/);
   });
 
-  it("names both protocol versions when the firmware is newer", async () => {
-    dev = await startFakeDevice({ mode: "v2" });
+  it.each([
+    ["newer", "v2", /The device speaks protocol 2, this host speaks protocol 1\. Upgrade this host .* or flash the firmware that matches it with `hwtotp flash`\./],
+    ["older", "v0", /The device speaks protocol 0, this host speaks protocol 1\. Update the firmware with `hwtotp flash`\./],
+  ] as const)("names both protocol versions and what to do when the firmware is %s", async (_w, mode, msg) => {
+    dev = await startFakeDevice({ mode });
     const err = await connect(dev).catch((e) => e);
     expect(err).toBeInstanceOf(FirmwareError);
-    expect(err.message).toMatch(/protocol 2.*this host speaks protocol 1/);
+    expect(err.exitCode).toBe(EXIT.FIRMWARE);
+    expect(err.message).toMatch(msg);
   });
 
   it("reassembles replies split into single characters", async () => {
