@@ -1,0 +1,152 @@
+// Issue 6 §5 against the real firmware bundle in the emulator's virtual RTC: ±300 ppm over 30 simulated
+// days with auto-sync at most every 3 days keeps every hourly code inside Keystone's window; an STM32 power
+// cut loses the time and codes are refused (E_CLOCK) until synced; a forward jump needs force and a press;
+// a sync with an absurd round trip is discarded.
+import { afterEach, describe, expect, it } from "vitest";
+import * as OTPAuth from "otpauth";
+import { ERR, LIMITS } from "../../protocol/index.ts";
+import { measureOffset, syncClock } from "../../host/src/clock/index.ts";
+import { startEmuClock, type EmuClock } from "./emu-harness.ts";
+import { SCENARIO_SECRET, describeResult, runDriftScenario } from "./scenario.ts";
+
+const T0 = 1_790_000_000;
+const KEY_HEX = Buffer.from(OTPAuth.Secret.fromBase32(SCENARIO_SECRET).bytes).toString("hex");
+
+let open: EmuClock[] = [];
+afterEach(async () => {
+  for (const h of open) await h.stop().catch(() => {});
+  open = [];
+});
+
+async function start(o: Parameters<typeof startEmuClock>[0]): Promise<EmuClock> {
+  const h = await startEmuClock(o);
+  open.push(h);
+  await h.session.add({ name: "ks", key: KEY_HEX });
+  return h;
+}
+
+function seeded(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const sync = (h: EmuClock, o: Parameters<typeof syncClock>[1] = {}) => syncClock(h.port, { now: h.trueNow, hostClock: null, ...o });
+
+describe("drift over 30 days (firmware in the emulator)", () => {
+  for (const ppm of [300, -300]) {
+    it(`keeps every hourly code inside Keystone's window at ${ppm > 0 ? "+" : ""}${ppm} ppm`, async () => {
+      const h = await start({ trueStart: T0, deviceStart: T0 + 1.5, drift: ppm });
+      const rnd = seeded(ppm + 7);
+      h.latency = () => 0.001 + 0.009 * rnd(); // USB-serial-like: 1–10 ms each way
+      const r = await runDriftScenario(
+        {
+          port: h.port,
+          trueNow: h.trueNow,
+          advance: (s) => h.advance(s),
+          code: async () => {
+            const d = await h.port.code("ks");
+            return { code: d.codes[0].code as string, at: h.lastStamp() };
+          },
+          clockError: async () => (await h.port.time()).t - h.lastStamp(),
+        },
+        { days: 30, interval: 3 * 86400 },
+      );
+      console.log(describeResult(`emulator ${ppm > 0 ? "+" : ""}${ppm} ppm`, r));
+      expect(r.rejected).toEqual([]);
+      expect(r.checks).toBe(30 * 24);
+      expect(r.worstAhead).toBeLessThanOrEqual(r.maxUncertainty);
+      expect(r.worstBehind).toBeGreaterThan(-2);
+      expect(Math.abs(r.finalPpm - ppm)).toBeLessThan(0.1);
+    }, 120_000);
+  }
+});
+
+describe("clock events (firmware in the emulator)", () => {
+  it("an STM32 power cut loses the time: codes are refused with E_CLOCK until a sync, which keeps the drift", async () => {
+    const h = await start({ board: "pico", trueStart: T0, drift: 120 });
+    await sync(h);
+    h.advance(86400);
+    await sync(h);
+    const before = await h.port.time();
+    expect(before.samples).toBeGreaterThan(0);
+    expect((await h.port.code("ks")).codes[0].code).toMatch(/^\d{6}$/);
+    h.emu.control.powerCycle();
+    const lost = await h.port.time();
+    expect(lost.set).toBe(false);
+    await expect(h.port.code("ks")).rejects.toMatchObject({ code: ERR.CLOCK });
+    await expect(h.port.code()).rejects.toMatchObject({ code: ERR.CLOCK });
+    const r = await sync(h);
+    expect(r.plan.action).toBe("set");
+    const after = await h.port.time();
+    expect(after.set).toBe(true);
+    expect(after.ppm).toBeCloseTo(before.ppm, 3);
+    expect(after.samples).toBe(before.samples);
+    const code = (await h.port.code("ks")).codes[0].code;
+    const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(SCENARIO_SECRET) });
+    const t = h.lastStamp() * 1000;
+    expect([totp.generate({ timestamp: t }), totp.generate({ timestamp: t - 30000 })]).toContain(code);
+  });
+
+  it("a jump forward is refused without a press and accepted with one", async () => {
+    const h = await start({ trueStart: T0, deviceStart: T0 - 600 });
+    // the host refuses by itself above --max-jump
+    const refused = await sync(h);
+    expect(refused.plan.action).toBe("refuse");
+    // the device refuses too, whatever the host's bound
+    await expect(sync(h, { maxJump: 10_000 })).rejects.toMatchObject({ code: ERR.JUMP });
+    // force without a press: the device waits for its button, then gives up
+    const waiting = sync(h, { force: true });
+    await new Promise((r) => setTimeout(r, 20));
+    h.advance(60);
+    await expect(waiting).rejects.toMatchObject({ code: ERR.TOUCH });
+    expect((await measureOffset(h.port, { now: h.trueNow })).clockOffset).toBeLessThan(-590);
+    // force with a press
+    const pressed = sync(h, { force: true });
+    await new Promise((r) => setTimeout(r, 20));
+    h.emu.control.pressButton();
+    const r = await pressed;
+    expect(r.plan.action).toBe("jump");
+    expect(r.set!.jump).toBe(true);
+    const m = await measureOffset(h.port, { now: h.trueNow });
+    expect(m.offset).toBeLessThanOrEqual(m.uncertainty);
+    expect(m.offset).toBeGreaterThan(-1);
+  });
+
+  it("a sync with an absurd round trip is discarded and leaves the device alone", async () => {
+    const h = await start({ trueStart: T0, drift: 50 });
+    await sync(h);
+    h.advance(3 * 86400);
+    const before = await h.session.time();
+    h.latency = () => 2.5;
+    const r = await sync(h);
+    expect(r.plan.action).toBe("discard");
+    expect(r.set).toBeNull();
+    h.latency = () => 0.002;
+    const after = await h.session.time();
+    expect(after.synced).toBe(before.synced);
+    expect(after.samples).toBe(before.samples);
+    expect(after.ppm).toBe(before.ppm);
+    // a good round trip then learns from the whole interval
+    const good = await sync(h);
+    expect(good.plan.sample.ok).toBe(true);
+    expect(good.plan.estimate.ppm).toBeCloseTo(50, 1);
+  });
+
+  it("a sync stores bias, drift and samples in one Storage record that survives a reset", async () => {
+    const h = await start({ trueStart: T0, drift: -40 });
+    await sync(h);
+    h.advance(2 * 86400);
+    await sync(h);
+    const d = await h.session.time();
+    expect(d.samples).toBe(1);
+    expect(d.ppm).toBeCloseTo(-40, 1);
+    expect(d.bias).toBeGreaterThan(0);
+    expect(d.bias).toBeLessThanOrEqual(LIMITS.BIAS_MAX);
+    h.emu.control.reset();
+    const again = await h.session.time();
+    expect(again).toMatchObject({ set: true, ppm: d.ppm, samples: d.samples, bias: d.bias, synced: d.synced });
+  });
+});
