@@ -272,3 +272,17 @@ describe("touch slots", () => {
     expect(await cli(["delete", "touchy"])).toMatchObject({ code: 0 });
   });
 });
+
+describe("a board without the firmware", () => {
+  it("is recognised as a plain Espruino REPL: exit 4 and a sentence saying to flash", async () => {
+    const fresh = await startEmu({ flashed: false });
+    try {
+      const r = await runCli(["info", "--json"], { env: privateEnv({ HWTOTP_DEVICE: fresh.address }) });
+      expect(r.code).toBe(4);
+      expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: "E_REPL", exit: 4 } });
+      expect(r.stderr).toMatch(/is a plain Espruino REPL without hwtotp firmware\. Install it with `hwtotp flash --port tcp:/);
+    } finally {
+      await fresh.stop();
+    }
+  });
+});
