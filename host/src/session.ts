@@ -173,7 +173,7 @@ export class Session {
     if (/(^|\n)>\s*$/.test(this.tail)) return replError(this.link.address);
     // A device link serves one program at a time (a serial port is opened exclusively; the emulator's TCP
     // link queues a second connection), so silence often means someone else holds it.
-    const busy = !heard && op === OPS.HELLO ? " Is another program (e.g. `hwtotp daemon`) connected to it? Then leave out --device." : "";
+    const busy = !this.tail ? " Is another program (e.g. `hwtotp daemon`) connected to it? Then leave out --device." : "";
     return new TimeoutError(
       "No answer from " + this.link.address + " to " + op + " within " + (ms / 1000).toFixed(1) + " s." + heard + busy,
     );

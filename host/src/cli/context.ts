@@ -32,6 +32,9 @@ export interface Route {
 /**
  * Runs fn with a session: through the daemon when its socket answers (unless --device or --no-daemon),
  * else straight to $HWTOTP_DEVICE or the one attached board. Always closes the session.
+ * No hello first: it costs the device a process.memory() (a garbage collection on Espruino, ~25 ms in
+ * the emulator), and the first request's reply tells the same — a bare REPL answers with its prompt and
+ * errors, another protocol version with E_VERSION (see session.ts). Call `s.hello()` when you need it.
  */
 export async function withSession<T>(
   opts: CommonOptions,
@@ -42,30 +45,32 @@ export async function withSession<T>(
   try {
     return await fn(session, route);
   } finally {
+    trace("command done");
     await session.close();
+    trace("session closed");
   }
 }
 
+/** HWTOTP_TRACE=1: time of each step of reaching the device, on stderr (for `npm run bench` work). */
+const trace = process.env.HWTOTP_TRACE
+  ? (what: string) => process.stderr.write("trace " + performance.now().toFixed(1) + " ms " + what + "\n")
+  : () => {};
+
 export async function openSession(opts: CommonOptions, sessionOpts: SessionOptions = {}): Promise<{ session: Session; route: Route }> {
+  trace("open session");
   if (!opts.device && opts.daemon !== false) {
     const sock = opts.socket ?? defaultSocketPath();
     const link = await connectDaemon(sock);
-    if (link) {
-      const s = new Session(link, sessionOpts);
-      try {
-        s.info = await s.hello();
-      } catch (e) {
-        await s.close();
-        throw e;
-      }
-      return { session: s, route: { via: "daemon", address: sock } };
-    }
+    trace(link ? "daemon connected" : "no daemon");
+    if (link) return { session: new Session(link, sessionOpts), route: { via: "daemon", address: sock } };
   }
   const address = opts.device || process.env.HWTOTP_DEVICE || (await (await import("../link/discover.ts")).discoverDevice());
   const { createLink } = await import("../link/index.ts");
   const link = await createLink(address);
-  const session = await Session.connect(link, sessionOpts);
-  return { session, route: { via: "direct", address } };
+  trace("link created");
+  await link.open();
+  trace("link open");
+  return { session: new Session(link, sessionOpts), route: { via: "direct", address } };
 }
 
 /** Prints the result: JSON (one document) with --json, else the human text (if any). */

@@ -112,8 +112,9 @@ export function register(program: Command): void {
     const { cred, name, alg, digits, period } = await prepareAdd(nameArg, opts);
     try {
       const slot = await withSession(opts, async (s) => {
-        if (s.info && !s.info.algs.includes(alg)) {
-          throw new UsageError("This board (" + s.info.board + ") cannot compute " + alg + "; it can do " + s.info.algs.join(", ") + ".");
+        const info = s.info ?? (await s.hello());
+        if (!info.algs.includes(alg)) {
+          throw new UsageError("This board (" + info.board + ") cannot compute " + alg + "; it can do " + info.algs.join(", ") + ".");
         }
         const r = await s.add({
           name,

@@ -18,10 +18,6 @@ export function register(program: Command): void {
       if (bad) throw new UsageError(bad);
     }
     await withSession(opts, async (s, route) => {
-      if (name !== undefined && !opts.json) {
-        const info = s.info;
-        if (info && info.clock && !info.clock.set) say("The device clock is not set; run `hwtotp time sync`.");
-      }
       const d = await (name === undefined
         ? s.code()
         : hintWhileWaiting(s.code(name), "Waiting for the device: if its LED blinks, press its button to release the code for " + JSON.stringify(name) + "."));
