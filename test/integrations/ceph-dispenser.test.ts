@@ -9,6 +9,7 @@ import {
   dispensePin,
   emptyState,
   judge,
+  notePinUsed,
   noteResync,
   readState,
   record,
@@ -179,5 +180,27 @@ describe("serial lock", () => {
     const d = dir();
     writeFileSync(join(d, "serial-hw-1.json.lock"), "2147483646");
     await expect(withLock(d, "hw-1", async () => "got it")).resolves.toBe("got it");
+  });
+});
+
+describe("pin use", () => {
+  it("a pin checked after its step ended makes the dispenser skip the step RGW burnt with it", async () => {
+    const d = dir();
+    const tok = virtualToken();
+    const a = await dispensePin({ name: "ceph", readCode: tok.readCode, stateDir: d, now: tok.now, sleep: tok.sleep });
+    // The S3 request took until 1 s into the next step: RGW matched the pin at offset −1, index step+2.
+    tok.clock.now += Math.ceil(a.left * 1000) + 1000;
+    await notePinUsed(d, a, tok.clock.now);
+    expect(readState(d, "hw-1").lastIndex).toBe(a.step + 2);
+    const b = await dispensePin({ name: "ceph", readCode: tok.readCode, stateDir: d, now: tok.now, sleep: tok.sleep });
+    expect(b.step).toBe(a.step + 3);
+  });
+
+  it("a pin used within its step changes nothing", async () => {
+    const d = dir();
+    const tok = virtualToken();
+    const a = await dispensePin({ name: "ceph", readCode: tok.readCode, stateDir: d, now: tok.now, sleep: tok.sleep });
+    await notePinUsed(d, a, tok.clock.now + 1000);
+    expect(readState(d, "hw-1").lastIndex).toBe(a.step);
   });
 });

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { HOTP, Secret } from "otpauth";
+import { freePort } from "./keystone.ts";
 
 export const CEPH_PACKAGES = ["ceph-mon", "ceph-osd", "radosgw", "ceph-common", "python3-boto3", "awscli", "oathtool"];
 /** Debian's aws CLI (another `aws` may come first on PATH, e.g. from pyenv). */
@@ -54,19 +55,6 @@ export async function ensureCephPackages(): Promise<number> {
   const r = await run("bash", [join(ROOT, "scripts/apt-install.sh"), ...CEPH_PACKAGES], { timeoutMs: 900000 });
   if (r.code !== 0) throw new Error(`Installing ${CEPH_PACKAGES.join(" ")} failed (exit ${r.code}): ${r.stderr.trim()}`);
   return performance.now() - t0;
-}
-
-/** A TCP port that was free a moment ago on 127.0.0.1 (bind to port 0, read it back, close). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once("error", rej);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => res(port));
-    });
-  });
 }
 
 function portFree(port: number): Promise<boolean> {

@@ -138,6 +138,8 @@ export function register(program: Command): void {
       return;
     }
     const ok = await cephErrors(() => adm.check(o.uid, pin.serial, pin.pin));
+    const { notePinUsed, defaultStateDir } = await import("../../integrations/ceph/pin-dispenser.ts");
+    await notePinUsed(defaultStateDir(), pin);
     if (!ok) throw new CephCliError("RGW refused the pin for " + pin.serial + " (wrong, replayed, throttled, or the token has drifted: try `hwtotp ceph resync`).", "E_MFA_REFUSED");
     output(o, { ok: true, serial: pin.serial, step: pin.step }, () => "ok");
   });

@@ -77,6 +77,8 @@ export function register(program: Command): void {
       process.exitCode = await runChild(plan.cmd, plan.args, plan.env);
     } finally {
       plan.cleanup();
+      const { notePinUsed, defaultStateDir } = await import("../../integrations/ceph/pin-dispenser.ts");
+      await notePinUsed(defaultStateDir(), pin);
     }
   });
 }

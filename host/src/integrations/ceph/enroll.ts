@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { checkName, type CodeInfo, type SlotInfo } from "../../../../protocol/index.ts";
 import { HwtotpError, UsageError } from "../../errors.ts";
 import { encodeBase32, toHex } from "../../secret.ts";
-import { defaultStateDir, dispensePin, noteResync } from "./pin-dispenser.ts";
+import { defaultStateDir, dispensePin, notePinUsed, noteResync } from "./pin-dispenser.ts";
 import { RadosgwAdmin, checkSerial, checkUid, createArgs, printableCommand } from "./radosgw-admin.ts";
 
 export interface DeviceOps {
@@ -108,6 +108,7 @@ export async function enroll(o: EnrollOptions, dev: DeviceOps): Promise<EnrollRe
     await noteResync(o.stateDir ?? defaultStateDir(), p.serial, -1, 0);
     const pin = await dispensePin({ name: p.name, serial: p.serial, readCode: dev.readCode, stateDir: o.stateDir, onWait: (s, why) => say("Waiting " + s + " s: " + why + ".") });
     const ok = await o.admin.check(o.uid, p.serial, pin.pin);
+    await notePinUsed(o.stateDir ?? defaultStateDir(), pin);
     if (!ok) {
       throw new HwtotpError(
         "RGW refused the token's first pin for " + p.serial + " (is the token's clock right? see `hwtotp time`); rolled back the slot and the RGW token.",

@@ -273,3 +273,16 @@ export async function noteCheck(dir: string, serial: string, nowMs = Date.now(),
     writeState(dir, { ...st, checks: [...st.checks.filter((t) => t > nowMs - period * 1000), nowMs] });
   });
 }
+
+/**
+ * After the request that carried a pin is over: RGW recorded the index of the moment it checked the pin,
+ * which is later than when it was handed out. Records the largest index it can have stored (a pin checked
+ * after its step ended burns the next step too), so the next pin is not one RGW would refuse.
+ */
+export async function notePinUsed(dir: string, pin: Pick<Pin, "serial" | "step" | "period">, nowMs = Date.now()): Promise<void> {
+  await withLock(dir, pin.serial, async () => {
+    const st = readState(dir, pin.serial);
+    const index = replayIndex(pin.step, pin.period, nowMs, st.timeOfs);
+    if (index > st.lastIndex) writeState(dir, { ...st, lastIndex: index });
+  });
+}
