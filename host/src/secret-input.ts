@@ -62,10 +62,11 @@ export async function readSecret(spec: string | true, opts: ReadOptions): Promis
 
 function promptHidden(question: string, stdin: NodeJS.ReadStream, stderr: NodeJS.WriteStream): Promise<string> {
   return new Promise((resolve, reject) => {
-    stderr.write(question);
     let value = "";
     const wasRaw = stdin.isRaw;
+    // Echo off before the prompt shows: a fast typist (or a script) must not beat the mode change.
     stdin.setRawMode?.(true);
+    stderr.write(question);
     stdin.resume();
     stdin.setEncoding("utf8");
     const done = (err?: Error) => {

@@ -183,7 +183,7 @@ describe("bad input: one sentence, non-zero exit, slots unchanged", () => {
     ["a name too long", ["add", "x".repeat(33), "--generate"], undefined, 2, /1 to 32 characters/],
     ["SHA512 on a Pico", ["add", "big", "--generate", "-a", "SHA512"], undefined, 2, /cannot compute SHA512/],
     ["an existing name", ["add", "arg", "--secret", "-"], B32, 6, /exists/],
-    ["an unknown slot (code)", ["code", "nope"], undefined, 5, /nope/],
+    ["an unknown slot (code)", ["code", "nope"], undefined, 5, /nope.*`hwtotp list` shows the slots\./],
     ["an unknown slot (delete)", ["delete", "nope"], undefined, 5, /nope/],
     ["an unknown option", ["list", "--bogus"], undefined, 2, /unknown option/],
   ];
@@ -283,6 +283,27 @@ describe("a board without the firmware", () => {
       expect(r.stderr).toMatch(/is a plain Espruino REPL without hwtotp firmware\. Install it with `hwtotp flash --port tcp:/);
     } finally {
       await fresh.stop();
+    }
+  });
+});
+
+describe("a board whose clock was never set", () => {
+  it("refuses codes with exit 7 and says how to set it; time sync fixes it", async () => {
+    const unset = await startEmu({ clock: 0 });
+    const env0 = privateEnv({ HWTOTP_DEVICE: unset.address });
+    try {
+      expect((await runCli(["add", "c", "--secret", "-"], { env: env0, input: B32 })).code).toBe(0);
+      const r = await runCli(["code", "c"], { env: env0 });
+      expect(r.code).toBe(7);
+      expect(r.stdout).toBe("");
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toMatch(/run `hwtotp time sync`\.$/m);
+      const sync = await runCli(["time", "sync"], { env: env0 });
+      expect(sync.code, sync.stderr).toBe(0);
+      const ok = await runCli(["code", "c", "--json"], { env: env0 });
+      expect(ok.code, ok.stderr).toBe(0);
+    } finally {
+      await unset.stop();
     }
   });
 });

@@ -20,9 +20,9 @@ export interface EmuTarget {
 
 let nextRange = 1_000_000;
 
-export async function startEmu(o: { board?: string; stateFile?: string; port?: number; flashed?: boolean } = {}): Promise<EmuTarget> {
+export async function startEmu(o: { board?: string; stateFile?: string; port?: number; flashed?: boolean; clock?: number } = {}): Promise<EmuTarget> {
   const stateFile = o.stateFile ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-emu-")), "state.json");
-  const emu = createEmulator({ board: o.board ?? "pico", stateFile, clock: Date.now() / 1000, flashed: o.flashed });
+  const emu = createEmulator({ board: o.board ?? "pico", stateFile, clock: o.clock ?? Date.now() / 1000, flashed: o.flashed });
   await emu.start();
   const { port } = await emu.listen({ port: o.port ?? 0 });
   const session = async () => {

@@ -105,8 +105,21 @@ export async function hintWhileWaiting<T>(p: Promise<T>, text: string | (() => s
 }
 
 /** One sentence for any error; internal errors keep their message but say they are a bug. */
+/** What to do next, appended to a device's sentence when it does not say so itself. */
+const NEXT: { [code: string]: [RegExp, string] } = {
+  E_CLOCK: [/not set/i, "run `hwtotp time sync`"],
+  E_NOSLOT: [/./, "`hwtotp list` shows the slots"],
+  E_FULL: [/./, "free one with `hwtotp delete NAME`"],
+  E_EXISTS: [/./, "pick another name, or `hwtotp delete NAME` first"],
+  E_TOUCH: [/./, "press the device's button while its LED blinks"],
+};
+
 export function sentenceOf(err: unknown): string {
-  if (err instanceof HwtotpError) return err.message;
+  if (err instanceof HwtotpError) {
+    const next = NEXT[err.code];
+    if (next && next[0].test(err.message) && !/hwtotp |button/.test(err.message)) return err.message.replace(/\.$/, "") + ": " + next[1] + ".";
+    return err.message;
+  }
   if (err instanceof Error) return "Unexpected error: " + err.message;
   return "Unexpected error: " + String(err);
 }
