@@ -15,7 +15,7 @@ import {
 } from "../../protocol/index.ts";
 import { DeviceNotFoundError, HwtotpError } from "./errors.ts";
 import { STORAGE_TIMEOUT_MS, Session } from "./session.ts";
-import type { ClientIntro } from "./daemon-client.ts";
+import { type ClientIntro, unsafePath } from "./daemon-client.ts";
 
 export interface DaemonOptions {
   socketPath: string;
@@ -61,6 +61,8 @@ export class Daemon {
     const sock = this.opts.socketPath;
     const dir = path.dirname(sock);
     if (!fs.existsSync(dir)) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const bad = unsafePath(dir, "folder");
+    if (bad) throw new HwtotpError("Will not put the daemon socket there: " + bad + ". Use --socket in a folder of your own.");
     if (fs.existsSync(sock)) {
       const alive = await new Promise<boolean>((resolve) => {
         const c = net.connect(sock);
