@@ -24,13 +24,17 @@ export function register(program: Command): void {
       output(opts, { ...d, via: route.via }, () => {
         if (name !== undefined) {
           const c = d.codes[0];
-          say(c.name + ": " + Math.round(c.left) + " s left (step " + c.step + ")");
+          say(c.name + ": " + Math.floor(c.left) + " s left (step " + c.step + ")");
           return c.code ?? "";
         }
         if (!d.codes.length) return "No slots. Add one with `hwtotp add NAME --generate`.";
         const w = Math.max(...d.codes.map((c) => c.name.length));
+        const cw = Math.max(...d.codes.map((c) => (c.code ?? "").length), 6);
         return d.codes
-          .map((c) => c.name.padEnd(w) + "  " + (c.code ?? "[touch: hwtotp code " + c.name + "]") + "  " + Math.round(c.left) + " s left")
+          .map((c) =>
+            c.name.padEnd(w) + "  " +
+            (c.code === null ? "[touch]".padEnd(cw) + "  press the button: hwtotp code " + c.name : c.code.padEnd(cw) + "  " + Math.floor(c.left) + " s left"),
+          )
           .join("\n");
       });
     });
