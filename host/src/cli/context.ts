@@ -2,7 +2,7 @@
 // session is obtained (the daemon when it runs, else the device directly), output, and errors → exit codes.
 import type { Command } from "commander";
 import { EXIT, HwtotpError, UsageError, exitCodeOf } from "../errors.ts";
-import { Session, type SessionOptions } from "../session.ts";
+import { Session, type SessionOptions, TOUCH_TIMEOUT_MS } from "../session.ts";
 import { connectDaemon, defaultSocketPath } from "../daemon-client.ts";
 
 export interface CommonOptions {
@@ -62,7 +62,10 @@ export async function openSession(opts: CommonOptions, sessionOpts: SessionOptio
     const sock = opts.socket ?? defaultSocketPath();
     const link = await connectDaemon(sock);
     trace(link ? "daemon connected" : "no daemon");
-    if (link) return { session: new Session(link, sessionOpts), route: { via: "daemon", address: sock } };
+    // Through the daemon a request may queue behind another client's touch wait; the daemon itself answers
+    // at once when it has no device, so a long timeout here never hides an unplug.
+    const queued = { timeoutMs: TOUCH_TIMEOUT_MS + 5000, touchTimeoutMs: 2 * TOUCH_TIMEOUT_MS + 5000, ...sessionOpts };
+    if (link) return { session: new Session(link, queued), route: { via: "daemon", address: sock } };
   }
   const address = opts.device || process.env.HWTOTP_DEVICE || (await (await import("../link/discover.ts")).discoverDevice());
   const { createLink } = await import("../link/index.ts");
