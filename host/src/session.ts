@@ -77,7 +77,10 @@ export class Session {
   private reader = createLineReader(
     MAX_REPLY_LINE,
     (line) => this.onLine(line),
-    () => {},
+    () => {
+      const first = this.pending.keys().next();
+      if (!first.done) this.settle(first.value, null, new BadResponseError("The device sent a reply longer than " + MAX_REPLY_LINE + " characters."));
+    },
   );
   readonly timeoutMs: number;
   readonly touchTimeoutMs: number;

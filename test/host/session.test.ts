@@ -125,6 +125,27 @@ describe("session", () => {
     await s.close();
   });
 
+  it("fails a request whose reply is longer than the protocol allows, and stays usable", async () => {
+    const server = net.createServer((sock) => {
+      sock.setEncoding("utf8");
+      sock.on("data", (s: string) => {
+        for (const line of s.split("\n").filter(Boolean)) {
+          const req = JSON.parse(line);
+          sock.write(req.op === "list" ? encodeOk(req.id, { pad: "x".repeat(9000) }) : encodeOk(req.id, { slots: [], max: 32 }));
+        }
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const s = new Session(await createLink("tcp://127.0.0.1:" + (server.address() as net.AddressInfo).port), { timeoutMs: 5000 });
+    await s.link.open();
+    const t0 = Date.now();
+    await expect(s.list()).rejects.toThrow(/longer than 8192 characters/);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(await s.time()).toEqual({ slots: [], max: 32 });
+    await s.close();
+  });
+
   it("fails pending requests as disconnected when the device goes away", async () => {
     dev = await startFakeDevice();
     const s = await connect(dev, 5000);

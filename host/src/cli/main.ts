@@ -36,6 +36,10 @@ export function buildProgram(): Command {
 
 /** Runs the CLI; resolves with the exit code (exec sets its child's). */
 export async function main(argv: string[] = process.argv): Promise<number> {
+  // `hwtotp code | head -c0`: a reader that went away is not an error worth a stack trace.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
