@@ -127,6 +127,13 @@ export async function parseUri(uri: string): Promise<Credential> {
     const m = e instanceof Error ? e.message : String(e);
     throw new UsageError("The URI is not valid: " + (/^[\w '.-]+$/.test(m) ? m : "it is malformed") + ".");
   }
+  // Key Uri Format: an issuer prefix in the label and the issuer parameter must agree.
+  const labelText = safeDecode(text.slice(text.indexOf("/", 10) + 1, q));
+  const colon = labelText.indexOf(":");
+  const issuerParam = /[?&]issuer=([^&]*)/i.exec(text);
+  if (colon > 0 && issuerParam && safeDecode(issuerParam[1]) !== labelText.slice(0, colon)) {
+    throw new UsageError("The URI's label names the issuer " + JSON.stringify(labelText.slice(0, colon)) + " but its issuer parameter says " + JSON.stringify(safeDecode(issuerParam[1])) + ".");
+  }
   const alg = otp.algorithm.toUpperCase().replace("-", "");
   if (!ALGORITHMS.includes(alg)) throw new UsageError("The URI's algorithm " + otp.algorithm + " is not supported (SHA1, SHA256 or SHA512).");
   if (!LIMITS.DIGITS.includes(otp.digits)) throw new UsageError("The URI asks for " + otp.digits + " digits; this token does 6 or 8.");

@@ -88,6 +88,7 @@ describe("parseUri", () => {
     ["a period of 301", "otpauth://totp/x?secret=" + RFC_B32 + "&period=301", /301 s/],
     ["MD5", "otpauth://totp/x?secret=" + RFC_B32 + "&algorithm=MD5", /algorithm/],
     ["no secret", "otpauth://totp/x?issuer=y", /no secret/],
+    ["an issuer that disagrees with the label", "otpauth://totp/ACME:bob?secret=" + RFC_B32 + "&issuer=Evil", /label names the issuer "ACME" but its issuer parameter says "Evil"/],
     ["a bad secret", "otpauth://totp/x?secret=GEZDG1BVGY3TQOJQ", /secret/],
   ])("refuses %s", async (_w, uri, msg) => {
     const err = await parseUri(uri).catch((e) => e);
