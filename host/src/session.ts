@@ -26,6 +26,7 @@ import {
   TimeoutError,
   deviceError,
 } from "./errors.ts";
+import { randomInt } from "node:crypto";
 import type { Link } from "./link/index.ts";
 import type { ClockSetArgs } from "./clock/types.ts";
 
@@ -53,7 +54,10 @@ export type SetTimeArgs = ClockSetArgs;
 export interface SessionOptions {
   timeoutMs?: number;
   touchTimeoutMs?: number;
-  /** First request id (default 1); a second observer on a shared port picks a distant range. */
+  /**
+   * First request id. Default: random in 1..2^30, so a reply left on the port by an earlier client that
+   * quit mid-request is not taken for ours (serial ports keep bytes between opens).
+   */
   firstId?: number;
 }
 
@@ -69,7 +73,7 @@ interface Pending {
 const REPL_LINE = /^>|Uncaught|^=\S|Espruino|^ _+|SyntaxError/;
 
 export class Session {
-  private nextId = 1;
+  private nextId: number;
   private pending = new Map<number, Pending>();
   private closedErr: HwtotpError | null = null;
   private replSeen = false;
@@ -93,7 +97,7 @@ export class Session {
   ) {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.touchTimeoutMs = opts.touchTimeoutMs ?? TOUCH_TIMEOUT_MS;
-    this.nextId = opts.firstId ?? 1;
+    this.nextId = opts.firstId ?? randomInt(1, 0x40000000);
     link.onData((chunk) => {
       this.tail = (this.tail + chunk).slice(-256);
       this.reader.push(chunk);
