@@ -11,13 +11,15 @@
 //   global             an undeclared name not on the allowlist of Espruino globals (typeof x is allowed)
 //   missing-builtin    a static member of a built-in that Espruino lacks (Array.from, Math.trunc, …), or a
 //                      method call Espruino lacks on any receiver (.finally, .flat, .lastIndexOf, …)
-//   regex              a regex (literal or RegExp("…")) with {n} quantifiers or look-around
+//   regex              a regex (literal or RegExp("…")) using what Espruino's engine lacks: {n}, ?, look-around,
+//                      (?:…), quantified groups, | inside a group, \b, backreferences, flags other than g/i
 //   arraybuffer-index  indexing or .length straight on a crypto hash / readArrayBuffer result (wrap it)
 //   shift-width        a shift by 32 or more (counts are mod 32: x >> 32 === x)
 //   error-name         reading .name of a caught error (undefined for Espruino's internal errors)
 //   non-ascii          a non-ASCII character in a string or regex (strings are 8-bit on Pico/Puck.js)
 //   typed-array-slice  .slice()/.filter() on a typed array (a plain Array on Espruino): use subarray/a loop
 //   unbraced-try       `if (c) try {…} catch …` without braces (Espruino issue #1439 ran the catch of a skipped try)
+//   json-typed-array   JSON.stringify of a typed array (Espruino and Node disagree on the output)
 //   with               `with` statements (scope analysis and Espruino both give up on them)
 import * as acorn from "acorn";
 
@@ -68,9 +70,39 @@ const TYPED_ARRAYS = new Set(["Uint8Array", "Uint8ClampedArray", "Int8Array", "U
 
 const HASH_RESULTS = new Set(["SHA1", "SHA224", "SHA256", "SHA384", "SHA512", "readArrayBuffer"]);
 
-function badRegex(pattern) {
+/**
+ * What Espruino's regex engine (src/jswrap_regexp.c) lacks or reads differently. It knows . [] [^] ^ $ ( ) and
+ * `*`/`+` after one character or class, `|` at the top level, \d\D\s\S\w\W\f\n\r\t\v\0\xHH and the flags g, i.
+ * Anything else quietly matches something else: `a?` matches "a?", `(ab)+` a literal "+", `\b` a backspace.
+ */
+function badRegex(pattern, flags) {
   if (/(^|[^\\])\{\d+(,\d*)?\}/.test(pattern)) return "a {n} quantifier";
   if (/\(\?(=|!|<=|<!)/.test(pattern)) return "look-around";
+  const badFlag = (flags || "").replace(/[gi]/g, "");
+  if (badFlag) return "the flag " + badFlag.charAt(0) + " (only g and i are honoured)";
+  let depth = 0;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern.charAt(i);
+    if (c === "\\") {
+      const n = pattern.charAt(i + 1);
+      if (n === "b" || n === "B") return "\\" + n + " (a backspace or a literal " + n + ", not a word boundary)";
+      if (n >= "1" && n <= "9") return "a backreference";
+      if ("ucpPk".indexOf(n) >= 0) return "the escape \\" + n;
+      i++;
+    } else if (c === "[") {
+      for (i++; i < pattern.length && pattern.charAt(i) !== "]"; i++) if (pattern.charAt(i) === "\\") i++;
+    } else if (c === "(") {
+      if (pattern.charAt(i + 1) === "?") return "a (?…) group";
+      depth++;
+    } else if (c === ")") {
+      depth--;
+      if ("*+?{".indexOf(pattern.charAt(i + 1)) >= 0 && pattern.charAt(i + 1) !== "") return "a quantifier on a group";
+    } else if (c === "|" && depth > 0) {
+      return "| inside a group";
+    } else if (c === "?") {
+      return "the ? quantifier";
+    }
+  }
   return null;
 }
 
@@ -318,10 +350,17 @@ export function gate(source, filename = "<input>") {
 
   function checkCall(node, scope) {
     const c = node.callee;
+    if (c.type === "MemberExpression" && !c.computed && c.object.type === "Identifier" && c.object.name === "JSON" &&
+      c.property.name === "stringify" && isGlobalRef(c.object, scope) && node.arguments[0]) {
+      const a = node.arguments[0];
+      const typed = isNewTyped(a) || (a.type === "Identifier" && scope.resolve(a.name) && scope.resolve(a.name).typed.has(a.name));
+      if (typed) add("json-typed-array", node, "JSON.stringify of a typed array gives [1,2] on Espruino but {\"0\":1,…} in Node (and the emulator): convert it to a plain Array or hex first.");
+    }
     if (c.type === "Identifier" && c.name === "RegExp" && isGlobalRef(c, scope)) {
       const a = node.arguments[0];
       if (a && a.type === "Literal" && typeof a.value === "string") {
-        const why = badRegex(a.value);
+        const f = node.arguments[1];
+        const why = badRegex(a.value, f && f.type === "Literal" && typeof f.value === "string" ? f.value : "");
         if (why) add("regex", node, "RegExp with " + why + " quietly fails to match on Espruino.");
       }
     }
@@ -329,7 +368,7 @@ export function gate(source, filename = "<input>") {
 
   function checkLiteral(node) {
     if (node.regex) {
-      const why = badRegex(node.regex.pattern);
+      const why = badRegex(node.regex.pattern, node.regex.flags);
       if (why) add("regex", node, "Regex /" + node.regex.pattern + "/ uses " + why + ", which quietly fails to match on Espruino.");
     }
     const text = node.regex ? node.regex.pattern : typeof node.value === "string" ? node.value : "";
