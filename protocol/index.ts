@@ -208,18 +208,18 @@ export function parseRequest(line: string): { ok: true; req: Request } | ParseFa
   } catch (err) {
     return fail(null, ERR.FRAME, "Not a JSON frame.");
   }
-  if (!isObject(o)) return fail(null, ERR.FRAME, "A frame must be a JSON object.");
+  if (!isObject(o)) return fail(null, ERR.FRAME, "Frame must be an object.");
   const id = isFrameId(o.id) ? (o.id as number) : null;
-  if (id === null) return fail(null, ERR.FRAME, "Frame id must be an integer from 0 to 2147483647.");
+  if (id === null) return fail(null, ERR.FRAME, "id must be an integer 0 to 2147483647.");
   if (o.v !== PROTOCOL_VERSION) {
-    return fail(id, ERR.VERSION, "This device speaks protocol " + PROTOCOL_VERSION + ", not " + JSON.stringify(o.v) + ".");
+    return fail(id, ERR.VERSION, "Device speaks protocol " + PROTOCOL_VERSION + ", not " + JSON.stringify(o.v) + ".");
   }
-  if (typeof o.op !== "string") return fail(id, ERR.FRAME, "Frame op must be a string.");
+  if (typeof o.op !== "string") return fail(id, ERR.FRAME, "op must be a string.");
   const op = o.op as string;
   if (!isKnownOp(op)) return fail(id, ERR.OP, "Unknown op " + JSON.stringify(op).substring(0, 40) + ".");
   let a = o.a;
   if (a === undefined) a = {};
-  if (!isObject(a)) return fail(id, ERR.ARG, "Frame arguments must be an object.");
+  if (!isObject(a)) return fail(id, ERR.ARG, "a must be an object.");
   const bad = validateArgs(op, a);
   if (bad !== null) return fail(id, ERR.ARG, bad);
   return { ok: true, req: { id: id, op: op, a: a } };
@@ -253,8 +253,8 @@ export function checkName(x: unknown, what?: string): string | null {
   const w = what || "name";
   if (typeof x !== "string") return "The " + w + " must be a string.";
   const s = x as string;
-  if (s.length < 1 || s.length > LIMITS.NAME_MAX) return "The " + w + " must be 1 to " + LIMITS.NAME_MAX + " characters long.";
-  if (!isPrintableAscii(s)) return "The " + w + " may only hold printable ASCII characters.";
+  if (s.length < 1 || s.length > LIMITS.NAME_MAX) return "The " + w + " must be 1 to " + LIMITS.NAME_MAX + " characters.";
+  if (!isPrintableAscii(s)) return "The " + w + " must be printable ASCII.";
   if (s.charAt(0) === " " || s.charAt(s.length - 1) === " ") return "The " + w + " must not start or end with a space.";
   return null;
 }
@@ -265,10 +265,10 @@ const HEX = "0123456789abcdef";
 export function checkKeyHex(x: unknown): string | null {
   if (typeof x !== "string") return "The key must be a hex string.";
   const s = x as string;
-  if (s.length % 2 !== 0) return "The key must have an even number of hex digits.";
+  if (s.length % 2 !== 0) return "The key has an odd number of hex digits.";
   const n = s.length / 2;
   if (n < LIMITS.KEY_MIN_BYTES || n > LIMITS.KEY_MAX_BYTES) {
-    return "The key must be " + LIMITS.KEY_MIN_BYTES + " to " + LIMITS.KEY_MAX_BYTES + " bytes long, not " + n + ".";
+    return "The key must be " + LIMITS.KEY_MIN_BYTES + " to " + LIMITS.KEY_MAX_BYTES + " bytes, not " + n + ".";
   }
   for (let i = 0; i < s.length; i++) {
     if (HEX.indexOf(s.charAt(i)) < 0) return "The key must be lower-case hex.";
@@ -278,7 +278,7 @@ export function checkKeyHex(x: unknown): string | null {
 
 function checkOptional(a: { [k: string]: unknown }, key: string, type: string): string | null {
   if (a[key] === undefined) return null;
-  if (typeof a[key] !== type) return "Argument " + key + " must be a " + type + ".";
+  if (typeof a[key] !== type) return key + " must be a " + type + ".";
   return null;
 }
 
@@ -296,18 +296,18 @@ export function validateArgs(op: string, a: { [k: string]: unknown }): string | 
   if (op === OPS.SET_TIME) {
     bad = checkAllowed(a, ["t", "ppm", "force", "bias", "samples", "err"]);
     if (bad) return bad;
-    if (typeof a.t !== "number" || !isFinite(a.t as number)) return "Argument t must be a number (Unix seconds).";
-    if ((a.t as number) < LIMITS.CLOCK_MIN || (a.t as number) > 4102444800) return "Argument t must lie between 2020 and 2100.";
+    if (typeof a.t !== "number" || !isFinite(a.t as number)) return "t must be a number (Unix seconds).";
+    if ((a.t as number) < LIMITS.CLOCK_MIN || (a.t as number) > 4102444800) return "t must be in 2020 to 2100.";
     if (a.ppm !== undefined) {
-      if (typeof a.ppm !== "number" || !isFinite(a.ppm as number)) return "Argument ppm must be a number.";
-      if (Math.abs(a.ppm as number) > LIMITS.PPM_MAX) return "Argument ppm must lie within +/-" + LIMITS.PPM_MAX + ".";
+      if (typeof a.ppm !== "number" || !isFinite(a.ppm as number)) return "ppm must be a number.";
+      if (Math.abs(a.ppm as number) > LIMITS.PPM_MAX) return "ppm must be within +/-" + LIMITS.PPM_MAX + ".";
     }
     if (a.bias !== undefined) {
-      if (typeof a.bias !== "number" || !(a.bias >= 0 && a.bias <= LIMITS.BIAS_MAX)) return "Argument bias must be a number of seconds from 0 to " + LIMITS.BIAS_MAX + ".";
+      if (typeof a.bias !== "number" || !(a.bias >= 0 && a.bias <= LIMITS.BIAS_MAX)) return "bias must be 0 to " + LIMITS.BIAS_MAX + " s.";
     }
-    if (a.samples !== undefined && !(isInt(a.samples) && (a.samples as number) >= 0 && (a.samples as number) <= 1000000)) return "Argument samples must be a whole number from 0 to 1000000.";
+    if (a.samples !== undefined && !(isInt(a.samples) && (a.samples as number) >= 0 && (a.samples as number) <= 1000000)) return "samples must be an integer 0 to 1000000.";
     if (a.err !== undefined) {
-      if (typeof a.err !== "number" || !(a.err >= 0 && a.err <= LIMITS.PPM_MAX)) return "Argument err must be a number of ppm from 0 to " + LIMITS.PPM_MAX + ".";
+      if (typeof a.err !== "number" || !(a.err >= 0 && a.err <= LIMITS.PPM_MAX)) return "err must be 0 to " + LIMITS.PPM_MAX + " ppm.";
     }
     return checkOptional(a, "force", "boolean");
   }
@@ -318,11 +318,11 @@ export function validateArgs(op: string, a: { [k: string]: unknown }): string | 
     if (bad) return bad;
     bad = checkKeyHex(a.key);
     if (bad) return bad;
-    if (a.alg !== undefined && ALGORITHMS.indexOf(a.alg as string) < 0) return "Argument alg must be SHA1, SHA256 or SHA512.";
-    if (a.digits !== undefined && LIMITS.DIGITS.indexOf(a.digits as number) < 0) return "Argument digits must be 6 or 8.";
+    if (a.alg !== undefined && ALGORITHMS.indexOf(a.alg as string) < 0) return "alg must be SHA1, SHA256 or SHA512.";
+    if (a.digits !== undefined && LIMITS.DIGITS.indexOf(a.digits as number) < 0) return "digits must be 6 or 8.";
     if (a.period !== undefined) {
       if (!isInt(a.period) || (a.period as number) < LIMITS.PERIOD_MIN || (a.period as number) > LIMITS.PERIOD_MAX) {
-        return "Argument period must be a whole number of seconds from " + LIMITS.PERIOD_MIN + " to " + LIMITS.PERIOD_MAX + ".";
+        return "period must be an integer " + LIMITS.PERIOD_MIN + " to " + LIMITS.PERIOD_MAX + " s.";
       }
     }
     bad = checkOptional(a, "touch", "boolean");
@@ -342,7 +342,7 @@ export function validateArgs(op: string, a: { [k: string]: unknown }): string | 
   if (op === OPS.WIPE) {
     bad = checkAllowed(a, ["confirm"]);
     if (bad) return bad;
-    return a.confirm === "wipe" ? null : 'Wipe needs the argument confirm:"wipe".';
+    return a.confirm === "wipe" ? null : 'Wipe needs confirm:"wipe".';
   }
   return null;
 }

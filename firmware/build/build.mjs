@@ -82,7 +82,9 @@ export async function lowerToEs5(entry) {
   });
   // esbuild keeps require("Storage") / require("crypto") behind a shim that needs Proxy; Espruino's own
   // require is a plain global function, so the shim is replaced by it (the gate fails if this ever misses).
-  const code = bundled.outputFiles[0].text.replace(REQUIRE_SHIM, "var __require = require;\n");
+  // esbuild adds "use strict" (tsconfig strict): Espruino ignores it and the emulator must not run stricter
+  // than the device, so it goes (13 bytes too).
+  const code = bundled.outputFiles[0].text.replace(REQUIRE_SHIM, "var __require = require;\n").replace(/^"use strict";\n/, "");
   return transformSync(code, BABEL_OPTIONS).code;
 }
 

@@ -2,6 +2,7 @@
 // handler sees it; unknown input gets an error reply, and an unexpected exception becomes E_INTERNAL — nothing
 // ever throws across the wire. No handler returns or prints a seed.
 import {
+  ALGORITHMS,
   ERR,
   LIMITS,
   OPS,
@@ -44,9 +45,7 @@ let algs: Algorithm[] = [];
 export function setHashes(h: Hashes): void {
   hashes = h;
   algs = [];
-  if (h.SHA1) algs.push("SHA1");
-  if (h.SHA256) algs.push("SHA256");
-  if (h.SHA512) algs.push("SHA512");
+  for (let k = 0; k < ALGORITHMS.length; k++) if (h[ALGORITHMS[k]]) algs.push(ALGORITHMS[k] as Algorithm);
 }
 
 function hexToBytes(s: string): Uint8Array {
@@ -72,16 +71,16 @@ function opHello(a: Args, res: Res): void {
   });
 }
 
-function touchThen(res: Res, what: string, fn: () => void): void {
+function touchThen(res: Res, fn: () => void): void {
   if (!hasButton()) {
-    res.err(ERR.TOUCH, "No button to confirm " + what + ".");
+    res.err(ERR.TOUCH, "No button.");
     return;
   }
   const waiting = waitTouch(function (pressed) {
     if (pressed) fn();
-    else res.err(ERR.TOUCH, "Button not pressed in time for " + what + ".");
+    else res.err(ERR.TOUCH, "Not pressed in time.");
   });
-  if (!waiting) res.err(ERR.BUSY, "Another request waits for the button.");
+  if (!waiting) res.err(ERR.BUSY, "Busy: another request waits for a press.");
 }
 
 function opSetTime(a: Args, res: Res): void {
@@ -93,8 +92,8 @@ function opSetTime(a: Args, res: Res): void {
     res.ok({ prev: prev, t: now(), jump: jump });
   };
   if (!jump) apply();
-  else if (a.force !== true) res.err(ERR.JUMP, "A jump of " + Math.round(t - prev) + " s needs force and a button press.");
-  else touchThen(res, "the clock jump", apply);
+  else if (a.force !== true) res.err(ERR.JUMP, "A jump of " + Math.round(t - prev) + " s needs force and a press.");
+  else touchThen(res, apply);
 }
 
 function opAdd(a: Args, res: Res): void {
@@ -111,7 +110,7 @@ function opAdd(a: Args, res: Res): void {
   }
   const i = freeSlot();
   if (i < 0) {
-    res.err(ERR.FULL, "All slots are in use.");
+    res.err(ERR.FULL, "All slots used.");
     return;
   }
   const info: SlotInfo = {
@@ -129,7 +128,7 @@ function opAdd(a: Args, res: Res): void {
   zero(key);
   const ok = writeSlot(i, info, pads);
   zero(pads);
-  if (!ok) res.err(ERR.STORAGE, "Storage write failed; nothing changed.");
+  if (!ok) res.err(ERR.STORAGE, "Storage write failed.");
   else res.ok({ slot: info });
 }
 
@@ -153,9 +152,7 @@ function opDelete(a: Args, res: Res): void {
   res.ok({ name: a.name });
 }
 
-function codeOf(i: number, t: number, reveal: boolean): CodeInfo | null {
-  const s = slotInfo(i);
-  if (!s) return null;
+function codeOf(i: number, s: SlotInfo, t: number, reveal: boolean): CodeInfo {
   const key = reveal ? slotKey(i, hashes) : null;
   const step = counterAt(t, s.period);
   const c: CodeInfo = {
@@ -172,7 +169,7 @@ function codeOf(i: number, t: number, reveal: boolean): CodeInfo | null {
 
 function replyCodes(res: Res, only: number): void {
   if (!isSet()) {
-    res.err(ERR.CLOCK, "Clock not set; sync it first.");
+    res.err(ERR.CLOCK, "Clock not set.");
     return;
   }
   const t = now();
@@ -180,8 +177,7 @@ function replyCodes(res: Res, only: number): void {
   const codes: CodeInfo[] = [];
   for (let k = 0; k < idx.length; k++) {
     const s = slotInfo(idx[k]);
-    const c = s ? codeOf(idx[k], t, only >= 0 || !s.touch) : null;
-    if (c) codes.push(c);
+    if (s) codes.push(codeOf(idx[k], s, t, only >= 0 || !s.touch));
   }
   if (only >= 0 && (codes.length === 0 || codes[0].code === null)) res.err(ERR.ALG, "This board cannot compute this slot.");
   else res.ok({ t: t, codes: codes });
@@ -196,7 +192,7 @@ function opCode(a: Args, res: Res): void {
   const s = i < 0 ? null : slotInfo(i);
   if (!s) res.err(ERR.NOSLOT, "No slot " + a.name + ".");
   else if (!s.touch) replyCodes(res, i);
-  else touchThen(res, "slot " + s.name, function () {
+  else touchThen(res, function () {
     replyCodes(res, i);
   });
 }
@@ -243,7 +239,7 @@ export function handleLine(line: string, send: (s: string) => void): void {
     if (h) h(r.req.a, res);
     else res.err(ERR.OP, "Unknown op.");
   } catch (e) {
-    res.err(ERR.INTERNAL, "Internal error in " + r.req.op + ".");
+    res.err(ERR.INTERNAL, "Internal error.");
   }
 }
 

@@ -1,15 +1,14 @@
 // HMAC (RFC 2104) over a hash that returns an ArrayBuffer: Espruino's require("crypto").SHA1/SHA256/SHA512,
 // or the JS SHA-1 when the board has no crypto module (chosen by feature detection). Espruino has no native
 // HMAC, so the inner and outer pads are precomputed once per slot and stored; a code costs two hashes.
+import { ALGORITHMS } from "../../protocol/index.ts";
 import { sha1 } from "./sha1.ts";
 
 export type Hash = (data: Uint8Array) => ArrayBuffer;
 
 /** The part of Espruino's crypto module we use; every member is optional (boards differ). */
 export interface CryptoLike {
-  SHA1?: (data: Uint8Array) => ArrayBuffer;
-  SHA256?: (data: Uint8Array) => ArrayBuffer;
-  SHA512?: (data: Uint8Array) => ArrayBuffer;
+  [alg: string]: ((data: Uint8Array) => ArrayBuffer) | undefined;
 }
 
 export interface Hashes {
@@ -21,13 +20,16 @@ export function blockSize(alg: string): number {
   return alg === "SHA512" ? 128 : 64;
 }
 
-/** Hashes this board can compute: native where present, the JS SHA-1 otherwise. */
+/**
+ * Hashes this board can compute: native where present, the JS SHA-1 otherwise. Espruino's crypto functions
+ * are static natives and need no `this`, so they are stored as they are.
+ */
 export function detectHashes(c: CryptoLike | undefined): Hashes {
   const out: Hashes = { SHA1: sha1 };
-  if (!c) return out;
-  if (typeof c.SHA1 === "function") out.SHA1 = function (d: Uint8Array) { return c.SHA1!(d); };
-  if (typeof c.SHA256 === "function") out.SHA256 = function (d: Uint8Array) { return c.SHA256!(d); };
-  if (typeof c.SHA512 === "function") out.SHA512 = function (d: Uint8Array) { return c.SHA512!(d); };
+  for (let k = 0; c && k < ALGORITHMS.length; k++) {
+    const f = c[ALGORITHMS[k]];
+    if (typeof f === "function") out[ALGORITHMS[k]] = f;
+  }
   return out;
 }
 

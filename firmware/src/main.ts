@@ -9,7 +9,7 @@ import { handleLine, setHashes } from "./dispatch.ts";
 
 function loadCrypto(): CryptoLike | undefined {
   try {
-    const c = require("crypto") as CryptoLike | undefined;
+    const c = require("crypto") as unknown as CryptoLike | undefined;
     return c ? c : undefined;
   } catch (e) {
     return undefined;
@@ -39,7 +39,7 @@ function boot(): void {
       handleLine(line, send);
     },
     function () {
-      send(encodeError(null, ERR.FRAME, "Line longer than " + MAX_REQUEST_LINE + " characters."));
+      send(encodeError(null, ERR.FRAME, "Line over " + MAX_REQUEST_LINE + " characters."));
     },
   );
   E.setConsole(LoopbackA, { force: true });

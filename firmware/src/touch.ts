@@ -1,18 +1,15 @@
 // User presence: wait for a press of the board's button (BTN or BTN1) with the LED blinking, for a bounded
 // time. Only one wait at a time; a second request gets E_BUSY from the caller.
+// Pins are never tested for truthiness: Puck.js's BTN is D0, pin number 0, which older Espruino builds treat
+// as false; only `typeof` and `=== undefined` decide. Espruino throws on clearTimeout/clearWatch of an id that
+// already fired (Node ignores it), so each id is zeroed when it fires.
 
 export const TOUCH_WAIT_MS = 15000;
 
 let busy = false;
 
 function button(): EspruinoPin | undefined {
-  if (typeof BTN !== "undefined" && BTN) return BTN;
-  if (typeof BTN1 !== "undefined" && BTN1) return BTN1;
-  return undefined;
-}
-
-function led(): EspruinoPin | undefined {
-  return typeof LED1 !== "undefined" && LED1 ? LED1 : undefined;
+  return typeof BTN !== "undefined" ? BTN : typeof BTN1 !== "undefined" ? BTN1 : undefined;
 }
 
 export function hasButton(): boolean {
@@ -26,9 +23,9 @@ export function touchBusy(): boolean {
 /** Calls done(true) on a press, done(false) after TOUCH_WAIT_MS. Returns false (and never calls done) if busy. */
 export function waitTouch(done: (pressed: boolean) => void): boolean {
   const btn = button();
-  if (busy || !btn) return false;
+  if (busy || btn === undefined) return false;
   busy = true;
-  const l = led();
+  const l = typeof LED1 !== "undefined" ? LED1 : undefined;
   let on = false;
   let watch = 0;
   let blink = 0;
@@ -41,13 +38,12 @@ export function waitTouch(done: (pressed: boolean) => void): boolean {
     } catch (e) {
       watch = 0;
     }
-    watch = 0;
     if (blink) clearInterval(blink);
     if (timer) clearTimeout(timer);
-    if (l) digitalWrite(l, 0);
+    if (l !== undefined) digitalWrite(l, 0);
     done(pressed);
   }
-  if (l) {
+  if (l !== undefined) {
     blink = setInterval(function () {
       on = !on;
       digitalWrite(l, on);
