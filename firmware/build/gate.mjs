@@ -19,6 +19,7 @@
 //   non-ascii          a non-ASCII character in a string or regex (strings are 8-bit on Pico/Puck.js)
 //   typed-array-slice  .slice()/.filter() on a typed array (a plain Array on Espruino): use subarray/a loop
 //   unbraced-try       `if (c) try {…} catch …` without braces (Espruino issue #1439 ran the catch of a skipped try)
+//   pin-truthiness     a pin constant (BTN, LED1, D0, …) tested for truth: pin number 0 was false on older builds
 //   json-typed-array   JSON.stringify of a typed array (Espruino and Node disagree on the output)
 //   with               `with` statements (scope analysis and Espruino both give up on them)
 import * as acorn from "acorn";
@@ -64,6 +65,9 @@ const PROTO_BUILTINS = new Set([
   "ArrayBuffer", "DataView", "Uint8Array", "Uint8ClampedArray", "Int8Array", "Uint16Array", "Int16Array",
   "Uint32Array", "Int32Array", "Float32Array", "Float64Array", "TypeError", "RangeError",
 ]);
+
+/** Board pin constants (BTN, BTN1, LED1, D0, A0, …): their truth value depends on the pin number. */
+const PIN_NAME = /^(BTN\d?|LED\d|[A-H]\d{1,2})$/;
 
 const TYPED_ARRAYS = new Set(["Uint8Array", "Uint8ClampedArray", "Int8Array", "Uint16Array", "Int16Array",
   "Uint32Array", "Int32Array", "Float32Array", "Float64Array"]);
@@ -212,7 +216,19 @@ export function gate(source, filename = "<input>") {
   // Pass 2: references, with the chain of functions between a reference and the scope it resolves to.
   const refs = []; // {name, node, scope (resolved), fns: [function nodes inside scope], top, isCallee}
   const frames = []; // {fn, scope, top}
+  function checkPinTest(expr, scope) {
+    if (expr && expr.type === "Identifier" && PIN_NAME.test(expr.name) && isGlobalRef(expr, scope)) {
+      add("pin-truthiness", expr, "Pin " + expr.name + " tested for truth: a pin numbered 0 (Puck.js BTN is D0) is false on Espruino builds before the fix; compare typeof … !== \"undefined\" instead.");
+    }
+  }
+
   function visit(node, scope, parent, ctx) {
+    if (node.type === "IfStatement" || node.type === "ConditionalExpression" || node.type === "WhileStatement" ||
+      node.type === "DoWhileStatement" || node.type === "ForStatement") checkPinTest(node.test, scope);
+    else if (node.type === "LogicalExpression") {
+      checkPinTest(node.left, scope);
+      checkPinTest(node.right, scope);
+    } else if (node.type === "UnaryExpression" && node.operator === "!") checkPinTest(node.argument, scope);
     switch (node.type) {
       case "FunctionDeclaration":
       case "FunctionExpression": {
