@@ -53,7 +53,8 @@ export const TERSER_OPTIONS = {
     hoist_vars: false,
     // no single-use function inlining: terser would turn hot helpers into IIFEs, i.e. a fresh function
     // object on every call, which costs Espruino variables per code
-    inline: false,
+    // level 1 only replaces calls of argument-less one-expression functions by that expression, no IIFEs
+    inline: 1,
     reduce_funcs: false,
     unsafe: false,
     keep_fargs: true,

@@ -36,21 +36,8 @@ export function sha1(data: Uint8Array): ArrayBuffer {
     let d = h3;
     let e = h4;
     for (let i = 0; i < 80; i++) {
-      let f;
-      let k;
-      if (i < 20) {
-        f = (b & c) | (~b & d);
-        k = 0x5a827999;
-      } else if (i < 40) {
-        f = b ^ c ^ d;
-        k = 0x6ed9eba1;
-      } else if (i < 60) {
-        f = (b & c) | (b & d) | (c & d);
-        k = 0x8f1bbcdc | 0;
-      } else {
-        f = b ^ c ^ d;
-        k = 0xca62c1d6 | 0;
-      }
+      const f = i < 20 ? (b & c) | (~b & d) : i < 40 || i >= 60 ? b ^ c ^ d : (b & c) | (b & d) | (c & d);
+      const k = i < 20 ? 0x5a827999 : i < 40 ? 0x6ed9eba1 : i < 60 ? 0x8f1bbcdc | 0 : 0xca62c1d6 | 0;
       const t = (((a << 5) | (a >>> 27)) + f + e + k + w[i]) | 0;
       e = d;
       d = c;
@@ -66,12 +53,6 @@ export function sha1(data: Uint8Array): ArrayBuffer {
   }
   const out = new Uint8Array(20);
   const hs = [h0, h1, h2, h3, h4];
-  for (let i = 0; i < 5; i++) {
-    const h = hs[i];
-    out[i * 4] = (h >>> 24) & 255;
-    out[i * 4 + 1] = (h >>> 16) & 255;
-    out[i * 4 + 2] = (h >>> 8) & 255;
-    out[i * 4 + 3] = h & 255;
-  }
+  for (let i = 0; i < 20; i++) out[i] = (hs[i >> 2] >>> (24 - 8 * (i & 3))) & 255;
   return out.buffer;
 }
