@@ -16,13 +16,12 @@ function loadCrypto(): CryptoLike | undefined {
   }
 }
 
+/** The device the console was on at boot: Serial1 or Bluetooth when named, else USB, else Bluetooth, else Serial1. */
 function consolePort(): EspruinoSerial {
   const name = E.getConsole();
-  if (name === "Serial1" && typeof Serial1 !== "undefined" && Serial1) return Serial1;
-  if (name === "Bluetooth" && typeof Bluetooth !== "undefined" && Bluetooth) return Bluetooth;
-  if (typeof USB !== "undefined" && USB) return USB;
-  if (typeof Bluetooth !== "undefined" && Bluetooth) return Bluetooth;
-  return Serial1 as EspruinoSerial;
+  if (name === "Serial1" && typeof Serial1 !== "undefined") return Serial1;
+  if (name !== "Bluetooth" && typeof USB !== "undefined") return USB;
+  return typeof Bluetooth !== "undefined" ? Bluetooth : (Serial1 as EspruinoSerial);
 }
 
 function boot(): void {

@@ -61,6 +61,10 @@ function exists(file: string): boolean {
   return st.read(file, 0, 1) !== undefined;
 }
 
+function drop(file: string): void {
+  if (exists(file)) st.erase(file);
+}
+
 /** Finds the current file of a record, erasing a stale or torn twin. Returns "" when there is none. */
 export function scanRecord(base: string): string {
   const fa = base + "a";
@@ -70,8 +74,8 @@ export function scanRecord(base: string): string {
   let keep = "";
   if (ha && (!hb || ha.q > hb.q)) keep = fa;
   else if (hb) keep = fb;
-  if (keep !== fa && exists(fa)) st.erase(fa);
-  if (keep !== fb && exists(fb)) st.erase(fb);
+  if (keep !== fa) drop(fa);
+  if (keep !== fb) drop(fb);
   return keep;
 }
 
@@ -99,7 +103,7 @@ export function writeRecord(base: string, current: string, fields: { [k: string]
   }
   for (let i = 0; i < out.length; i++) out[i] = 0;
   if (!ok) {
-    if (exists(file)) st.erase(file);
+    drop(file);
     return "";
   }
   if (current && current !== file) st.erase(current);
@@ -107,6 +111,6 @@ export function writeRecord(base: string, current: string, fields: { [k: string]
 }
 
 export function eraseRecord(base: string): void {
-  if (exists(base + "a")) st.erase(base + "a");
-  if (exists(base + "b")) st.erase(base + "b");
+  drop(base + "a");
+  drop(base + "b");
 }
