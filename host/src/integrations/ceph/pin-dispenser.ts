@@ -108,10 +108,8 @@ export function replayIndex(step: number, period: number, nowMs: number, timeOfs
   return server + Math.abs(step - server);
 }
 
-export type Verdict =
-  | { ok: true; index: number }
-  | { ok: false; waitMs: number; why: string }
-  | { ok: false; waitMs: -1; why: string };
+/** waitMs −1: waiting would not help (the reason says what would). */
+export type Verdict = { ok: true; index: number } | { ok: false; waitMs: number; why: string };
 
 /**
  * Whether a code may be handed out now, or how long to wait. Pure: the unit tests drive it.
