@@ -240,6 +240,15 @@ describe("firmware bundle: touch", () => {
     expect(d.take()[0]).toMatchObject({ id: 9, ok: true });
   });
 
+  it("a button on pin 0 (Puck.js D0, false on older builds) still confirms", () => {
+    const d = device({ buttonPinZero: true });
+    d.call("add", { name: "t", key: KEY, touch: true });
+    d.send(JSON.stringify({ v: 1, id: 5, op: "code", a: { name: "t" } }) + "\n");
+    d.advance(1000);
+    expect(d.press()).toBe(true);
+    expect(d.take()).toMatchObject([{ id: 5, ok: true, d: { codes: [{ code: otp(KEY, T + 1) }] } }]);
+  });
+
   it("a board without a button refuses touch slots' codes with E_TOUCH", () => {
     const d = device({ button: false });
     d.call("add", { name: "t", key: KEY, touch: true });

@@ -15,6 +15,8 @@ export interface FakeOptions {
   storage?: Map<string, Uint8Array>; // shared across boots = persistence
   time?: number; // RTC start, Unix seconds
   button?: boolean;
+  /** BTN is pin number 0 (Puck.js D0), which older Espruino builds treat as false. */
+  buttonPinZero?: boolean;
   /** The console device at boot, which the firmware must serve on (default "USB"). */
   link?: "USB" | "Bluetooth" | "Serial1";
   /** Boards without USB (Puck.js): no USB global at all. */
@@ -158,8 +160,9 @@ export class FakeEspruino {
       },
       setTimeout: (fn: () => void, ms: number) => self.addTimer(fn, ms, 0),
       setInterval: (fn: () => void, ms: number) => self.addTimer(fn, ms, ms),
-      clearTimeout: (id: number) => self.clearTimer(id),
-      clearInterval: (id: number) => self.clearTimer(id),
+      // Espruino throws on an id that is not running (one that already fired, say); Node ignores it.
+      clearTimeout: (id: number) => self.clearTimer(id, "Unknown Timeout"),
+      clearInterval: (id: number) => self.clearTimer(id, "Unknown Interval"),
       setWatch: (fn: (e: unknown) => void, _pin: unknown, o: { repeat?: boolean }) => {
         const id = self.nextId++;
         self.watches.set(id, { fn, repeat: !!o?.repeat });
@@ -179,7 +182,7 @@ export class FakeEspruino {
       LoopbackB: port("LoopbackB"),
       LED1: pin("LED1"),
     };
-    if (opts.button !== false) sandbox.BTN = pin("BTN");
+    if (opts.button !== false) sandbox.BTN = opts.buttonPinZero ? 0 : pin("BTN");
     if (opts.noUsb) delete sandbox.USB;
     this.ctx = vm.createContext(sandbox);
     // Built-ins Espruino lacks (facts page) are absent here too.
@@ -211,7 +214,8 @@ export class FakeEspruino {
     return id;
   }
 
-  clearTimer(id: number): void {
+  clearTimer(id: number, unknown?: string): void {
+    if (unknown && !this.timers.some((t) => t.id === id)) throw new Error(unknown);
     this.timers = this.timers.filter((t) => t.id !== id);
   }
 
