@@ -34,10 +34,8 @@ import {
 
 type Args = { [k: string]: unknown };
 
-interface Res {
-  ok(d: { [k: string]: unknown }): void;
-  err(code: string, msg: string): void;
-}
+/** The one reply of a request: res(null, data) for success, res(ERR.X, sentence) for an error. */
+type Res = (code: string | null, d: { [k: string]: unknown } | string) => void;
 
 let hashes: Hashes = {};
 let algs: Algorithm[] = [];
@@ -60,7 +58,7 @@ function zero(u: Uint8Array): void {
 
 function opHello(a: Args, res: Res): void {
   const m = process.memory();
-  res.ok({
+  res(null, {
     fw: FW_VERSION,
     proto: PROTOCOL_VERSION,
     board: String(process.env.BOARD),
@@ -73,14 +71,14 @@ function opHello(a: Args, res: Res): void {
 
 function touchThen(res: Res, fn: () => void): void {
   if (!hasButton()) {
-    res.err(ERR.TOUCH, "No button.");
+    res(ERR.TOUCH, "No button.");
     return;
   }
   const waiting = waitTouch(function (pressed) {
     if (pressed) fn();
-    else res.err(ERR.TOUCH, "Not pressed in time.");
+    else res(ERR.TOUCH, "Not pressed in time.");
   });
-  if (!waiting) res.err(ERR.BUSY, "Busy: another request waits for a press.");
+  if (!waiting) res(ERR.BUSY, "Busy: another request waits for a press.");
 }
 
 function opSetTime(a: Args, res: Res): void {
@@ -89,10 +87,10 @@ function opSetTime(a: Args, res: Res): void {
   const jump = isSet() && Math.abs(t - corrected()) > JUMP_MAX;
   const apply = function () {
     setClock(t, a as ClockSet);
-    res.ok({ prev: prev, t: now(), jump: jump });
+    res(null, { prev: prev, t: now(), jump: jump });
   };
   if (!jump) apply();
-  else if (a.force !== true) res.err(ERR.JUMP, "A jump of " + Math.round(t - prev) + " s needs force and a press.");
+  else if (a.force !== true) res(ERR.JUMP, "A jump of " + Math.round(t - prev) + " s needs force and a press.");
   else touchThen(res, apply);
 }
 
@@ -101,16 +99,16 @@ function opAdd(a: Args, res: Res): void {
   const alg = (a.alg === undefined ? "SHA1" : a.alg) as Algorithm;
   const hash = hashes[alg];
   if (!hash) {
-    res.err(ERR.ALG, "This board cannot compute " + alg + ".");
+    res(ERR.ALG, "This board cannot compute " + alg + ".");
     return;
   }
   if (findSlot(name) >= 0) {
-    res.err(ERR.EXISTS, "Slot " + name + " exists.");
+    res(ERR.EXISTS, "Slot " + name + " exists.");
     return;
   }
   const i = freeSlot();
   if (i < 0) {
-    res.err(ERR.FULL, "All slots used.");
+    res(ERR.FULL, "All slots used.");
     return;
   }
   const info: SlotInfo = {
@@ -128,8 +126,8 @@ function opAdd(a: Args, res: Res): void {
   zero(key);
   const ok = writeSlot(i, info, pads);
   zero(pads);
-  if (!ok) res.err(ERR.STORAGE, "Storage write failed.");
-  else res.ok({ slot: info });
+  if (!ok) res(ERR.STORAGE, "Storage write failed.");
+  else res(null, { slot: info });
 }
 
 function opList(a: Args, res: Res): void {
@@ -139,17 +137,17 @@ function opList(a: Args, res: Res): void {
     const s = slotInfo(idx[k]);
     if (s) out.push(s);
   }
-  res.ok({ slots: out, max: MAX_SLOTS });
+  res(null, { slots: out, max: MAX_SLOTS });
 }
 
 function opDelete(a: Args, res: Res): void {
   const i = findSlot(a.name as string);
   if (i < 0) {
-    res.err(ERR.NOSLOT, "No slot " + a.name + ".");
+    res(ERR.NOSLOT, "No slot " + a.name + ".");
     return;
   }
   deleteSlot(i);
-  res.ok({ name: a.name });
+  res(null, { name: a.name });
 }
 
 function codeOf(i: number, s: SlotInfo, t: number, reveal: boolean): CodeInfo {
@@ -169,7 +167,7 @@ function codeOf(i: number, s: SlotInfo, t: number, reveal: boolean): CodeInfo {
 
 function replyCodes(res: Res, only: number): void {
   if (!isSet()) {
-    res.err(ERR.CLOCK, "Clock not set.");
+    res(ERR.CLOCK, "Clock not set.");
     return;
   }
   const t = now();
@@ -179,8 +177,8 @@ function replyCodes(res: Res, only: number): void {
     const s = slotInfo(idx[k]);
     if (s) codes.push(codeOf(idx[k], s, t, only >= 0 || !s.touch));
   }
-  if (only >= 0 && (codes.length === 0 || codes[0].code === null)) res.err(ERR.ALG, "This board cannot compute this slot.");
-  else res.ok({ t: t, codes: codes });
+  if (only >= 0 && (codes.length === 0 || codes[0].code === null)) res(ERR.ALG, "This board cannot compute this slot.");
+  else res(null, { t: t, codes: codes });
 }
 
 function opCode(a: Args, res: Res): void {
@@ -190,7 +188,7 @@ function opCode(a: Args, res: Res): void {
   }
   const i = findSlot(a.name as string);
   const s = i < 0 ? null : slotInfo(i);
-  if (!s) res.err(ERR.NOSLOT, "No slot " + a.name + ".");
+  if (!s) res(ERR.NOSLOT, "No slot " + a.name + ".");
   else if (!s.touch) replyCodes(res, i);
   else touchThen(res, function () {
     replyCodes(res, i);
@@ -198,12 +196,12 @@ function opCode(a: Args, res: Res): void {
 }
 
 function opWipe(a: Args, res: Res): void {
-  res.ok({ slots: wipeSlots() });
+  res(null, { slots: wipeSlots() });
 }
 
 function route(op: string): ((a: Args, res: Res) => void) | null {
   if (op === OPS.HELLO) return opHello;
-  if (op === OPS.TIME) return function (a: Args, res: Res) { res.ok(clockData() as unknown as Args); };
+  if (op === OPS.TIME) return function (a: Args, res: Res) { res(null, clockData() as unknown as Args); };
   if (op === OPS.SET_TIME) return opSetTime;
   if (op === OPS.ADD) return opAdd;
   if (op === OPS.LIST) return opList;
@@ -222,24 +220,17 @@ export function handleLine(line: string, send: (s: string) => void): void {
   }
   const id = r.req.id;
   let done = false;
-  const res: Res = {
-    ok: function (d) {
-      if (done) return;
-      done = true;
-      send(encodeOk(id, d));
-    },
-    err: function (code, msg) {
-      if (done) return;
-      done = true;
-      send(encodeError(id, code, msg));
-    },
+  const res: Res = function (code, d) {
+    if (done) return;
+    done = true;
+    send(code === null ? encodeOk(id, d as { [k: string]: unknown }) : encodeError(id, code, d as string));
   };
   const h = route(r.req.op);
   try {
     if (h) h(r.req.a, res);
-    else res.err(ERR.OP, "Unknown op.");
+    else res(ERR.OP, "Unknown op.");
   } catch (e) {
-    res.err(ERR.INTERNAL, "Internal error.");
+    res(ERR.INTERNAL, "Internal error.");
   }
 }
 
