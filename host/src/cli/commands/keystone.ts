@@ -139,6 +139,9 @@ export function register(program: Command): void {
     let targetPassword: string | undefined;
     if (o.userId !== undefined && o.userId !== cloud.userId && o.userId !== cloud.username) {
       targetPassword = await readPassword(o.userPassword, `Keystone password of ${o.userId}`, "HWTOTP_KEYSTONE_USER_PASSWORD");
+      if (targetPassword === undefined && !o.dryRun) {
+        throw new UsageError(`Verifying the enrolment needs ${o.userId}'s password: --user-password - (stdin) or @FILE, or $HWTOTP_KEYSTONE_USER_PASSWORD.`);
+      }
     }
     const client = new ks.KeystoneClient({ authUrl: cloud.authUrl });
     const run = (device: import("../../integrations/keystone/enroll.ts").EnrollDevice) =>
@@ -258,7 +261,7 @@ async function cachedToken(o: CommonOptions & { name?: string; cache?: string },
   // The code goes straight into one login, and Keystone also accepts the previous step: no reason to wait
   // for a fresh step (and to reveal a code that is then thrown away).
   const minLeft = 0;
-  const token = await keystoneErrors(() =>
+  const getIt = () =>
     ks.getToken(cloud, {
       file: o.cache,
       password: process.env.OS_PASSWORD,
@@ -267,8 +270,17 @@ async function cachedToken(o: CommonOptions & { name?: string; cache?: string },
         const c = await withSession(o, (s) => freshCode(s, { name: o.name, minLeft, onWait: (left) => say(`Only ${left} s left in this step; waiting for the next code.`) }));
         return c.code as string;
       },
-    }),
-  );
+    });
+  const token = await keystoneErrors(async () => {
+    try {
+      return await getIt();
+    } catch (err) {
+      if (err instanceof ks.KeystoneAuthError && !err.receipt) {
+        throw new ks.KeystoneError(`${err.message} Password and code were refused: is the token's clock right and not ahead (\`hwtotp time sync\`), and is this the slot enrolled for ${cloud.username ?? cloud.userId}?`, 401);
+      }
+      throw err;
+    }
+  });
   return { cloud, ks, token };
 }
 

@@ -1,0 +1,122 @@
+// The hwtotp binary's Keystone commands as subprocesses: the in-memory Keystone (keystone-fake.ts) served
+// over HTTP on 127.0.0.1 and the host's stand-in token over TCP. Fast; the real server is in test/e2e.
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureHostBuilt, privateEnv, runCli } from "../host/cli-harness.ts";
+import { startFakeDevice, type FakeDevice } from "../host/fake-device.ts";
+import { fakeKeystone } from "./keystone-fake.ts";
+
+let server: Server;
+let device: FakeDevice;
+let ks: ReturnType<typeof fakeKeystone>;
+let url: string;
+let dir: string;
+let env: NodeJS.ProcessEnv;
+const cli = (args: string[], input?: string, extra: NodeJS.ProcessEnv = {}) => runCli(args, { env: { ...env, ...extra }, input });
+const codeRequests = () => device.requests.filter((l) => JSON.parse(l).op === "code").length;
+
+beforeAll(async () => {
+  await ensureHostBuilt();
+  ks = fakeKeystone();
+  ks.addUser("admin", "adminpw", true);
+  ks.addUser("alice", "alicepw");
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", async () => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
+      const r = await ks.fetch("http://keystone.test" + req.url, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks).toString() : undefined });
+      const out: Record<string, string> = {};
+      r.headers.forEach((v, k) => (out[k] = v));
+      res.writeHead(r.status, out).end(await r.text());
+    });
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v3`;
+  device = await startFakeDevice();
+  dir = mkdtempSync(join(tmpdir(), "hwtotp-ks-cli-"));
+  writeFileSync(
+    join(dir, "clouds.yaml"),
+    `# keep me\nclouds:\n  admin:\n    auth:\n      auth_url: ${url}\n      username: admin\n      password: adminpw\n      project_name: demo\n`,
+    { mode: 0o600 },
+  );
+  env = privateEnv({ HWTOTP_DEVICE: device.address, OS_CLIENT_CONFIG_FILE: join(dir, "clouds.yaml"), HWTOTP_TOKEN_CACHE: join(dir, "tokens.json") });
+  for (const k of Object.keys(env)) if (k.startsWith("OS_") && k !== "OS_CLIENT_CONFIG_FILE") delete env[k];
+});
+
+afterAll(async () => {
+  await device?.close();
+  await new Promise((ok) => server?.close(ok));
+});
+
+describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
+  it("enroll --dry-run says what it would do and changes nothing", async () => {
+    const r = await cli(["keystone", "enroll", "--os-cloud", "admin", "--user-id", "alice", "--dry-run"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Would:\n {2}1\. generate a 20-byte seed/);
+    expect(device.slots.size).toBe(0);
+    expect(ks.creds.size).toBe(0);
+  });
+
+  it("enroll without the enrolled user's password is bad input (exit 2), before the token is touched", async () => {
+    const r = await cli(["keystone", "enroll", "--os-cloud", "admin", "--user-id", "alice"]);
+    expect(r.code).toBe(2);
+    expect(device.slots.size).toBe(0);
+  });
+
+  it("enroll: admin enrols alice, the JSON says what was verified, nothing secret is printed", async () => {
+    const r = await cli(["keystone", "enroll", "--os-cloud", "admin", "--user-id", "alice", "--user-password", "-", "--json"], "alicepw\n");
+    expect(r.code, r.stderr).toBe(0);
+    const o = JSON.parse(r.stdout);
+    expect(o.verified).toMatchObject({ mfaLogin: true, passwordOnly: "refused-mfa" });
+    expect(device.slots.has("keystone")).toBe(true);
+    const blob = [...ks.creds.values()][0].blob;
+    for (const s of [blob, "alicepw", "adminpw", device.slots.get("keystone")!.key.toString("hex")]) expect(r.stdout + r.stderr).not.toContain(s);
+  });
+
+  it("cloud writes a v3multifactor entry (password from stdin) and keeps the rest", async () => {
+    const r = await cli(["keystone", "cloud", "alice", "--auth-url", url, "--username", "alice", "--project", "demo", "--password", "-"], "alicepw\n");
+    expect(r.code, r.stderr).toBe(0);
+    const text = readFileSync(join(dir, "clouds.yaml"), "utf8");
+    expect(text.startsWith(`# keep me\nclouds:\n  admin:\n`)).toBe(true);
+    expect(text).toContain("  alice:\n    auth_type: v3multifactor\n");
+    expect(statSync(join(dir, "clouds.yaml")).mode & 0o777).toBe(0o600);
+  });
+
+  it("exec --token-cache: the child gets a token and no password; the second run costs no code", async () => {
+    const before = codeRequests();
+    const child = ["sh", "-c", 'echo "$OS_AUTH_TYPE $OS_PROJECT_ID ${OS_PASSWORD:-none} ${OS_PASSCODE:-none} ${OS_CLOUD:-none} $#"'];
+    const a = await cli(["exec", "--token-cache", "--", ...child, "--os-cloud", "alice"], undefined, { OS_PASSWORD: "stale" });
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stdout.trim()).toBe(`token ${ks.projects[0].id} none none none 0`); // --os-cloud NAME taken out of the argv
+    expect(a.stderr).toMatch(/Logged in to Keystone/);
+    const b = await cli(["exec", "--token-cache=alice", "--", "sh", "-c", 'test -n "$OS_TOKEN"']);
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stderr).toBe("");
+    expect(codeRequests() - before).toBe(1);
+    expect(statSync(join(dir, "tokens.json")).mode & 0o777).toBe(0o600);
+  });
+
+  it("login reports the cached token; logout drops and revokes it", async () => {
+    const l = await cli(["keystone", "login", "--os-cloud", "alice", "--json"]);
+    expect(l.code, l.stderr).toBe(0);
+    expect(JSON.parse(l.stdout)).toMatchObject({ cloud: "alice", issued: false, projectId: ks.projects[0].id });
+    const o = await cli(["keystone", "logout", "--all", "--json"]);
+    expect(JSON.parse(o.stdout)).toEqual({ dropped: 1, revoked: 1 });
+  });
+
+  it("a token one step ahead: the login is refused with exit 10 and a hint about the clock", async () => {
+    device.clock.offset = 30;
+    try {
+      const r = await cli(["exec", "--token-cache=alice", "--", "true"]);
+      expect(r.code).toBe(10);
+      expect(r.stderr).toMatch(/clock/);
+    } finally {
+      device.clock.offset = 0;
+    }
+  });
+});
