@@ -294,7 +294,13 @@ export async function execWithTokenCache(argv: string[], o: CommonOptions & { na
   const { runChild } = await import("../../exec.ts");
   const taken = ks.takeOsCloudArg(argv);
   const cloudName = typeof o.tokenCache === "string" ? o.tokenCache : taken.cloud;
-  const { token } = await cachedToken(o, cloudName);
+  const { token } = await cachedToken(o, cloudName).catch((err) => {
+    // `hwtotp exec --token-cache openstack …` (no --) reads "openstack" as the cloud's name.
+    if (err instanceof UsageError && typeof o.tokenCache === "string" && /No cloud named/.test(err.message)) {
+      throw new UsageError(`${err.message} (--token-cache takes an optional cloud name: put -- before the command.)`);
+    }
+    throw err;
+  });
   if (token.issued) say(`Logged in to Keystone with a code from the token; cached until ${new Date(token.token.expiresAt).toISOString()}.`);
   const env = ks.tokenEnv(token.token, process.env);
   const extra: NodeJS.ProcessEnv = { ...env };
