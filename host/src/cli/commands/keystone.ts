@@ -267,7 +267,7 @@ async function cachedToken(o: CommonOptions & { name?: string; cache?: string },
       password: process.env.OS_PASSWORD,
       warn: say,
       passcode: async () => {
-        const c = await withSession(o, (s) => freshCode(s, { name: o.name, minLeft, onWait: (left) => say(`Only ${left} s left in this step; waiting for the next code.`) }));
+        const c = await withSession(o, (s) => freshCode(s, { name: o.name, minLeft, onWait: (left) => say(`Only ${Math.round(left)} s left in this step; waiting for the next code.`) }));
         return c.code as string;
       },
     });
