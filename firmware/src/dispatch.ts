@@ -17,7 +17,7 @@ import {
 import { FW_VERSION } from "./version.ts";
 import { blockSize, makePads, type Hashes } from "./hmac.ts";
 import { computeTotp, counterAt } from "./totp.ts";
-import { clockData, corrected, isSet, JUMP_MAX, now, setClock, type ClockSet } from "./clock.ts";
+import { clockData, corrected, forwardRoom, isSet, JUMP_MAX, noteReveal, now, setClock, withheld, type ClockSet } from "./clock.ts";
 import { hasButton, waitTouch } from "./touch.ts";
 import {
   MAX_SLOTS,
@@ -84,13 +84,15 @@ function touchThen(res: Res, fn: () => void): void {
 function opSetTime(a: Args, res: Res): void {
   const t = a.t as number;
   const prev = now();
-  const jump = isSet() && Math.abs(t - corrected()) > JUMP_MAX;
+  const d = t - corrected();
+  const first = !isSet() || clockData().synced === null;
+  const jump = isSet() && (d < -JUMP_MAX || d > forwardRoom());
   const apply = function () {
-    setClock(t, a as ClockSet);
+    setClock(t, a as ClockSet, jump || first);
     res(null, { prev: prev, t: now(), jump: jump });
   };
   if (!jump) apply();
-  else if (a.force !== true) res(ERR.JUMP, "A jump of " + Math.round(t - prev) + " s needs force and a press.");
+  else if (a.force !== true) res(ERR.JUMP, "A jump of " + Math.round(d) + " s needs force and a press.");
   else touchThen(res, apply);
 }
 
@@ -175,10 +177,20 @@ function replyCodes(res: Res, only: number): void {
   const codes: CodeInfo[] = [];
   for (let k = 0; k < idx.length; k++) {
     const s = slotInfo(idx[k]);
-    if (s) codes.push(codeOf(idx[k], s, t, only >= 0 || !s.touch));
+    if (!s) continue;
+    const show = only >= 0 || !s.touch;
+    const w = show ? withheld(t, s.period) : 0;
+    if (w) {
+      res(ERR.CLOCK, "Clock moved back past a shown code: wait " + w + " s or confirm with a press.");
+      return;
+    }
+    codes.push(codeOf(idx[k], s, t, show));
   }
   if (only >= 0 && (codes.length === 0 || codes[0].code === null)) res(ERR.ALG, "This board cannot compute this slot.");
-  else res(null, { t: t, codes: codes });
+  else {
+    noteReveal(t);
+    res(null, { t: t, codes: codes });
+  }
 }
 
 function opCode(a: Args, res: Res): void {

@@ -115,6 +115,53 @@ describe("clock events (firmware in the emulator)", () => {
     expect(m.offset).toBeGreaterThan(-1);
   });
 
+  it("forward moves without a press are bounded in total: small steps cannot add up (no ratchet)", async () => {
+    const h = await start({ trueStart: T0 });
+    await sync(h);
+    h.advance(600);
+    // 100 s forward is within the bound and the room (120 s)
+    h.emu.control.setClock(h.emu.control.now() - 100);
+    expect((await sync(h)).plan.action).toBe("set");
+    // another 100 s ten minutes later is not: only 20 s + 1000 ppm of 600 s are left
+    h.advance(600);
+    h.emu.control.setClock(h.emu.control.now() - 100);
+    await expect(sync(h)).rejects.toMatchObject({ code: ERR.JUMP });
+    const pressed = sync(h, { force: true });
+    await new Promise((res) => setTimeout(res, 20));
+    h.emu.control.pressButton();
+    expect((await pressed).set!.jump).toBe(true);
+    // the room refills at the worst drift rate: a day later a few seconds go through
+    h.advance(86400);
+    h.emu.control.setClock(h.emu.control.now() - 4);
+    expect((await sync(h)).plan.action).toBe("set");
+  });
+
+  it("after an unconfirmed move back, no code for a step before one already revealed; a confirmed jump lifts it", async () => {
+    const h = await start({ trueStart: T0 });
+    await sync(h);
+    h.advance(3600);
+    // the RTC gains 90 s (within the bound) and a code is revealed at that time
+    h.emu.control.setClock(h.emu.control.now() + 90);
+    const ahead = await h.port.code("ks");
+    const r = await sync(h);
+    expect(r.plan.action).toBe("set");
+    expect(r.plan.correction).toBeLessThan(-89);
+    await expect(h.port.code("ks")).rejects.toMatchObject({ code: ERR.CLOCK });
+    await expect(h.port.code()).rejects.toMatchObject({ code: ERR.CLOCK });
+    // until the clock reaches the step already revealed
+    h.advance(95);
+    const later = await h.port.code("ks");
+    expect(later.codes[0].step).toBeGreaterThanOrEqual(ahead.codes[0].step);
+    // a jump back confirmed with a press lifts the guard at once
+    h.emu.control.setClock(h.emu.control.now() + 600);
+    await h.port.code("ks");
+    const pressed = sync(h, { force: true });
+    await new Promise((res) => setTimeout(res, 20));
+    h.emu.control.pressButton();
+    expect((await pressed).plan.action).toBe("jump");
+    expect((await h.port.code("ks")).codes[0].code).toMatch(/^\d{6}$/);
+  });
+
   it("a sync with an absurd round trip is discarded and leaves the device alone", async () => {
     const h = await start({ trueStart: T0, drift: 50 });
     await sync(h);
