@@ -359,11 +359,11 @@ export interface HelloData {
 }
 
 export interface ClockData {
-  set: boolean; // false while the clock is before LIMITS.CLOCK_MIN
-  t: number; // effective device time (drift-corrected), Unix seconds, float
+  set: boolean; // false while the clock is before LIMITS.CLOCK_MIN, or its RTC lost power since the last settime
+  t: number; // code clock: drift-corrected time minus bias (what codes are computed at), Unix seconds, float
   raw: number; // uncorrected getTime()
   ppm: number; // drift correction applied (positive: the RTC runs fast)
-  synced: number | null; // effective device time of the last settime, or null
+  synced: number | null; // the drift-corrected time the last settime set (its t), or null
   samples: number; // syncs the drift estimate rests on
   bias?: number; // s the code clock is held behind the drift-corrected clock (t already includes it), 0 if absent
   err?: number; // ppm, one-sigma uncertainty of the drift estimate, as stored by the host at the last sync
