@@ -1,5 +1,6 @@
 // A device clock simulated in plain TypeScript, on virtual time, with the semantics the firmware's
-// clock.ts implements (drift-corrected clock, bias, jump bound, button): lets the host-side policy be
+// clock.ts implements (drift-corrected clock, bias, jump bound, button; not its forward room or the
+// guard after a move back): lets the host-side policy be
 // tested without the emulator. The emulator suites run the same scenarios against the real firmware.
 import { ERR, LIMITS, type ClockData, type SetTimeData } from "../../protocol/index.ts";
 import type { ClockPort, ClockSetArgs } from "../../host/src/clock/index.ts";
