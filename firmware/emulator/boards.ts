@@ -25,6 +25,13 @@ export interface BoardProfile {
   button?: string;
   /** LED pin names. */
   leds: string[];
+  /**
+   * Hardware pin of each named pin: [name as the device prints it, pin number]. On Espruino a pin is a Pin value
+   * (jsvar.h: jsvIsPin is integer-ish) whose number is its index: `typeof BTN` is "number", `BTN|0` its index,
+   * and `if (BTN)` is false for pin 0 (jsvGetBool → jsvGetInteger). nRF52 pins D<n> have index n (Puck.js BTN
+   * is D0); STM32 indices are estimated as port×16+n (only whether it is 0 matters for truthiness).
+   */
+  pinHw: Record<string, [string, number]>;
   /** RTC chip family: STM32 keeps time across reset but not power loss; nRF52 keeps it across reset too. */
   rtc: "stm32" | "nrf52" | "host";
   /** Wire strings are 8-bit (Pico, Puck.js…) or UTF-8 (Linux). */
@@ -41,27 +48,27 @@ export const BOARDS: Record<BoardName, BoardProfile> = {
   pico: {
     name: "pico", envBoard: "PICO_R1_3", boardJson: "PICO_R1_3.json", hashes: ["SHA1", "SHA256"],
     storageBytes: 48 * 1024, pageBytes: 16 * 1024, vars: 5100, blockBytes: 16, consoleDevice: "USB",
-    button: "BTN1", leds: ["LED1", "LED2"], rtc: "stm32", utf8: false, setTimeNoop: false, hwRandRepeats: false,
+    button: "BTN1", leds: ["LED1", "LED2"], pinHw: { BTN1: ["C13", 45], LED1: ["B2", 18], LED2: ["B12", 28] }, rtc: "stm32", utf8: false, setTimeNoop: false, hwRandRepeats: false,
   },
   puckjs: {
     name: "puckjs", envBoard: "PUCKJS", boardJson: "PUCKJS.json", hashes: ["SHA1", "SHA256"],
     storageBytes: 40 * 1024, pageBytes: 4096, vars: 2630, blockBytes: 16, consoleDevice: "Bluetooth",
-    button: "BTN1", leds: ["LED1", "LED2", "LED3"], rtc: "nrf52", utf8: false, setTimeNoop: false, hwRandRepeats: false,
+    button: "BTN1", leds: ["LED1", "LED2", "LED3"], pinHw: { BTN1: ["D0", 0], LED1: ["D5", 5], LED2: ["D4", 4], LED3: ["D3", 3] }, rtc: "nrf52", utf8: false, setTimeNoop: false, hwRandRepeats: false,
   },
   bangle2: {
     name: "bangle2", envBoard: "BANGLEJS2", boardJson: "BANGLEJS2.json", hashes: ALL,
     storageBytes: 8 * 1024 * 1024, pageBytes: 4096, vars: 12000, blockBytes: 16, consoleDevice: "Bluetooth",
-    button: "BTN1", leds: [], rtc: "nrf52", utf8: false, setTimeNoop: false, hwRandRepeats: false,
+    button: "BTN1", leds: [], pinHw: { BTN1: ["D17", 17] }, rtc: "nrf52", utf8: false, setTimeNoop: false, hwRandRepeats: false,
   },
   original: {
     name: "original", envBoard: "ESPRUINOBOARD", boardJson: "ESPRUINOBOARD.json", hashes: null,
     storageBytes: 20 * 1024, pageBytes: 2048, vars: 2250, blockBytes: 16, consoleDevice: "USB",
-    button: "BTN1", leds: ["LED1", "LED2", "LED3"], rtc: "stm32", utf8: false, setTimeNoop: false, hwRandRepeats: false,
+    button: "BTN1", leds: ["LED1", "LED2", "LED3"], pinHw: { BTN1: ["B12", 28], LED1: ["A13", 13], LED2: ["A14", 14], LED3: ["A15", 15] }, rtc: "stm32", utf8: false, setTimeNoop: false, hwRandRepeats: false,
   },
   linux: {
     name: "linux", envBoard: "LINUX", boardJson: "LINUX.json", hashes: ALL,
     storageBytes: 4 * 1024 * 1024, pageBytes: 4096, vars: 4000, blockBytes: 16, consoleDevice: "USB",
-    button: undefined, leds: [], rtc: "host", utf8: true, setTimeNoop: true, hwRandRepeats: true,
+    button: undefined, leds: [], pinHw: {}, rtc: "host", utf8: true, setTimeNoop: true, hwRandRepeats: true,
   },
 };
 

@@ -10,6 +10,9 @@ import { espruinoSource } from "./transform.ts";
 import { Repl } from "./repl.ts";
 
 export const ESPRUINO_VERSION = "2v29";
+/** Marks the emulator's Pin objects (value: the pin's key in Device.pins). */
+const PIN_KEY = Symbol("hwtotp.pin");
+const INT64 = 9223372036854775808;
 
 /** Raised out of program code when the variable cap is exceeded; not catchable by the program in spirit. */
 export class OutOfMemory extends Error {
@@ -438,7 +441,11 @@ export class Device {
   private pinApi(name: string): any {
     const dev = this;
     const pin = this.pins.get(name)!;
-    const api = {
+    const hw = this.board.pinHw[name] || [name, -1];
+    // A Pin value (jswrap_pin.c): prints as its hardware name, converts to its index in arithmetic and `==`
+    // (default hint), and is false under `if` when its index is 0 (transform.ts routes tests through
+    // __espruinoBool). `"" + BTN` gives the index here where the device gives "D0": use String(BTN).
+    const api: any = {
       read: () => pin.state,
       write: (v: unknown) => { if (name !== dev.board.button) pin.state = !!v; },
       set: () => api.write(true),
@@ -446,10 +453,25 @@ export class Device {
       toggle: () => { api.write(!pin.state); return pin.state; },
       mode: () => {},
       getMode: () => "input",
-      toString: () => name,
+      getInfo: () => dev.ctxValue({ num: hw[1] }),
+      toString: () => hw[0],
+      valueOf: () => hw[1],
     };
+    Object.defineProperty(api, Symbol.toPrimitive, { value: (hint: string) => (hint === "string" ? hw[0] : hw[1]) });
+    Object.defineProperty(api, PIN_KEY, { value: name });
     pin.api = api;
     return api;
+  }
+
+  /** The emulator's key (BTN1, LED1…) of a pin given as a Pin, its number or its name ("D0", "BTN1"). */
+  pinKey(pin: unknown): string | undefined {
+    if (pin && typeof pin === "object" && (pin as any)[PIN_KEY] !== undefined) return (pin as any)[PIN_KEY];
+    for (const k of this.pins.keys()) {
+      const hw = this.board.pinHw[k];
+      if (typeof pin === "number" && hw && hw[1] === pin) return k;
+      if (typeof pin === "string" && (k === pin || (hw && hw[0] === pin))) return k;
+    }
+    return undefined;
   }
 
   private installApi(): void {
@@ -472,6 +494,14 @@ export class Device {
     for (const name of ["BTN", "BTN1", "LED1", "LED2", "LED3"]) def(name, undefined);
     for (const name of this.pins.keys()) def(name, this.pinApi(name));
     if (board.button) def("BTN", g[board.button]);
+    // Helpers the source transform (transform.ts) routes Espruino-specific semantics through.
+    // jsvGetBool (jsvar.c): a Pin is integer-ish, true only when its index is not 0.
+    def("__espruinoBool", (v: any) => (v && typeof v === "object" && v[PIN_KEY] !== undefined ? +v !== 0 : v));
+    // jsvGetTypeOf (jsvar.c): a Pin is numeric, so typeof gives "number".
+    def("__espruinoTypeof", (v: any) => (v && typeof v === "object" && v[PIN_KEY] !== undefined ? "number" : typeof v));
+    // jsvGetInteger (jsvar.c): bitwise operands become (JsVarInt)(long long)x; a double beyond ±2^63 does not
+    // fit the long long and gives 0 (x86 Linux build, as the facts page measured: 1e20|0 is 0; V8 gives 1661992960).
+    def("__espruinoInt", (x: any) => (typeof x === "number" && (x >= INT64 || x <= -INT64) ? 0 : x));
     def("getTime", () => dev.clock.now());
     def("setTime", (t: number) => { if (!board.setTimeNoop) dev.clock.setTime(+t); });
     const timer = (repeat: boolean) => function (fn: unknown, ms?: number) {
@@ -481,25 +511,41 @@ export class Device {
     };
     def("setTimeout", timer(false));
     def("setInterval", timer(true));
-    const clear = (id?: number) => { if (id === undefined) dev.clock.clearAll(); else dev.clock.clear(id); };
-    def("clearTimeout", clear);
-    def("clearInterval", clear);
+    // jswrap_interactive.c (_jswrap_interface_clearTimeoutOrInterval): no argument clears all timers; an id that
+    // is not running (never set, already fired, already cleared) throws Error "Unknown Timeout"/"Unknown Interval".
+    const clear = (what: string) => function (id?: number) {
+      if (arguments.length === 0 || id === undefined) dev.clock.clearAll();
+      else if (!dev.clock.clear(id)) throw new (g.Error)("Unknown " + what);
+    };
+    def("clearTimeout", clear("Timeout"));
+    def("clearInterval", clear("Interval"));
     def("changeInterval", (id: number, ms: number) => dev.clock.change(id, ms));
     def("setWatch", (fn: any, pin: any, opts: any) => {
       const o = typeof opts === "object" && opts ? opts : {};
-      const name = pin && pin.toString ? String(pin.toString()) : String(pin);
-      if (!dev.pins.has(name)) throw new (g.Error)("Invalid pin " + name);
+      const name = dev.pinKey(pin);
+      if (name === undefined) throw new (g.Error)("Invalid pin " + String(pin));
       const w = { id: dev.nextWatch++, fn: fn, pin: name, repeat: !!o.repeat, edge: o.edge || "both" };
       dev.watches.push(w);
       return w.id;
     });
-    def("clearWatch", (id?: number) => { dev.watches = id === undefined ? [] : dev.watches.filter((w) => w.id !== id); });
+    // jswrap_io.c (jswrap_interface_clearWatch): an id that is not a live watch (a non-repeating watch that
+    // fired is gone) throws Error "Unknown Watch".
+    def("clearWatch", (id?: number) => {
+      if (id === undefined) dev.watches = [];
+      else {
+        const n = dev.watches.length;
+        dev.watches = dev.watches.filter((w) => w.id !== id);
+        if (dev.watches.length === n) throw new (g.Error)("Unknown Watch");
+      }
+    });
     def("digitalWrite", (pin: any, v: unknown) => {
-      const p = pin && dev.pins.get(String(pin.toString()));
-      if (p && String(pin.toString()) !== board.button) p.state = !!v;
+      const k = dev.pinKey(pin);
+      const p = k === undefined ? undefined : dev.pins.get(k);
+      if (p && k !== board.button) p.state = !!v;
     });
     def("digitalRead", (pin: any) => {
-      const p = pin && dev.pins.get(String(pin.toString()));
+      const k = dev.pinKey(pin);
+      const p = k === undefined ? undefined : dev.pins.get(k);
       return p && p.state ? 1 : 0;
     });
     def("reset", () => { dev.pending = { kind: "reset" }; });

@@ -1,6 +1,7 @@
 // The JavaScript realm of the emulated interpreter: a node:vm context stripped and patched to behave like
 // Espruino 2v29 (see shared/facts/espruino.md). Each patch names the trap it reproduces.
 import vm from "node:vm";
+import { EspruinoRegexError, espruinoMatch } from "./regex.ts";
 
 /** Built-ins Espruino lacks: removed from the realm. */
 export const MISSING_GLOBALS = ["Symbol", "Map", "Set", "WeakMap", "WeakSet", "WeakRef", "FinalizationRegistry", "BigInt", "BigInt64Array", "BigUint64Array", "Proxy", "Reflect", "Intl", "WebAssembly", "SharedArrayBuffer", "Atomics", "AggregateError", "globalThis", "queueMicrotask", "escape", "unescape", "EvalError", "URIError"];
@@ -70,17 +71,43 @@ export function createRealm(): Realm {
   Object.defineProperty(typedProto, "slice", { value: function (this: Uint8Array, a?: number, b?: number) { return toArray(realSlice.call(this, a, b)); }, writable: true, configurable: true });
   Object.defineProperty(typedProto, "filter", { value: function (this: Uint8Array, f: any, t?: any) { return toArray(realFilter.call(this, f, t)); }, writable: true, configurable: true });
 
-  // Trap: regex `{n}` quantifiers and lookahead quietly fail to match.
-  const realExec = g.RegExp.prototype.exec;
+  // Trap: Espruino's own regex engine (jswrap_regexp.c, ported in regex.ts) lacks `?`, `{n}`, lookahead,
+  // non-capturing groups, \b as a word boundary and backreferences; exec (and so test, match, replace, split,
+  // search, which V8 routes through a patched exec) runs that engine. Only i and g flags are honoured; `y` is
+  // honoured for V8's internal split splitter only.
+  const makeMatch = ev("(function (parts, index, input) { var a = []; for (var i = 0; i < parts.length; i++) a.push(parts[i]); a.index = index; a.input = input; return a; })");
+  const RealError = g.Error;
   Object.defineProperty(g.RegExp.prototype, "exec", {
-    value: function (this: RegExp, s: string) {
-      if (/\{\d|\(\?[=!]/.test(this.source)) return null;
-      return realExec.call(this, s);
+    value: function (this: RegExp, arg: unknown) {
+      const str = String(arg);
+      const flags = this.flags;
+      const sticky = flags.indexOf("y") >= 0;
+      const global = flags.indexOf("g") >= 0;
+      const last = Math.max(0, Math.floor(+this.lastIndex || 0));
+      if (last > str.length) {
+        this.lastIndex = 0;
+        return null;
+      }
+      let m;
+      try {
+        m = espruinoMatch(this.source, str, last, flags.indexOf("i") >= 0, sticky);
+      } catch (e) {
+        if (e instanceof EspruinoRegexError) throw new RealError(e.message);
+        throw e;
+      }
+      if (!m) {
+        this.lastIndex = 0;
+        return null;
+      }
+      this.lastIndex = global || sticky ? m.index + m.parts[0].length : 0;
+      return makeMatch(m.parts, m.index, str);
     }, writable: true, configurable: true,
   });
 
-  // Trap: errors thrown by the interpreter (null.x) are plain Errors whose `name` is undefined.
+  // Trap: errors thrown by the interpreter (null.x) are plain Errors whose `name` is undefined: `e instanceof
+  // TypeError` is false for them (the TypeError wrapper below only claims errors the program constructed).
   Object.defineProperty(g.TypeError.prototype, "name", { value: undefined, writable: true, configurable: true });
+  const madeByProgram = new WeakSet<object>();
 
   // Trap: static methods are not inherited by subclasses (a function's prototype link cannot be changed).
   const realSetProto = g.Object.setPrototypeOf;
@@ -105,6 +132,7 @@ export function createRealm(): Realm {
   }
 
   // Trap: a built-in read off a prototype object (`Array.prototype.slice`) is undefined; reads off instances work.
+  const altProtos = new Map<Function, object>();
   for (const name of WRAPPED) {
     const Real = g[name];
     if (typeof Real !== "function") continue;
@@ -123,9 +151,22 @@ export function createRealm(): Realm {
         return Reflect.set(t, k, v, r);
       },
     });
+    // Trap: BYTES_PER_ELEMENT is undefined on typed-array instances too. V8 keeps it non-configurable on each
+    // typed-array prototype, so instances the program constructs get a copy of that prototype without it.
+    let instanceTarget: Function = Real;
+    if (typeof realProto.BYTES_PER_ELEMENT === "number") {
+      const alt = Object.create(Object.getPrototypeOf(realProto));
+      for (const k of Reflect.ownKeys(realProto)) if (k !== "BYTES_PER_ELEMENT") Object.defineProperty(alt, k, Reflect.getOwnPropertyDescriptor(realProto, k)!);
+      const T = function () {};
+      T.prototype = alt;
+      instanceTarget = T;
+      altProtos.set(Real, alt);
+    }
+    const isError = name === "TypeError";
     const W = function (this: unknown, ...args: unknown[]) {
-      if (new.target) return Reflect.construct(Real, args, new.target === W ? Real : new.target);
-      return Real.apply(this, args);
+      const o = new.target ? Reflect.construct(Real, args, new.target === W ? instanceTarget : new.target) : Real.apply(this, args);
+      if (isError) madeByProgram.add(o);
+      return o;
     };
     for (const k of Reflect.ownKeys(Real)) {
       if (k === "prototype" || k === "length" || k === "name" || k === "BYTES_PER_ELEMENT") continue;
@@ -134,7 +175,13 @@ export function createRealm(): Realm {
     }
     Object.defineProperty(W, "name", { value: name });
     Object.defineProperty(W, "prototype", { value: view, writable: false });
-    Object.defineProperty(W, Symbol.hasInstance, { value: (x: unknown) => x instanceof Real });
+    const alt = altProtos.get(Real);
+    if (alt) Object.defineProperty(alt, "constructor", { value: W, writable: true, configurable: true });
+    Object.defineProperty(W, Symbol.hasInstance, {
+      value: isError ? (x: unknown) => x instanceof Real && madeByProgram.has(x as object)
+        : alt ? (x: unknown) => x instanceof Real || (typeof x === "object" && x !== null && alt.isPrototypeOf(x))
+          : (x: unknown) => x instanceof Real,
+    });
     Object.setPrototypeOf(W, Object.getPrototypeOf(Real));
     Object.defineProperty(g, name, { value: W, writable: true, configurable: true, enumerable: false });
   }
