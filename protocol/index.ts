@@ -119,12 +119,8 @@ function isObject(x: unknown): x is { [k: string]: unknown } {
   return typeof x === "object" && x !== null && !(x instanceof Array);
 }
 
-function isInt(x: unknown): x is number {
-  return typeof x === "number" && isFinite(x) && Math.floor(x) === x;
-}
-
 function isFrameId(x: unknown): x is number {
-  return isInt(x) && x >= 0 && x <= 2147483647;
+  return typeof x === "number" && Math.floor(x) === x && x >= 0 && x <= 2147483647;
 }
 
 export function encodeRequest(id: number, op: string, a?: { [k: string]: unknown }): string {
@@ -194,10 +190,7 @@ function fail(id: number | null, e: string, m: string): ParseFail {
 }
 
 function isKnownOp(op: string): boolean {
-  for (const k in OPS) {
-    if ((OPS as { [k: string]: string })[k] === op) return true;
-  }
-  return false;
+  return SPECS.indexOf(op) >= 0;
 }
 
 /** Parses one request line and validates its arguments. */
@@ -240,109 +233,90 @@ export function parseReply(line: string): Reply | null {
   return { id: id, ok: false, e: typeof o.e === "string" ? o.e : ERR.INTERNAL, m: typeof o.m === "string" ? o.m : "" };
 }
 
-function isPrintableAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 32 || c > 126) return false;
-  }
-  return true;
-}
-
 /** A slot name: 1–32 printable ASCII characters, no leading or trailing space. Returns an error sentence or null. */
 export function checkName(x: unknown, what?: string): string | null {
-  const w = what || "name";
-  if (typeof x !== "string") return "The " + w + " must be a string.";
+  const w = "The " + (what || "name") + " must ";
+  if (typeof x !== "string") return w + "be a string.";
   const s = x as string;
-  if (s.length < 1 || s.length > LIMITS.NAME_MAX) return "The " + w + " must be 1 to " + LIMITS.NAME_MAX + " characters.";
-  if (!isPrintableAscii(s)) return "The " + w + " must be printable ASCII.";
-  if (s.charAt(0) === " " || s.charAt(s.length - 1) === " ") return "The " + w + " must not start or end with a space.";
-  return null;
+  if (s.length < 1 || s.length > LIMITS.NAME_MAX) return w + "be 1 to " + LIMITS.NAME_MAX + " characters.";
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 32 || c > 126) return w + "be printable ASCII.";
+  }
+  return s.charAt(0) === " " || s.charAt(s.length - 1) === " " ? w + "not start or end with a space." : null;
 }
-
-const HEX = "0123456789abcdef";
 
 /** Secret key on the wire: lower-case hex, KEY_MIN_BYTES..KEY_MAX_BYTES bytes. Never echoed in the sentence. */
 export function checkKeyHex(x: unknown): string | null {
   if (typeof x !== "string") return "The key must be a hex string.";
   const s = x as string;
-  if (s.length % 2 !== 0) return "The key has an odd number of hex digits.";
   const n = s.length / 2;
-  if (n < LIMITS.KEY_MIN_BYTES || n > LIMITS.KEY_MAX_BYTES) {
-    return "The key must be " + LIMITS.KEY_MIN_BYTES + " to " + LIMITS.KEY_MAX_BYTES + " bytes, not " + n + ".";
+  if (n < LIMITS.KEY_MIN_BYTES || n > LIMITS.KEY_MAX_BYTES || s.length % 2) {
+    return "The key must be " + LIMITS.KEY_MIN_BYTES + " to " + LIMITS.KEY_MAX_BYTES + " bytes (an even number of hex digits), not " + n + ".";
   }
   for (let i = 0; i < s.length; i++) {
-    if (HEX.indexOf(s.charAt(i)) < 0) return "The key must be lower-case hex.";
+    if ("0123456789abcdef".indexOf(s.charAt(i)) < 0) return "The key must be lower-case hex.";
   }
   return null;
 }
 
-function checkOptional(a: { [k: string]: unknown }, key: string, type: string): string | null {
-  if (a[key] === undefined) return null;
-  if (typeof a[key] !== type) return key + " must be a " + type + ".";
-  return null;
+/**
+ * The check of one argument: [kind, required, lo, hi]. Kinds: 0 number lo..hi, 1 integer lo..hi, 2 boolean,
+ * 3 slot name (checkName), 4 key (checkKeyHex), 5 one of the list lo. An absent optional argument passes.
+ */
+type ArgCheck = [number, number?, (number | unknown[])?, number?];
+
+/** One spec per op: the op, then its arguments (any other argument is refused), checked in this order. */
+const SPECS: (string | { [k: string]: ArgCheck })[] = [
+  "hello", {},
+  "time", {},
+  "list", {},
+  "settime", {
+    t: [0, 1, LIMITS.CLOCK_MIN, 4102444800], // 2020 to 2100, Unix seconds
+    ppm: [0, 0, -LIMITS.PPM_MAX, LIMITS.PPM_MAX],
+    bias: [0, 0, 0, LIMITS.BIAS_MAX],
+    samples: [1, 0, 0, 1000000],
+    err: [0, 0, 0, LIMITS.PPM_MAX],
+    force: [2],
+  },
+  "add", {
+    name: [3, 1],
+    key: [4, 1],
+    alg: [5, 0, ALGORITHMS],
+    digits: [5, 0, LIMITS.DIGITS],
+    period: [1, 0, LIMITS.PERIOD_MIN, LIMITS.PERIOD_MAX],
+    touch: [2],
+    serial: [3],
+  },
+  "delete", { name: [3, 1] },
+  "code", { name: [3] },
+  "wipe", { confirm: [5, 1, ["wipe"]] },
+];
+
+function checkArg(k: string, x: unknown, c: ArgCheck): string | null {
+  const kind = c[0];
+  if (kind === 3) return checkName(x, k);
+  if (kind === 4) return checkKeyHex(x);
+  if (kind === 2) return typeof x === "boolean" ? null : k + " must be true or false.";
+  const lo = c[2];
+  if (kind === 5) return (lo as unknown[]).indexOf(x) >= 0 ? null : k + " must be " + (lo as unknown[]).join(" or ") + ".";
+  return typeof x === "number" && x >= (lo as number) && x <= (c[3] as number) && (!kind || Math.floor(x) === x)
+    ? null
+    : k + " must be " + (kind ? "an integer " : "a number ") + lo + " to " + c[3] + ".";
 }
 
-function checkAllowed(a: { [k: string]: unknown }, allowed: string[]): string | null {
-  for (const k in a) {
-    if (allowed.indexOf(k) < 0) return "Unknown argument " + JSON.stringify(k).substring(0, 40) + ".";
-  }
-  return null;
-}
-
-/** Validates the arguments of a known op. Returns an error sentence (for E_ARG) or null. */
+/** Validates the arguments of a known op against its spec. Returns an error sentence (for E_ARG) or null. */
 export function validateArgs(op: string, a: { [k: string]: unknown }): string | null {
-  let bad: string | null = null;
-  if (op === OPS.HELLO || op === OPS.TIME || op === OPS.LIST) return checkAllowed(a, []);
-  if (op === OPS.SET_TIME) {
-    bad = checkAllowed(a, ["t", "ppm", "force", "bias", "samples", "err"]);
-    if (bad) return bad;
-    if (typeof a.t !== "number" || !isFinite(a.t as number)) return "t must be a number (Unix seconds).";
-    if ((a.t as number) < LIMITS.CLOCK_MIN || (a.t as number) > 4102444800) return "t must be in 2020 to 2100.";
-    if (a.ppm !== undefined) {
-      if (typeof a.ppm !== "number" || !isFinite(a.ppm as number)) return "ppm must be a number.";
-      if (Math.abs(a.ppm as number) > LIMITS.PPM_MAX) return "ppm must be within +/-" + LIMITS.PPM_MAX + ".";
-    }
-    if (a.bias !== undefined) {
-      if (typeof a.bias !== "number" || !(a.bias >= 0 && a.bias <= LIMITS.BIAS_MAX)) return "bias must be 0 to " + LIMITS.BIAS_MAX + " s.";
-    }
-    if (a.samples !== undefined && !(isInt(a.samples) && (a.samples as number) >= 0 && (a.samples as number) <= 1000000)) return "samples must be an integer 0 to 1000000.";
-    if (a.err !== undefined) {
-      if (typeof a.err !== "number" || !(a.err >= 0 && a.err <= LIMITS.PPM_MAX)) return "err must be 0 to " + LIMITS.PPM_MAX + " ppm.";
-    }
-    return checkOptional(a, "force", "boolean");
+  const i = SPECS.indexOf(op);
+  if (i < 0) return null;
+  const spec = SPECS[i + 1] as { [k: string]: ArgCheck };
+  let k: string;
+  for (k in a) {
+    if (!(spec[k] instanceof Array)) return "Unknown argument " + JSON.stringify(k).substring(0, 40) + ".";
   }
-  if (op === OPS.ADD) {
-    bad = checkAllowed(a, ["name", "key", "alg", "digits", "period", "touch", "serial"]);
+  for (k in spec) {
+    const bad = a[k] === undefined && !spec[k][1] ? null : checkArg(k, a[k], spec[k]);
     if (bad) return bad;
-    bad = checkName(a.name);
-    if (bad) return bad;
-    bad = checkKeyHex(a.key);
-    if (bad) return bad;
-    if (a.alg !== undefined && ALGORITHMS.indexOf(a.alg as string) < 0) return "alg must be SHA1, SHA256 or SHA512.";
-    if (a.digits !== undefined && LIMITS.DIGITS.indexOf(a.digits as number) < 0) return "digits must be 6 or 8.";
-    if (a.period !== undefined) {
-      if (!isInt(a.period) || (a.period as number) < LIMITS.PERIOD_MIN || (a.period as number) > LIMITS.PERIOD_MAX) {
-        return "period must be an integer " + LIMITS.PERIOD_MIN + " to " + LIMITS.PERIOD_MAX + " s.";
-      }
-    }
-    bad = checkOptional(a, "touch", "boolean");
-    if (bad) return bad;
-    if (a.serial !== undefined) return checkName(a.serial, "serial");
-    return null;
-  }
-  if (op === OPS.DELETE) {
-    bad = checkAllowed(a, ["name"]);
-    return bad || checkName(a.name);
-  }
-  if (op === OPS.CODE) {
-    bad = checkAllowed(a, ["name"]);
-    if (bad) return bad;
-    return a.name === undefined ? null : checkName(a.name);
-  }
-  if (op === OPS.WIPE) {
-    bad = checkAllowed(a, ["confirm"]);
-    if (bad) return bad;
-    return a.confirm === "wipe" ? null : 'Wipe needs confirm:"wipe".';
   }
   return null;
 }
