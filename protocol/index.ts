@@ -48,6 +48,9 @@ export type ErrorCode = (typeof ERR)[keyof typeof ERR];
 export const ALGORITHMS = ["SHA1", "SHA256", "SHA512"];
 export type Algorithm = "SHA1" | "SHA256" | "SHA512";
 
+/** LIMITS.DIGITS; the spec table below uses it directly so that terser can fold LIMITS into constants. */
+const DIGITS = [6, 8];
+
 export const LIMITS = {
   NAME_MAX: 32,
   SERIAL_MAX: 32,
@@ -55,7 +58,7 @@ export const LIMITS = {
   KEY_MAX_BYTES: 64,
   PERIOD_MIN: 1,
   PERIOD_MAX: 300,
-  DIGITS: [6, 8],
+  DIGITS: DIGITS,
   SLOTS_MIN: 32,
   /** 2020-01-01T00:00:00Z: a device clock before this is "unset". */
   CLOCK_MIN: 1577836800,
@@ -283,7 +286,7 @@ const SPECS: (string | { [k: string]: ArgCheck })[] = [
     name: [3, 1],
     key: [4, 1],
     alg: [5, 0, ALGORITHMS],
-    digits: [5, 0, LIMITS.DIGITS],
+    digits: [5, 0, DIGITS],
     period: [1, 0, LIMITS.PERIOD_MIN, LIMITS.PERIOD_MAX],
     touch: [2],
     serial: [3],
