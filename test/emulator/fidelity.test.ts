@@ -63,6 +63,21 @@ const table: Row[] = [
   { trap: "errors such as null.x are Errors whose name is undefined", program: "var n; try { null.x; } catch (e) { n = [e instanceof Error, e.name === undefined]; } n.join()", device: "true,true" },
   { trap: "regex {n} quantifiers quietly fail", program: "/^a{2}$/.test('aa')", device: false },
   { trap: "regex lookahead quietly fails", program: "/a(?=b)/.test('ab')", device: false },
+  // Source-checked rows (espruino/Espruino src/…, 2v2x): the file each behaviour was read from is named.
+  { trap: "jswrap_regexp.c: `?` is a literal char, not a quantifier", program: "[/colou?r/.test('color'), /colou?r/.test('colou?r')].join()", device: "false,true" },
+  { trap: "jswrap_regexp.c: `{n}` is literal text", program: "[/a{2}/.test('aa'), /a{2}/.test('a{2}')].join()", device: "false,true" },
+  { trap: "jswrap_regexp.c: \\b is a backspace, not a word boundary", program: "/\\bfoo/.test('a foo')", device: false },
+  { trap: "jswrap_regexp.c: backreferences throw", program: "/(a)\\1/.test('aa')", device: { threw: "Error", name: "Error" } },
+  { trap: "jswrap_regexp.c: `$` alone never matches at the end of a non-empty string", program: "/$/.test('ab')", device: false },
+  { trap: "jswrap_regexp.c: * + [] \\d groups ^ $ | i g work", program: "[/^(\\d+)-(\\d+)$/.exec('12-34').slice(1).join(), 'aXbXc'.replace(/x+/gi, '-'), /cat|dog/.test('hotdog')].join(';')", device: "12,34;a-b-c;true" },
+  { trap: "jswrap_interactive.c: clearTimeout of an id that is not running throws Unknown Timeout", program: "var ct = setTimeout(function () {}, 1); clearTimeout(ct); clearTimeout(ct)", device: { threw: "Error", name: "Error" } },
+  { trap: "jswrap_interactive.c: clearInterval of an unknown id throws Unknown Interval", program: "clearInterval(4242)", device: { threw: "Error", name: "Error" } },
+  { trap: "jswrap_interactive.c: clearTimeout() without an id clears all and does not throw", program: "setTimeout(function () {}, 1000); clearTimeout(); 'ok'", device: "ok" },
+  { trap: "jswrap_io.c: clearWatch of an unknown id throws Unknown Watch", program: "clearWatch(4242)", device: { threw: "Error", name: "Error" } },
+  { trap: "jsvar.c jsvGetInteger: 1e20|0 is 0 (long long conversion), V8 gives 1661992960", program: "var big = 1e20; [1e20 | 0, big | 0, big >>> 0].join()", device: "0,0,0" },
+  { trap: "jsvar.c jsvGetInteger: doubles below 2^63 wrap to int32 as in V8", program: "(6e9 | 0) + ',' + (4294967296 + 5 | 0)", device: "1705032704,5" },
+  { trap: "errors such as null.x are not instanceof TypeError", program: "var te; try { null.x; } catch (e) { te = e; } [te instanceof TypeError, te instanceof Error, new TypeError('x') instanceof TypeError].join()", device: "false,true,true" },
+  { trap: "BYTES_PER_ELEMENT is undefined on typed-array instances too", program: "typeof new Uint8Array(4).BYTES_PER_ELEMENT", device: "undefined" },
   { trap: "crypto hashes return an ArrayBuffer", program: "require('crypto').SHA1('abc') instanceof ArrayBuffer", device: true },
   { trap: "there is no native HMAC", program: "typeof require('crypto').HMAC", device: "undefined" },
   { trap: "a written array reads back as a String", program: "require('Storage').write('arr', [104, 105]); require('Storage').read('arr')", device: "hi" },
@@ -78,6 +93,22 @@ describe("fidelity: the emulator behaves like Espruino 2v29", () => {
       expect(run(row.program)).toEqual(row.device);
     });
   }
+});
+
+describe("fidelity: pins (jsvar.c: a Pin is integer-ish; jsvGetBool → jsvGetInteger; jsvGetTypeOf → number)", () => {
+  it("Puck.js BTN is D0: false under if, 0 in arithmetic, typeof number, prints D0", async () => {
+    const e = createEmulator({ board: "puckjs", flashed: false });
+    await e.start();
+    expect(e.device.evalExpr("[BTN ? 'on' : 'off', !BTN, BTN | 0, BTN == 0, typeof BTN, String(BTN), LED1 ? 'on' : 'off', String(LED1)].join()")).toBe("off,true,0,true,number,D0,on,D5");
+    expect(e.device.evalExpr("var seen = 0; if (BTN) seen = 1; seen")).toBe(0);
+    await e.stop();
+  });
+  it("Pico BTN is C13, a non-zero pin: true under if", async () => {
+    const e = createEmulator({ board: "pico", flashed: false });
+    await e.start();
+    expect(e.device.evalExpr("[BTN ? 'on' : 'off', typeof BTN, String(BTN)].join()")).toBe("on,number,C13");
+    await e.stop();
+  });
 });
 
 describe("fidelity: boards", () => {
