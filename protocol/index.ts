@@ -193,7 +193,7 @@ function fail(id: number | null, e: string, m: string): ParseFail {
 }
 
 function isKnownOp(op: string): boolean {
-  return SPECS.indexOf(op) >= 0;
+  return specOf(op) !== null;
 }
 
 /** Parses one request line and validates its arguments. */
@@ -269,32 +269,42 @@ export function checkKeyHex(x: unknown): string | null {
  */
 type ArgCheck = [number, number?, (number | unknown[])?, number?];
 
-/** One spec per op: the op, then its arguments (any other argument is refused), checked in this order. */
-const SPECS: (string | { [k: string]: ArgCheck })[] = [
-  "hello", {},
-  "time", {},
-  "list", {},
-  "settime", {
-    t: [0, 1, LIMITS.CLOCK_MIN, 4102444800], // 2020 to 2100, Unix seconds
-    ppm: [0, 0, -LIMITS.PPM_MAX, LIMITS.PPM_MAX],
-    bias: [0, 0, 0, LIMITS.BIAS_MAX],
-    samples: [1, 0, 0, 1000000],
-    err: [0, 0, 0, LIMITS.PPM_MAX],
-    force: [2],
-  },
-  "add", {
-    name: [3, 1],
-    key: [4, 1],
-    alg: [5, 0, ALGORITHMS],
-    digits: [5, 0, DIGITS],
-    period: [1, 0, LIMITS.PERIOD_MIN, LIMITS.PERIOD_MAX],
-    touch: [2],
-    serial: [3],
-  },
-  "delete", { name: [3, 1] },
-  "code", { name: [3] },
-  "wipe", { confirm: [5, 1, ["wipe"]] },
-];
+type ArgSpec = { [k: string]: ArgCheck };
+
+/**
+ * One spec per op: its arguments (any other argument is refused), checked in this order; null for an unknown op.
+ * Built per call on purpose: a table held in a variable would cost the device ~60 heap variables for good.
+ */
+function specOf(op: string): ArgSpec | null {
+  return op === "hello" || op === "time" || op === "list"
+    ? {}
+    : op === "settime"
+      ? {
+          t: [0, 1, LIMITS.CLOCK_MIN, 4102444800], // 2020 to 2100, Unix seconds
+          ppm: [0, 0, -LIMITS.PPM_MAX, LIMITS.PPM_MAX],
+          bias: [0, 0, 0, LIMITS.BIAS_MAX],
+          samples: [1, 0, 0, 1000000],
+          err: [0, 0, 0, LIMITS.PPM_MAX],
+          force: [2],
+        }
+      : op === "add"
+        ? {
+            name: [3, 1],
+            key: [4, 1],
+            alg: [5, 0, ALGORITHMS],
+            digits: [5, 0, DIGITS],
+            period: [1, 0, LIMITS.PERIOD_MIN, LIMITS.PERIOD_MAX],
+            touch: [2],
+            serial: [3],
+          }
+        : op === "delete"
+          ? { name: [3, 1] }
+          : op === "code"
+            ? { name: [3] }
+            : op === "wipe"
+              ? { confirm: [5, 1, ["wipe"]] }
+              : null;
+}
 
 function checkArg(k: string, x: unknown, c: ArgCheck): string | null {
   const kind = c[0];
@@ -310,9 +320,8 @@ function checkArg(k: string, x: unknown, c: ArgCheck): string | null {
 
 /** Validates the arguments of a known op against its spec. Returns an error sentence (for E_ARG) or null. */
 export function validateArgs(op: string, a: { [k: string]: unknown }): string | null {
-  const i = SPECS.indexOf(op);
-  if (i < 0) return null;
-  const spec = SPECS[i + 1] as { [k: string]: ArgCheck };
+  const spec = specOf(op);
+  if (!spec) return null;
   let k: string;
   for (k in a) {
     if (!(spec[k] instanceof Array)) return "Unknown argument " + JSON.stringify(k).substring(0, 40) + ".";
