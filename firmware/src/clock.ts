@@ -17,51 +17,48 @@ export interface ClockSet {
   err?: number;
 }
 
-let file = "";
-let offset = 0;
-let base = 0;
-let ppm = 0;
-let bias = 0;
-let err = 0;
-let synced: number | null = null;
-let samples = 0;
-let hi = 0;
-let guard = 0;
-let fwd = JUMP_MAX;
-
-function num(x: unknown, dflt: number): number {
-  return typeof x === "number" ? x : dflt;
+interface ClockState {
+  [k: string]: number | null;
+  o: number;
+  b: number;
+  p: number;
+  x: number;
+  e: number;
+  s: number | null;
+  n: number;
+  g: number;
+  f: number;
 }
+
+/**
+ * The clock's state, under the short field names its record stores (record.ts header), so that it is saved and
+ * loaded as it is: o offset, b RTC time at the last set (base), p ppm, x bias, e err (ppm), s synced (t of the
+ * last set, or null), n samples, g guard (code time before which steps are withheld), f forward room left.
+ */
+const c: ClockState = { o: 0, b: 0, p: 0, x: 0, e: 0, s: null, n: 0, g: 0, f: JUMP_MAX };
+let file = "";
+/** Highest code time a code was revealed at (RAM only). */
+let hi = 0;
 
 export function loadClock(): void {
   file = scanRecord(BASE);
   const h = file ? readHead(file) : null;
-  if (!h) return;
-  offset = num(h.o, 0);
-  base = num(h.b, 0);
-  ppm = num(h.p, 0);
-  bias = num(h.x, 0);
-  err = num(h.e, 0);
-  synced = typeof h.s === "number" ? h.s : null;
-  samples = num(h.n, 0);
-  guard = num(h.g, 0);
-  fwd = num(h.f, JUMP_MAX);
+  for (const k in c) if (h && typeof h[k] === "number") c[k] = h[k] as number;
 }
 
 /** The drift-corrected clock: what settime's t sets. */
 export function corrected(): number {
-  const raw = getTime();
-  return base + offset + (raw - base) / (1 + ppm / 1e6);
+  return c.b + c.o + (getTime() - c.b) / (1 + c.p / 1e6);
 }
 
 /** The code clock: the corrected clock held `bias` seconds behind (never ahead of the host). */
 export function now(): number {
-  return corrected() - bias;
+  return corrected() - c.x;
 }
 
 /** False before 2020, and when the RTC went back past the last set (an STM32 RTC that lost power). */
 export function isSet(): boolean {
-  return getTime() > base - 86400 && now() >= LIMITS.CLOCK_MIN;
+  return getTime() > c.b - 86400 && now() >= LIMITS.CLOCK_MIN;
 }
 
 /**
@@ -69,7 +66,7 @@ export function isSet(): boolean {
  * drift rate (PPM_MAX) since the last set and empties by each forward move, so small steps cannot add up.
  */
 export function forwardRoom(): number {
-  return Math.min(JUMP_MAX, fwd + ((getTime() - base) * LIMITS.PPM_MAX) / 1e6);
+  return Math.min(JUMP_MAX, c.f + ((getTime() - c.b) * LIMITS.PPM_MAX) / 1e6);
 }
 
 /** A code was revealed at code time t (RAM only: no write per code). */
@@ -79,7 +76,7 @@ export function noteReveal(t: number): void {
 
 /** Seconds to wait before a code of this period may be shown at t (0: now): after an unconfirmed move back. */
 export function withheld(t: number, period: number): number {
-  return Math.floor(t / period) < Math.floor(guard / period) ? Math.ceil(guard - t) : 0;
+  return Math.floor(t / period) < Math.floor(c.g / period) ? Math.ceil(c.g - t) : 0;
 }
 
 /**
@@ -89,24 +86,23 @@ export function withheld(t: number, period: number): number {
  */
 export function setClock(t: number, o: ClockSet, confirmed: boolean): boolean {
   const d = t - corrected();
-  fwd = confirmed ? JUMP_MAX : forwardRoom() - (d > 0 ? d : 0);
-  if (typeof o.bias === "number") bias = o.bias;
+  c.f = confirmed ? JUMP_MAX : forwardRoom() - (d > 0 ? d : 0);
+  if (typeof o.bias === "number") c.x = o.bias;
   setTime(t);
   const raw = getTime();
-  offset = t - raw;
-  base = raw;
-  if (typeof o.ppm === "number") ppm = o.ppm;
-  if (typeof o.err === "number") err = o.err;
-  samples = typeof o.samples === "number" ? o.samples : samples + 1;
-  synced = t;
-  if (confirmed) guard = 0;
-  else if (hi > now()) guard = hi;
-  const f = writeRecord(BASE, file, { o: offset, b: base, p: ppm, x: bias, e: err, s: synced, n: samples, g: guard, f: fwd }, null);
+  c.o = t - raw;
+  c.b = raw;
+  if (typeof o.ppm === "number") c.p = o.ppm;
+  if (typeof o.err === "number") c.e = o.err;
+  c.n = typeof o.samples === "number" ? o.samples : c.n + 1;
+  c.s = t;
+  if (confirmed) c.g = 0;
+  else if (hi > now()) c.g = hi;
+  const f = writeRecord(BASE, file, c, null);
   if (f) file = f;
   return f !== "";
 }
 
 export function clockData(): ClockData {
-  const t = now();
-  return { set: isSet(), t: t, raw: getTime(), ppm: ppm, synced: synced, samples: samples, bias: bias, err: err };
+  return { set: isSet(), t: now(), raw: getTime(), ppm: c.p, synced: c.s, samples: c.n, bias: c.x, err: c.e };
 }
