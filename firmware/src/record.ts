@@ -4,7 +4,7 @@
 // header (JSON, ASCII: q = sequence, l = body length, c = body checksum, plus the caller's fields), the body
 // (raw bytes, read through readArrayBuffer so 8-bit and UTF-8 builds agree). Names stay far below 28 chars.
 
-const st = require("Storage");
+export const st = require("Storage");
 
 export interface RecHead {
   q: number;

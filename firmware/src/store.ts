@@ -2,7 +2,7 @@
 // settings in its header and the HMAC pads (RFC 2104 K^ipad || K^opad, never the seed itself and never in RAM)
 // in its body. RAM keeps only each slot's name and current file. Writes happen on add/delete/wipe, never per code.
 import type { Algorithm, SlotInfo } from "../../protocol/index.ts";
-import { eraseRecord, readBody, readHead, scanRecord, writeRecord } from "./record.ts";
+import { eraseRecord, readBody, readHead, scanRecord, st, writeRecord, type RecHead } from "./record.ts";
 import type { HmacKey } from "./totp.ts";
 import type { Hashes } from "./hmac.ts";
 
@@ -25,19 +25,17 @@ export function loadSlots(): void {
 }
 
 export function usedSlots(): number {
-  let n = 0;
-  for (let i = 0; i < MAX_SLOTS; i++) if (names[i]) n++;
-  return n;
+  return slotIndexes().length;
 }
 
+/** Index of the slot of that (non-empty) name, or -1. */
 export function findSlot(name: string): number {
-  for (let i = 0; i < MAX_SLOTS; i++) if (names[i] === name) return i;
-  return -1;
+  return names.indexOf(name);
 }
 
+/** Index of a free slot, or -1 (loadSlots has filled every entry of names). */
 export function freeSlot(): number {
-  for (let i = 0; i < MAX_SLOTS; i++) if (!names[i]) return i;
-  return -1;
+  return names.indexOf("");
 }
 
 export function slotIndexes(): number[] {
@@ -46,8 +44,12 @@ export function slotIndexes(): number[] {
   return out;
 }
 
+function headOf(i: number): RecHead | null {
+  return files[i] ? readHead(files[i]) : null;
+}
+
 export function slotInfo(i: number): SlotInfo | null {
-  const h = files[i] ? readHead(files[i]) : null;
+  const h = headOf(i);
   if (!h) return null;
   const info: SlotInfo = { name: h.n as string, alg: h.a as Algorithm, digits: h.d as number, period: h.p as number, touch: h.t === 1 };
   if (typeof h.s === "string") info.serial = h.s as string;
@@ -56,7 +58,7 @@ export function slotInfo(i: number): SlotInfo | null {
 
 /** The slot's HMAC key (a view of its stored pads), or null if the board lacks its hash. */
 export function slotKey(i: number, hashes: Hashes): HmacKey | null {
-  const h = files[i] ? readHead(files[i]) : null;
+  const h = headOf(i);
   if (!h) return null;
   const fn = hashes[h.a as string];
   const p = fn ? readBody(files[i], h) : null;
@@ -75,21 +77,21 @@ export function writeSlot(i: number, info: SlotInfo, pads: Uint8Array): boolean 
   return true;
 }
 
-export function deleteSlot(i: number): void {
-  eraseRecord(baseOf(i));
+function clear(i: number): void {
   files[i] = "";
   names[i] = "";
+}
+
+export function deleteSlot(i: number): void {
+  eraseRecord(baseOf(i));
+  clear(i);
 }
 
 /** Erases every slot, including files of slots beyond MAX_SLOTS or torn ones. Returns how many slots were used. */
 export function wipeSlots(): number {
   const n = usedSlots();
-  const st = require("Storage");
   const all = st.list(/^hwt\.s/);
   for (let k = 0; k < all.length; k++) st.erase(all[k]);
-  for (let i = 0; i < MAX_SLOTS; i++) {
-    files[i] = "";
-    names[i] = "";
-  }
+  for (let i = 0; i < MAX_SLOTS; i++) clear(i);
   return n;
 }
