@@ -1,9 +1,12 @@
 // Shared plumbing of every command: the common options (--device, --json, --socket, --no-daemon), how a
 // session is obtained (the daemon when it runs, else the device directly), output, and errors → exit codes.
+import fs from "node:fs";
+import path from "node:path";
 import type { Command } from "commander";
 import { EXIT, HwtotpError, UsageError, exitCodeOf } from "../errors.ts";
 import { Session, type SessionOptions, TOUCH_TIMEOUT_MS } from "../session.ts";
-import { connectDaemon, defaultSocketPath } from "../daemon-client.ts";
+import { connectDaemon, defaultSocketPath, unsafePath } from "../daemon-client.ts";
+import { createLink } from "../link/index.ts";
 
 export interface CommonOptions {
   /** --device: explicit address; bypasses the daemon. */
@@ -60,7 +63,9 @@ export async function openSession(opts: CommonOptions, sessionOpts: SessionOptio
   trace("open session");
   if (!opts.device && opts.daemon !== false) {
     const sock = opts.socket ?? defaultSocketPath();
-    const link = await connectDaemon(sock);
+    // No socket file: no daemon, without a failed connect (connectDaemon still judges an unsafe folder).
+    const absent = !fs.existsSync(sock) && unsafePath(path.dirname(sock), "folder") === null;
+    const link = absent ? null : await connectDaemon(sock);
     trace(link ? "daemon connected" : "no daemon");
     // Through the daemon a request may queue behind another client's touch wait; the daemon itself answers
     // at once when it has no device, so a long timeout here never hides an unplug.
@@ -68,7 +73,6 @@ export async function openSession(opts: CommonOptions, sessionOpts: SessionOptio
     if (link) return { session: new Session(link, queued), route: { via: "daemon", address: sock } };
   }
   const address = opts.device || process.env.HWTOTP_DEVICE || (await (await import("../link/discover.ts")).discoverDevice());
-  const { createLink } = await import("../link/index.ts");
   const link = await createLink(address);
   trace("link created");
   await link.open();

@@ -1,11 +1,63 @@
 // hwtotp's entry point: builds the commander program from commands/index.ts, runs it, and turns whatever
 // was thrown into one sentence on stderr and a documented exit code (README.md, "Exit codes").
+// Start-up cost matters (`hwtotp exec -- openstack …` runs before every openstack call): when argv names
+// one command, only that command's module is loaded and registered (LAZY below); help, `help CMD`, an
+// unknown word or anything unusual before the command loads them all (commands/index.ts).
 import { Command, CommanderError } from "commander";
 import pkg from "../../../package.json" with { type: "json" };
-import { commands } from "./commands/index.ts";
 import { EXIT, reportError } from "./context.ts";
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Commands whose module registers exactly that one top-level command (test/host/cli-lazy.test.ts checks
+ * it). A command missing here still works: it is found through the full list in commands/index.ts.
+ */
+const LAZY: { [name: string]: () => Promise<{ register: Register }> } = {
+  devices: () => import("./commands/devices.ts"),
+  info: () => import("./commands/info.ts"),
+  list: () => import("./commands/list.ts"),
+  add: () => import("./commands/add.ts"),
+  code: () => import("./commands/code.ts"),
+  delete: () => import("./commands/delete.ts"),
+  time: () => import("./commands/time.ts"),
+  "resync-codes": () => import("./commands/resync-codes.ts"),
+  exec: () => import("./commands/exec.ts"),
+  daemon: () => import("./commands/daemon.ts"),
+  demo: () => import("./commands/demo.ts"),
+  keystone: () => import("./commands/keystone.ts"),
+  ceph: () => import("./commands/ceph.ts"),
+  s3: () => import("./commands/s3.ts"),
+  emulate: () => import("./commands/emulate.ts"),
+  flash: () => import("./commands/flash.ts"),
+};
+export const LAZY_COMMANDS: ReadonlyArray<string> = Object.keys(LAZY);
+
+/** The root options (see buildProgram): those taking a value, and flags. */
+const ROOT_VALUE_OPTIONS = new Set(["-d", "--device", "--socket"]);
+const ROOT_FLAGS = new Set(["--json", "--no-daemon"]);
+
+/**
+ * The command argv names when it can be told without commander (root options before it are skipped),
+ * else null: then every command is registered and commander decides, as it always did.
+ */
+export function commandWord(args: string[]): string | null {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (ROOT_FLAGS.has(a)) continue;
+    if (ROOT_VALUE_OPTIONS.has(a)) {
+      i++;
+      continue;
+    }
+    if (/^--(device|socket)=/.test(a)) continue;
+    if (a.startsWith("-")) return null;
+    return Object.prototype.hasOwnProperty.call(LAZY, a) ? a : null;
+  }
+  return null;
+}
+
+/** The program with the given commands (default: every command of commands/index.ts). */
+export async function buildProgram(registers?: Register[]): Promise<Command> {
   const program = new Command();
   program
     .name("hwtotp")
@@ -30,7 +82,7 @@ export function buildProgram(): Command {
       action.setOptionValue(key, root.getOptionValue(key));
     }
   });
-  for (const register of commands) register(program);
+  for (const register of registers ?? (await import("./commands/index.ts")).commands) register(program);
   return program;
 }
 
@@ -40,8 +92,14 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
   });
-  const program = buildProgram();
+  const args = argv.slice(2);
+  if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+    process.stdout.write(pkg.version + "\n"); // what commander prints, without building the program
+    return EXIT.OK;
+  }
   try {
+    const word = commandWord(args);
+    const program = await buildProgram(word === null ? undefined : [(await LAZY[word]()).register]);
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : EXIT.OK;
   } catch (e) {
