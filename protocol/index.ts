@@ -274,6 +274,7 @@ type ArgSpec = { [k: string]: ArgCheck };
 /**
  * One spec per op: its arguments (any other argument is refused), checked in this order; null for an unknown op.
  * Built per call on purpose: a table held in a variable would cost the device ~60 heap variables for good.
+ * The op names are OPS's values written out, so that no module variable holds them on the device.
  */
 function specOf(op: string): ArgSpec | null {
   return op === "hello" || op === "time" || op === "list"
