@@ -35,7 +35,8 @@ async function coreModules() {
   };
   CORE_ROOTS.forEach(visit);
   const files = [...core];
-  const ex = await build({ entryPoints: files, outdir: path.join(here, "dist-probe"), outbase: path.join(here, ".."), write: false, bundle: false, format: "esm", platform: "node", metafile: true, logLevel: "warning" });
+  // Bundled, so that names an `export * from` brings in are listed too.
+  const ex = await build({ ...common, entryPoints: files, outdir: path.join(here, "dist-probe"), outbase: path.join(here, ".."), write: false, splitting: true, metafile: true });
   const exports = new Map();
   for (const o of Object.values(ex.metafile.outputs)) if (o.entryPoint) exports.set(abs(o.entryPoint), o.exports);
   return new Map(files.map((f) => [f, exports.get(f) ?? []]));

@@ -1,5 +1,7 @@
 // Every hwtotp command, one module each exporting `register(program)`. Add your command with one import
 // line and one entry below; keep heavy imports (serialport, otpauth, qrcode, the emulator) inside actions.
+// For a fast start also add it to LAZY in ../main.ts (then only its module loads when argv names it);
+// without that it still works, loaded with all the others.
 import type { Command } from "commander";
 import { register as devices } from "./devices.ts";
 import { register as info } from "./info.ts";
