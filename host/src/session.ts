@@ -26,7 +26,6 @@ import {
   TimeoutError,
   deviceError,
 } from "./errors.ts";
-import { randomInt } from "node:crypto";
 import type { Link } from "./link/index.ts";
 import type { ClockSetArgs } from "./clock/types.ts";
 
@@ -97,7 +96,7 @@ export class Session {
   ) {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.touchTimeoutMs = opts.touchTimeoutMs ?? TOUCH_TIMEOUT_MS;
-    this.nextId = opts.firstId ?? randomInt(1, 0x40000000);
+    this.nextId = opts.firstId ?? 1 + Math.floor(Math.random() * 0x3fffffff);
     link.onData((chunk) => {
       this.tail = (this.tail + chunk).slice(-256);
       this.reader.push(chunk);
