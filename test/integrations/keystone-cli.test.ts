@@ -41,7 +41,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "hwtotp-ks-cli-"));
   writeFileSync(
     join(dir, "clouds.yaml"),
-    `# keep me\nclouds:\n  admin:\n    auth:\n      auth_url: ${url}\n      username: admin\n      password: adminpw\n      project_name: demo\n`,
+    `# keep me\nclouds:\n  admin:\n    auth:\n      auth_url: ${url}\n      username: admin\n      password: adminpw\n      project_name: demo\n  bob:\n    auth:\n      auth_url: ${url}\n      username: bob\n      project_name: demo\n      user_domain_name: Default\n`,
     { mode: 0o600 },
   );
   env = privateEnv({ HWTOTP_DEVICE: device.address, OS_CLIENT_CONFIG_FILE: join(dir, "clouds.yaml"), HWTOTP_TOKEN_CACHE: join(dir, "tokens.json") });
@@ -57,9 +57,77 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
   it("enroll --dry-run says what it would do and changes nothing", async () => {
     const r = await cli(["keystone", "enroll", "--os-cloud", "admin", "--user-id", "alice", "--dry-run"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^Would:\n {2}1\. generate a 20-byte seed/);
+    expect(r.stdout).toMatch(/\nWould:\n {2}1\. log in to Keystone as admin .*\n {2}2\. generate a 20-byte seed/);
     expect(device.slots.size).toBe(0);
     expect(ks.creds.size).toBe(0);
+  });
+
+  it("enroll --dry-run needs no password: plan, rollback policy, secret-free checks, and the inputs still missing", async () => {
+    const calls = ks.calls.length;
+    const requests = device.requests.length;
+    // bob has no password anywhere (not in clouds.yaml, no $OS_PASSWORD, no terminal): the real run exits 2.
+    const real = await cli(["keystone", "enroll", "--os-cloud", "bob"]);
+    expect(real.code).toBe(2);
+    expect(real.stderr).toMatch(/No password for bob/);
+    const r = await cli(["keystone", "enroll", "--os-cloud", "bob", "--user-id", "alice", "--name", "ks1", "--dry-run"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = r.stdout;
+    expect(out).toMatch(/^Dry run: nothing was written/);
+    expect(out).toMatch(/\n {2}1\. log in to Keystone as bob \(domain Default\) scoped to project demo/);
+    expect(out).toMatch(/generate a 20-byte seed/);
+    expect(out).toMatch(/store it in the token as slot "ks1"/);
+    expect(out).toMatch(/POST \/v3\/credentials \{type: totp, user_id: \{id of alice\}/);
+    expect(out).toMatch(/PATCH \/v3\/users\/\{id of alice\} options/);
+    expect(out).toMatch(/password alone is refused/);
+    expect(out).toMatch(/On failure:\n.*\n {2}- any failure after that undoes, newest first: the MFA options .*the credential .*the token's slot/);
+    expect(out).toContain(`[ok] Keystone: ${url} answers GET /v3: v3.14 (stable)`);
+    expect(out).toContain(`[ok] token: answers; 0 of`);
+    expect(out).toContain(`[ok] slot name: "ks1" is free on the token`);
+    expect(out).toMatch(/password of bob \(to log in\): from nowhere: nothing in clouds.yaml entry "bob" .*, \$OS_PASSWORD, and no terminal .* — MISSING/);
+    expect(out).toMatch(/password of alice \(for the verification logins\): from nowhere: nothing in \$HWTOTP_KEYSTONE_USER_PASSWORD/);
+    // Read-only and secret-free: one unauthenticated GET /v3, one `list` on the token, nothing else.
+    expect(ks.calls.slice(calls)).toEqual([{ method: "GET", path: "", body: undefined }]);
+    expect(device.requests.slice(requests).map((l) => JSON.parse(l).op)).toEqual(["list"]);
+    expect(device.slots.size).toBe(0);
+    expect(ks.creds.size).toBe(0);
+
+    // Where a password would come from is named, not read: $OS_PASSWORD, --user-password @FILE, stdin.
+    writeFileSync(join(dir, "alice.pw"), "alicepw\n", { mode: 0o600 });
+    const j = await cli(["keystone", "enroll", "--os-cloud", "bob", "--user-id", "alice", "--user-password", "@" + join(dir, "alice.pw"), "--dry-run", "--json"], undefined, { OS_PASSWORD: "bobpw" });
+    expect(j.code, j.stderr).toBe(0);
+    const plan = JSON.parse(j.stdout);
+    expect(plan.needs.slice(0, 2)).toEqual([
+      { what: "password of bob (to log in)", from: "$OS_PASSWORD", present: true },
+      { what: "password of alice (for the verification logins)", from: `file ${join(dir, "alice.pw")} (--user-password @${join(dir, "alice.pw")})`, present: true },
+    ]);
+    expect(j.stdout + j.stderr).not.toContain("bobpw");
+    expect(j.stdout + j.stderr).not.toContain("alicepw");
+    const s = await cli(["keystone", "enroll", "--os-cloud", "bob", "--password", "-", "--dry-run", "--json"], "bobpw\n");
+    expect(JSON.parse(s.stdout).needs[0]).toEqual({ what: "password of bob (to log in)", from: "stdin (--password -)", present: null });
+    expect(JSON.parse(s.stdout).needs).toHaveLength(2); // bob enrols himself: no second password
+    expect(ks.calls.slice(calls).every((c) => c.method === "GET" && c.path === "")).toBe(true);
+  });
+
+  it("enroll --dry-run reports a taken slot name and an auth URL that does not answer, still without a password", async () => {
+    device.slots.set("taken", { name: "taken", alg: "SHA1", digits: 6, period: 30, touch: false, key: Buffer.alloc(20, 1) });
+    try {
+      const r = await cli(["keystone", "enroll", "--auth-url", url, "--username", "bob", "--name", "taken", "--dry-run", "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      const plan = JSON.parse(r.stdout);
+      expect(plan.checks.find((c: { what: string }) => c.what === "slot name")).toMatchObject({ ok: false });
+      expect(plan.checks.find((c: { what: string }) => c.what === "slot name").detail).toMatch(/exists on the token/);
+    } finally {
+      device.slots.delete("taken");
+    }
+    const dead = await new Promise<Server>((ok) => { const s = createServer((_q, res) => res.writeHead(404).end("no")); s.listen(0, "127.0.0.1", () => ok(s)); });
+    try {
+      const port = (dead.address() as { port: number }).port;
+      const r = await cli(["keystone", "enroll", "--auth-url", `http://127.0.0.1:${port}`, "--username", "bob", "--dry-run"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`[PROBLEM] Keystone: http://127.0.0.1:${port}/v3 answered GET with HTTP 404 and no version document: not a Keystone v3 endpoint.`);
+    } finally {
+      await new Promise((ok) => dead.close(ok));
+    }
   });
 
   it("enroll without the enrolled user's password is bad input (exit 2), before the token is touched", async () => {

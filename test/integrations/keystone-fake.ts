@@ -123,6 +123,7 @@ export function fakeKeystone(opts: FakeKeystoneOptions = {}) {
     const body = init.body ? JSON.parse(String(init.body)) : undefined;
     const path = url.pathname.replace(/^\/v3/, "");
     calls.push({ method, path, body });
+    if (method === "GET" && (path === "" || path === "/")) return json(200, { version: { id: "v3.14", status: "stable", links: [{ rel: "self", href: url.origin + "/v3/" }] } });
     if (method === "POST" && path === "/auth/tokens") return authIssue(body, headers.get("Openstack-Auth-Receipt"));
     const who = tokens.get(headers.get("X-Auth-Token") ?? "");
     if (!who) return err(401, "The request you have made requires authentication.");

@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import { addCommonOptions, type CommonOptions, output, say, withSession } from "../context.ts";
 import { HwtotpError, UsageError } from "../../errors.ts";
 import { checkName } from "../../../../protocol/index.ts";
+import { accessSync, constants } from "node:fs";
 
 /** Exit codes of the Keystone commands, beyond the common ones (README.md, "Keystone"). */
 export const KEYSTONE_EXIT = {
@@ -51,8 +52,8 @@ async function readPassword(spec: string | true | undefined, what: string, envVa
   return undefined;
 }
 
-/** Who logs in: a clouds.yaml entry, or --auth-url/--username/--project. */
-async function resolveCaller(o: AuthOptions) {
+/** Who logs in: a clouds.yaml entry, or --auth-url/--username/--project. Reads no password. */
+async function resolveCloud(o: AuthOptions) {
   const ks = await import("../../integrations/keystone/index.ts");
   const cloudName = o.osCloud ?? (o.authUrl ? undefined : process.env.OS_CLOUD);
   let cloud: import("../../integrations/keystone/clouds.ts").CloudConfig;
@@ -65,6 +66,12 @@ async function resolveCaller(o: AuthOptions) {
       username: o.username, userDomainName: o.userDomain, projectName: o.project, projectDomainName: o.project ? o.projectDomain : undefined,
     };
   }
+  return { cloud, ks };
+}
+
+/** The caller's cloud and password (clouds.yaml, $OS_PASSWORD, --password, or a prompt). */
+async function resolveCaller(o: AuthOptions) {
+  const { cloud, ks } = await resolveCloud(o);
   const password = o.password !== undefined ? await readPassword(o.password, `Keystone password of ${cloud.username ?? cloud.userId}`, null)
     : cloud.password ?? (await readPassword(undefined, `Keystone password of ${cloud.username ?? cloud.userId}`, "OS_PASSWORD"));
   if (!password) throw new UsageError(`No password for ${cloud.username ?? cloud.userId}: put it in clouds.yaml, $OS_PASSWORD, or pass --password - and pipe it in.`);
@@ -135,11 +142,13 @@ export function register(program: Command): void {
     const bad = checkName(o.name, "slot name");
     if (bad) throw new UsageError(bad);
     if (!["auto", "require", "skip"].includes(o.rules)) throw new UsageError("--rules must be auto, require or skip.");
+    const other = (c: { userId?: string; username?: string }) => o.userId !== undefined && o.userId !== c.userId && o.userId !== c.username;
+    if (o.dryRun) return dryRunEnroll(o, other);
     const { cloud, password, ks } = await resolveCaller(o);
     let targetPassword: string | undefined;
-    if (o.userId !== undefined && o.userId !== cloud.userId && o.userId !== cloud.username) {
+    if (other(cloud)) {
       targetPassword = await readPassword(o.userPassword, `Keystone password of ${o.userId}`, "HWTOTP_KEYSTONE_USER_PASSWORD");
-      if (targetPassword === undefined && !o.dryRun) {
+      if (targetPassword === undefined) {
         throw new UsageError(`Verifying the enrolment needs ${o.userId}'s password: --user-password - (stdin) or @FILE, or $HWTOTP_KEYSTONE_USER_PASSWORD.`);
       }
     }
@@ -147,17 +156,15 @@ export function register(program: Command): void {
     const run = (device: import("../../integrations/keystone/enroll.ts").EnrollDevice) =>
       keystoneErrors(() =>
         ks.enrollKeystone({
-          client, device, slot: o.name, rules: o.rules as "auto" | "require" | "skip", dryRun: o.dryRun,
+          client, device, slot: o.name, rules: o.rules as "auto" | "require" | "skip",
           caller: { user: ks.userRefOf(cloud), password, project: ks.projectScopeOf(cloud) },
           targetUser: o.userId, targetPassword, credentialProject: o.credentialProject,
           log: o.json ? undefined : say,
         }),
       );
-    // A dry run never touches the token: it needs no device.
-    const r = o.dryRun ? await run({ add: noDevice, delete: noDevice, code: noDevice }) : await withSession(o, (s) => run(s));
+    const r = await withSession(o, (s) => run(s));
     for (const w of r.warnings) say("WARNING: " + w);
     output(o, r, () => {
-      if (r.dryRun) return ["Would:", ...r.plan.map((p, i) => `  ${i + 1}. ${p}`)].join("\n");
       const lines = [
         `Enrolled ${r.user.name} (${r.user.id}): slot "${r.slot}", Keystone credential ${r.credentialId}.`,
         `MFA: ${r.mfa.after.enabled ? "enabled" : "not enabled"}, rules ${JSON.stringify(r.mfa.after.rules)}${r.mfa.changed ? " (set now)" : ""}.`,
@@ -249,7 +256,70 @@ export function register(program: Command): void {
     });
 }
 
-const noDevice = (): Promise<never> => Promise.reject(new Error("a dry run does not use the token"));
+/** Where a password would come from, without reading it (`spec` as given to --password / --user-password). */
+function passwordSource(spec: string | true | undefined, opt: string, fallbacks: { what: string; present: boolean }[], what: string) {
+  if (spec === "-") return { what, from: `stdin (${opt} -)`, present: null };
+  if (typeof spec === "string" && spec.startsWith("@")) {
+    const readable = (() => {
+      try {
+        accessSync(spec.slice(1), constants.R_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    return { what, from: `file ${spec.slice(1)} (${opt} ${spec})${readable ? "" : ": not readable"}`, present: readable };
+  }
+  if (spec !== undefined) return { what, from: `a prompt on the terminal (${opt})`, present: process.stdin.isTTY ? null : false };
+  const found = fallbacks.find((f) => f.present);
+  if (found) return { what, from: found.what, present: true };
+  const tried = fallbacks.map((f) => f.what).join(", ");
+  return process.stdin.isTTY
+    ? { what, from: `a prompt on the terminal (nothing in ${tried})`, present: null }
+    : { what, from: `nowhere: nothing in ${tried}, and no terminal to prompt on; pass ${opt} - and pipe it in, or ${opt} @FILE`, present: false };
+}
+
+/** `enroll --dry-run`: the plan and the secret-free checks; reads no password, logs in nowhere, writes nothing. */
+async function dryRunEnroll(o: EnrollCliOptions, other: (c: { userId?: string; username?: string }) => boolean): Promise<void> {
+  const { cloud, ks } = await resolveCloud(o);
+  const who = cloud.username ?? cloud.userId ?? "?";
+  const scope = cloud.projectName ?? cloud.projectId;
+  const caller = `${who}${cloud.username && cloud.userDomainName ? ` (domain ${cloud.userDomainName})` : ""}${scope ? ` scoped to project ${scope}` : ", unscoped"}`;
+  const needs: import("../../integrations/keystone/enroll.ts").DryRunNeed[] = [
+    passwordSource(o.password, "--password", [
+      { what: `clouds.yaml entry "${cloud.name}" (${cloud.file})`, present: !!cloud.password },
+      { what: "$OS_PASSWORD", present: !!process.env.OS_PASSWORD },
+    ], `password of ${who} (to log in)`),
+  ];
+  if (other(cloud)) {
+    needs.push(passwordSource(o.userPassword, "--user-password", [
+      { what: "$HWTOTP_KEYSTONE_USER_PASSWORD", present: !!process.env.HWTOTP_KEYSTONE_USER_PASSWORD },
+    ], `password of ${o.userId} (for the verification logins)`));
+  }
+  needs.push({ what: "the token (to store the seed and read codes)", from: o.device ?? process.env.HWTOTP_DEVICE ?? "the daemon, else the one attached board", present: null });
+  const plan = await ks.planEnrollment({
+    client: new ks.KeystoneClient({ authUrl: cloud.authUrl, timeoutMs: 5000 }),
+    caller, targetUser: other(cloud) ? o.userId : undefined, slot: o.name, credentialProject: o.credentialProject,
+    rules: o.rules as "auto" | "require" | "skip",
+    listSlots: () => withSession(o, (s) => s.list()), needs,
+  });
+  const tokenCheck = plan.checks.find((c) => c.what === "token");
+  if (tokenCheck?.ok) needs[needs.length - 1].present = true;
+  output(o, plan, () => {
+    const mark = (ok: boolean | null) => (ok === true ? "ok" : ok === false ? "PROBLEM" : "--");
+    return [
+      "Dry run: nothing was written to the token or to Keystone, no password was read, no login made.",
+      "Would:",
+      ...plan.steps.map((p, i) => `  ${i + 1}. ${p}`),
+      "On failure:",
+      ...plan.rollback.map((p) => `  - ${p}`),
+      "Checked now (read-only, no secrets):",
+      ...plan.checks.map((c) => `  [${mark(c.ok)}] ${c.what}: ${c.detail}`),
+      "Still needs:",
+      ...plan.needs.map((n) => `  - ${n.what}: from ${n.from}${n.present === true ? " (present)" : n.present === false ? " — MISSING" : ""}`),
+    ].join("\n");
+  });
+}
 
 /** A token for the cloud from the cache, or one login with a fresh code from the device. */
 async function cachedToken(o: CommonOptions & { name?: string; cache?: string }, cloudName: string | undefined) {

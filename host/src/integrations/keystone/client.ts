@@ -191,6 +191,16 @@ export class KeystoneClient {
     throw new KeystoneError(`Keystone refused ${what}: ${errorSentence(r.body, "HTTP " + r.status)} (HTTP ${r.status}).`, r.status);
   }
 
+  /** GET /v3 without a token or a secret: Keystone's version document (is this URL an Identity v3 endpoint?). */
+  async version(): Promise<{ id: string; status: string }> {
+    const r = await this.request("GET", "");
+    const v = (r.body as { version?: { id?: unknown; status?: unknown } } | null)?.version;
+    if (r.status !== 200 || !v || typeof v.id !== "string") {
+      throw new KeystoneError(`${this.base} answered GET with HTTP ${r.status}${v ? "" : " and no version document"}: not a Keystone v3 endpoint.`, r.status);
+    }
+    return { id: v.id, status: typeof v.status === "string" ? v.status : "" };
+  }
+
   /** POST /v3/auth/tokens. Throws KeystoneAuthError on 401 (with the receipt, when Keystone sent one). */
   async issueToken(req: TokenRequest): Promise<IssuedToken> {
     const headers: { [k: string]: string } = {};

@@ -290,3 +290,99 @@ export async function enrollKeystone(o: EnrollOptions): Promise<EnrollResult> {
     throw err;
   }
 }
+
+/** A check a dry run made without any secret: `ok` null when it could not be made. */
+export interface DryRunCheck {
+  what: string;
+  ok: boolean | null;
+  detail: string;
+}
+
+/** An input the real run would still need, and where it would read it from (the value is never read here). */
+export interface DryRunNeed {
+  what: string;
+  from: string;
+  /** true: present there; false: missing (the real run would stop with exit 2); null: asked for at run time. */
+  present: boolean | null;
+}
+
+export interface EnrollPlanOptions {
+  client: KeystoneClient;
+  /** Who would log in, as words (e.g. `admin (domain Default) scoped to project demo`). */
+  caller: string;
+  /** User to enrol (id or name); undefined: the caller. */
+  targetUser?: string;
+  slot: string;
+  credentialProject?: string;
+  rules: "auto" | "require" | "skip";
+  /** Lists the token's slots (read-only); null when no device should be asked. */
+  listSlots: (() => Promise<{ slots: { name: string }[]; max: number }>) | null;
+  needs: DryRunNeed[];
+}
+
+export interface EnrollPlan {
+  dryRun: true;
+  slot: string;
+  authUrl: string;
+  steps: string[];
+  rollback: string[];
+  checks: DryRunCheck[];
+  needs: DryRunNeed[];
+}
+
+/**
+ * `enroll --dry-run`: the plan, with what can be checked without a secret — Keystone's GET /v3 and the
+ * token's slot list. No password is read, no login made, nothing written to the token or to Keystone.
+ */
+export async function planEnrollment(o: EnrollPlanOptions): Promise<EnrollPlan> {
+  const base = o.client.base;
+  const who = o.targetUser ?? "the user logging in";
+  const uid = o.targetUser === undefined ? "{caller's id}" : isId(o.targetUser) ? o.targetUser : `{id of ${o.targetUser}}`;
+  const steps = [
+    `log in to Keystone as ${o.caller} with a password (POST ${base}/auth/tokens)` +
+      (o.targetUser !== undefined ? `, then look ${o.targetUser} up (GET /v3/users/${isId(o.targetUser) ? o.targetUser : `?name=${o.targetUser}`})` : "") +
+      `, and list ${who}'s existing TOTP credentials (GET /v3/credentials?type=totp)`,
+    `generate a ${SEED_BYTES}-byte seed on this host (upper-case base32, ${SEED_BYTES * 8} bits; never printed)`,
+    `store it in the token as slot "${o.slot}" (SHA1, 6 digits, 30 s)`,
+    `register it with Keystone: POST /v3/credentials {type: totp, user_id: ${uid}${o.credentialProject !== undefined ? `, project_id: {id of ${o.credentialProject}}` : ""}, blob: <the seed>}`,
+    `verify: password + a code from the token logs ${who} in (POST /v3/auth/tokens, methods password+totp)`,
+  ];
+  if (o.rules !== "skip") {
+    steps.push(
+      `unless ${who} already has the rule [password, totp] enabled: PATCH /v3/users/${uid} options ` +
+        `{multi_factor_auth_rules: +[password, totp], multi_factor_auth_enabled: true}` +
+        (o.rules === "require" ? " — refused means failure and rollback" : " — if refused (not an admin), warn and print the admin's `openstack user set` command"),
+      `once the rule is in force: log in again with password + a fresh code, then check that password alone is refused (exit 11 and a loud warning if it still logs in)`,
+    );
+  } else {
+    steps.push("leave MFA rules alone (--rules skip)");
+  }
+  steps.push("revoke its own Keystone token");
+  const rollback = [
+    "nothing is written before the seed goes into the token; a failure there leaves both sides unchanged",
+    "any failure after that undoes, newest first: the MFA options (PATCHed back to what they were), the credential (DELETE /v3/credentials/{id}), the token's slot",
+    "a rollback step that fails is named in the error, so nothing is left behind unsaid",
+  ];
+
+  const checks: DryRunCheck[] = [];
+  try {
+    const v = await o.client.version();
+    checks.push({ what: "Keystone", ok: true, detail: `${base} answers GET /v3: ${v.id}${v.status ? ` (${v.status})` : ""}` });
+  } catch (err) {
+    checks.push({ what: "Keystone", ok: false, detail: (err as Error).message });
+  }
+  if (o.listSlots) {
+    try {
+      const l = await o.listSlots();
+      const taken = l.slots.some((s) => s.name === o.slot);
+      checks.push({ what: "token", ok: true, detail: `answers; ${l.slots.length} of ${l.max} slots used` });
+      if (taken) checks.push({ what: "slot name", ok: false, detail: `slot "${o.slot}" exists on the token: the real run would refuse it (choose --name, or delete the slot)` });
+      else if (l.slots.length >= l.max) checks.push({ what: "slot name", ok: false, detail: `"${o.slot}" is free but the token is full (${l.max} slots)` });
+      else checks.push({ what: "slot name", ok: true, detail: `"${o.slot}" is free on the token` });
+    } catch (err) {
+      checks.push({ what: "token", ok: false, detail: `did not answer: ${(err as Error).message}` });
+    }
+  }
+  checks.push({ what: "not checked", ok: null, detail: `the login, ${who}'s id and MFA options, existing TOTP credentials${o.credentialProject !== undefined ? ", the credential project" : ""} and the right to PATCH users need a password; the real run checks them before it touches the token` });
+  return { dryRun: true, slot: o.slot, authUrl: base, steps, rollback, checks, needs: o.needs };
+}
