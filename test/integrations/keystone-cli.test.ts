@@ -177,6 +177,19 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
     expect(JSON.parse(o.stdout)).toEqual({ dropped: 1, revoked: 1 });
   });
 
+  it("login and exec --token-cache without a password are bad input (exit 2) before the token is asked; logout needs none", async () => {
+    const before = codeRequests();
+    for (const args of [["keystone", "login", "--os-cloud", "bob"], ["exec", "--token-cache=bob", "--", "true"]]) {
+      const r = await cli(args);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/Cloud "bob" has no password: put it in auth\.password of .*clouds\.yaml .*or in \$OS_PASSWORD\./);
+    }
+    expect(codeRequests()).toBe(before);
+    const o = await cli(["keystone", "logout", "--os-cloud", "bob", "--json"]);
+    expect(o.code, o.stderr).toBe(0);
+    expect(JSON.parse(o.stdout)).toEqual({ dropped: 0, revoked: 0 });
+  });
+
   it("a token one step ahead: the login is refused with exit 10 and a hint about the clock", async () => {
     device.clock.offset = 30;
     try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { KeystoneClient } from "../../host/src/integrations/keystone/client.ts";
-import { EnrollError, checkKeystoneSecret, enrollKeystone, keystoneBase32 } from "../../host/src/integrations/keystone/enroll.ts";
+import { EnrollError, checkKeystoneSecret, enrollKeystone, keystoneBase32, planEnrollment } from "../../host/src/integrations/keystone/enroll.ts";
 import { fakeDevice, fakeKeystone } from "./keystone-fake.ts";
 import * as OTPAuth from "otpauth";
 
@@ -62,6 +62,20 @@ describe("Keystone enrolment", () => {
     expect(device.slots.size).toBe(0);
     expect(ks.creds.size).toBe(0);
     expect(ks.calls.some((c) => c.method === "PATCH" || (c.method === "POST" && c.path === "/credentials"))).toBe(false);
+  });
+
+  it("planEnrollment (the CLI's --dry-run) takes no password: one unauthenticated GET /v3 and the slot list", async () => {
+    const { ks, client } = setup();
+    const needs = [{ what: "password of admin (to log in)", from: "$OS_PASSWORD", present: true }];
+    const p = await planEnrollment({ client, caller: "admin", targetUser: "alice", slot: "ks", rules: "skip", needs, listSlots: async () => ({ slots: [{ name: "other" }], max: 2 }) });
+    expect(ks.calls).toEqual([{ method: "GET", path: "", body: undefined }]);
+    expect(ks.tokenIssues).toBe(0);
+    expect(p.checks.slice(0, 3).map((c) => [c.what, c.ok])).toEqual([["Keystone", true], ["token", true], ["slot name", true]]);
+    expect(p.steps.some((x) => /PATCH/.test(x))).toBe(false); // --rules skip
+    expect(p.steps).toContain("leave MFA rules alone (--rules skip)");
+    expect(p.needs).toBe(needs);
+    const full = await planEnrollment({ client, caller: "admin", slot: "ks", rules: "auto", needs, listSlots: async () => ({ slots: [{ name: "a" }, { name: "b" }], max: 2 }) });
+    expect(full.checks.find((c) => c.what === "slot name")).toMatchObject({ ok: false, detail: expect.stringMatching(/token is full/) });
   });
 
   it("rolls back the slot when Keystone refuses the credential", async () => {

@@ -136,7 +136,7 @@ export function register(program: Command): void {
         .option("--user-password [spec]", "that user's password, for the verification (-, @FILE, prompt; default $HWTOTP_KEYSTONE_USER_PASSWORD)")
         .option("--credential-project <name>", "attach the credential to this project (default: none)")
         .option("--rules <mode>", "auto: set rule [password,totp] + enable when allowed, else warn; require: fail if not allowed; skip", "auto")
-        .option("--dry-run", "print what would be done; change nothing"),
+        .option("--dry-run", "print the steps, the rollback policy and the inputs still needed; reads no password, logs in nowhere, changes nothing"),
     ),
   ).action(async (o: EnrollCliOptions) => {
     const bad = checkName(o.name, "slot name");
@@ -287,7 +287,7 @@ async function dryRunEnroll(o: EnrollCliOptions, other: (c: { userId?: string; u
   const caller = `${who}${cloud.username && cloud.userDomainName ? ` (domain ${cloud.userDomainName})` : ""}${scope ? ` scoped to project ${scope}` : ", unscoped"}`;
   const needs: import("../../integrations/keystone/enroll.ts").DryRunNeed[] = [
     passwordSource(o.password, "--password", [
-      { what: `clouds.yaml entry "${cloud.name}" (${cloud.file})`, present: !!cloud.password },
+      ...(cloud.file ? [{ what: `clouds.yaml entry "${cloud.name}" (${cloud.file})`, present: !!cloud.password }] : []),
       { what: "$OS_PASSWORD", present: !!process.env.OS_PASSWORD },
     ], `password of ${who} (to log in)`),
   ];
@@ -345,6 +345,7 @@ async function cachedToken(o: CommonOptions & { name?: string; cache?: string },
     try {
       return await getIt();
     } catch (err) {
+      if (err instanceof ks.MissingPasswordError) throw new UsageError(err.message);
       if (err instanceof ks.KeystoneAuthError && !err.receipt) {
         throw new ks.KeystoneError(`${err.message} Password and code were refused: is the token's clock right and not ahead (\`hwtotp time sync\`), and is this the slot enrolled for ${cloud.username ?? cloud.userId}?`, 401);
       }

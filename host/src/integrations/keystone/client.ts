@@ -172,7 +172,7 @@ export class KeystoneClient {
     } catch (err) {
       const why = err instanceof Error && err.name === "TimeoutError" ? "timed out" : "failed";
       const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : "";
-      throw new KeystoneError(`Keystone at ${this.base} could not be reached: ${method} ${path.split("?")[0]} ${why}${cause}.`, 0);
+      throw new KeystoneError(`Keystone at ${this.base} could not be reached: ${method} ${path.split("?")[0] || this.base} ${why}${cause}.`, 0);
     }
     const text = await res.text();
     let body: unknown = null;

@@ -340,7 +340,7 @@ export async function planEnrollment(o: EnrollPlanOptions): Promise<EnrollPlan> 
   const uid = o.targetUser === undefined ? "{caller's id}" : isId(o.targetUser) ? o.targetUser : `{id of ${o.targetUser}}`;
   const steps = [
     `log in to Keystone as ${o.caller} with a password (POST ${base}/auth/tokens)` +
-      (o.targetUser !== undefined ? `, then look ${o.targetUser} up (GET /v3/users/${isId(o.targetUser) ? o.targetUser : `?name=${o.targetUser}`})` : "") +
+      (o.targetUser !== undefined ? `, then look ${o.targetUser} up (GET /v3/users${isId(o.targetUser) ? "/" + o.targetUser : `?name=${o.targetUser}`})` : "") +
       `, and list ${who}'s existing TOTP credentials (GET /v3/credentials?type=totp)`,
     `generate a ${SEED_BYTES}-byte seed on this host (upper-case base32, ${SEED_BYTES * 8} bits; never printed)`,
     `store it in the token as slot "${o.slot}" (SHA1, 6 digits, 30 s)`,

@@ -166,6 +166,14 @@ function fromIssued(c: CloudConfig, t: IssuedToken): CachedToken {
   return out;
 }
 
+/** A login is needed and no password was found (bad input: checked before the device is asked for a code). */
+export class MissingPasswordError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MissingPasswordError";
+  }
+}
+
 /** A usable token for the cloud: from the cache, or by one password+TOTP login that refills it. */
 export async function getToken(cloud: CloudConfig, opts: GetTokenOptions): Promise<GetTokenResult> {
   const file = opts.file ?? tokenCacheFile();
@@ -179,7 +187,7 @@ export async function getToken(cloud: CloudConfig, opts: GetTokenOptions): Promi
     const again = cache.tokens[key];
     if (again && isUsable(again, now())) return { token: again, issued: false, file };
     const password = cloud.password ?? opts.password;
-    if (!password) throw new Error(`Cloud "${cloud.name}" has no password (auth.password in ${cloud.file} or secure.yaml).`);
+    if (!password) throw new MissingPasswordError(`Cloud "${cloud.name}" has no password: put it in auth.password of ${cloud.file} (or secure.yaml), or in $OS_PASSWORD.`);
     const client = new KeystoneClient({ authUrl: cloud.authUrl, fetch: opts.fetch });
     const passcode = await opts.passcode();
     const issued = await client.issueMfaToken({ user: userRefOf(cloud), password, passcode, project: projectScopeOf(cloud) });
