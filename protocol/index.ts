@@ -354,6 +354,7 @@ export interface ClockData {
   samples: number; // syncs the drift estimate rests on
   bias?: number; // s the code clock is held behind the drift-corrected clock (t already includes it), 0 if absent
   err?: number; // ppm, one-sigma uncertainty of the drift estimate, as stored by the host at the last sync
+  up?: boolean; // true: the last settime was made since this boot (RAM flag), so the RTC ran uninterrupted since `synced`; false after a reset or power loss (no drift can be read across it); absent from older firmware
 }
 
 export interface SetTimeData {

@@ -39,6 +39,8 @@ const c: ClockState = { o: 0, b: 0, p: 0, x: 0, e: 0, s: null, n: 0, g: 0, f: JU
 let file = "";
 /** Highest code time a code was revealed at (RAM only). */
 let hi = 0;
+/** A settime ran since this boot (RAM only): the RTC ran uninterrupted since the reference point. */
+let up = false;
 
 export function loadClock(): void {
   file = scanRecord(BASE);
@@ -96,6 +98,7 @@ export function setClock(t: number, o: ClockSet, confirmed: boolean): boolean {
   if (typeof o.err === "number") c.e = o.err;
   c.n = typeof o.samples === "number" ? o.samples : c.n + 1;
   c.s = t;
+  up = true;
   if (confirmed) c.g = 0;
   else if (hi > now()) c.g = hi;
   const f = writeRecord(BASE, file, c, null);
@@ -104,5 +107,5 @@ export function setClock(t: number, o: ClockSet, confirmed: boolean): boolean {
 }
 
 export function clockData(): ClockData {
-  return { set: isSet(), t: now(), raw: getTime(), ppm: c.p, synced: c.s, samples: c.n, bias: c.x, err: c.e };
+  return { set: isSet(), t: now(), raw: getTime(), ppm: c.p, synced: c.s, samples: c.n, bias: c.x, err: c.e, up: up };
 }

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import * as OTPAuth from "otpauth";
 import { ERR, LIMITS } from "../../protocol/index.ts";
-import { measureOffset, syncClock } from "../../host/src/clock/index.ts";
+import { DRIFT, POLICY, measureOffset, syncClock } from "../../host/src/clock/index.ts";
 import { startEmuClock, type EmuClock } from "./emu-harness.ts";
 import { SCENARIO_SECRET, describeResult, runDriftScenario } from "./scenario.ts";
 
@@ -195,5 +195,38 @@ describe("clock events (firmware in the emulator)", () => {
     h.emu.control.reset();
     const again = await h.session.time();
     expect(again).toMatchObject({ set: true, ppm: d.ppm, samples: d.samples, bias: d.bias, synced: d.synced });
+  });
+});
+
+describe("a device restart between two syncs (firmware in the emulator)", () => {
+  // The daemon learnt `drift -7.32 ± 0.00 ppm from 1 samples` on a drift-free emulator that had been killed
+  // and restarted: the interval since the last sync spanned a restart, whose clock came back a few ms off,
+  // and a round trip measured as 0 made that one sample look exact.
+  it("learns no drift over an interval that spans a restart, and one sample is never exact", async () => {
+    const h = await start({ trueStart: T0 });
+    h.latency = () => 0; // an exchange too fast for a millisecond clock: rtt 0
+    await sync(h);
+    h.advance(3600);
+    h.emu.control.reset();
+    // the restarted device's RTC came back 26 ms behind (what a killed and restarted emulator does)
+    h.emu.control.setClock(h.emu.control.now() - 0.026);
+    h.advance(3600);
+    const r = await sync(h);
+    expect(r.plan.action).toBe("set");
+    expect(r.plan.sample.ok).toBe(false);
+    expect(r.plan.sample.ok ? "" : r.plan.sample.reason).toMatch(/restart/);
+    expect(r.plan.estimate.samples).toBe(0);
+    expect(r.before.uncertainty).toBeGreaterThan(0);
+    const d = await h.session.time();
+    expect(d.samples).toBe(0);
+    expect(d.ppm).toBe(0);
+    // the next interval is uninterrupted: it is learnt, near 0 ppm, with an error one sample supports
+    h.advance(3600);
+    const next = await sync(h);
+    expect(next.plan.sample.ok).toBe(true);
+    expect(next.plan.estimate.samples).toBe(1);
+    expect(Math.abs(next.plan.estimate.ppm)).toBeLessThan(next.plan.estimate.err);
+    expect(next.plan.estimate.err).toBeGreaterThanOrEqual(DRIFT.MIN_ERR);
+    expect(next.plan.bias).toBeGreaterThan(POLICY.MIN_BIAS + 0.01);
   });
 });

@@ -3,7 +3,9 @@
 import { describe, expect, it } from "vitest";
 import { ERR, type CodeData, type CodeInfo } from "../../protocol/index.ts";
 import {
+  DEFAULT_DEVICE_RESOLUTION,
   DRIFT,
+  HOST_RESOLUTION,
   POLICY,
   biasFor,
   checkHostClock,
@@ -23,14 +25,15 @@ import { SimDevice } from "./sim-device.ts";
 const T0 = 1_790_000_000;
 
 describe("measureOffset", () => {
-  it("keeps the exchange with the smallest round trip and reports half of it as uncertainty", async () => {
+  it("keeps the exchange with the smallest round trip and reports half of it plus the clocks' resolution as uncertainty", async () => {
     const dev = new SimDevice(T0, 0);
     const lat = [0.05, 0.05, 0.004, 0.001, 0.03, 0.03, 0.2, 0.2];
     let i = 0;
     dev.latency = () => lat[i++ % lat.length];
     const m = await measureOffset(dev, { exchanges: 4, now: () => dev.trueTime });
     expect(m.rtt).toBeCloseTo(0.005, 6);
-    expect(m.uncertainty).toBeCloseTo(0.0025, 6);
+    expect(m.resolution).toBeCloseTo(DEFAULT_DEVICE_RESOLUTION + HOST_RESOLUTION, 9);
+    expect(m.uncertainty).toBeCloseTo(0.0025 + m.resolution, 6);
     expect(m.exchanges).toBe(4);
     // asymmetric 4 ms up / 1 ms down: the midpoint is off by 1.5 ms, inside the uncertainty
     expect(Math.abs(m.offset)).toBeLessThanOrEqual(m.uncertainty);
@@ -43,6 +46,30 @@ describe("measureOffset", () => {
     const m = await measureOffset(dev, { exchanges: 2, now: () => dev.trueTime });
     expect(m.offset).toBeCloseTo(-0.4, 6);
     expect(m.clockOffset).toBeCloseTo(0, 6);
+  });
+
+  it("never reports 0: an exchange faster than any clock tick keeps the resolution of both clocks", async () => {
+    const dev = new SimDevice(T0, 0);
+    dev.latency = () => 0;
+    const m = await measureOffset(dev, { exchanges: 3, now: () => dev.trueTime });
+    expect(m.rtt).toBe(0);
+    expect(m.uncertainty).toBeCloseTo(1 / 32768 + 1e-6, 12);
+    // the Linux build reads the host's clock: microseconds
+    const linux = await measureOffset(Object.assign(dev, { info: { board: "LINUX" } }), { exchanges: 1, now: () => dev.trueTime });
+    expect(linux.uncertainty).toBeCloseTo(2e-6, 12);
+    // the round trip is timed on the monotonic clock, not on a millisecond wall clock
+    let ms = T0 * 1000;
+    let mono = 0;
+    const slow: ClockPort = {
+      time: async () => {
+        mono += 0.0006; // a 0.6 ms exchange that Date.now() would see as 0
+        return { set: true, t: ms / 1000, raw: ms / 1000, ppm: 0, synced: null, samples: 0 };
+      },
+      setTime: async () => ({ prev: 0, t: 0, jump: false }),
+    };
+    const m2 = await measureOffset(slow, { exchanges: 2, now: () => Math.floor(ms) / 1000, mono: () => mono });
+    expect(m2.rtt).toBeCloseTo(0.0006, 9);
+    expect(m2.uncertainty).toBeCloseTo(0.0003 + m2.resolution, 9);
   });
 
   it("rejects a silly exchange count", async () => {
@@ -68,8 +95,9 @@ describe("drift samples", () => {
       const s = driftSample(m);
       expect(s.ok).toBe(true);
       if (!s.ok) return;
-      expect(Math.abs(s.ppm - c.drift)).toBeLessThan(3 * s.err + 0.05);
-      expect(s.err).toBeLessThan(0.1);
+      expect(Math.abs(s.ppm - c.drift)).toBeLessThan(0.05);
+      // one interval says no more than how the oscillator ran then: the floor, not the 0.05 ppm the offsets allow
+      expect(s.err).toBe(DRIFT.MIN_ERR);
       expect(s.interval).toBeCloseTo(86400, 0);
     });
   }
@@ -199,9 +227,9 @@ describe("time --json fields", () => {
     dev.advance(3600);
     const j = timeJson(await measureOffset(dev, { now: () => dev.trueTime }), { synchronized: true, source: "timedatectl" });
     expect(Object.keys(j).sort()).toEqual(
-      ["bias", "clockOffset", "device", "exchanges", "host", "hostClock", "lastSync", "offset", "ppm", "ppmErr", "raw", "rtt", "samples", "set", "sinceSync", "uncertainty"].sort(),
+      ["bias", "clockOffset", "device", "exchanges", "host", "hostClock", "lastSync", "offset", "ppm", "ppmErr", "raw", "resolution", "rtt", "samples", "set", "sinceSync", "uncertainty", "up"].sort(),
     );
-    expect(j).toMatchObject({ set: true, bias: 0.1, ppm: 12.5, ppmErr: 0.3, samples: 3, sinceSync: 3600, rtt: 0.002, uncertainty: 0.001 });
+    expect(j).toMatchObject({ set: true, bias: 0.1, ppm: 12.5, ppmErr: 0.3, samples: 3, sinceSync: 3600, rtt: 0.002, resolution: 0.000032, uncertainty: 0.001031 });
     expect(j.lastSync).toBe(new Date(T0 * 1000).toISOString());
   });
 });
@@ -234,13 +262,13 @@ describe("resync codes", () => {
     expect(pairs.map((p) => p.name).sort()).toEqual(["ceph", "cloud", "slow"]);
     for (const p of pairs) expect(Number(p.codes[1])).toBe(Number(p.codes[0]) + 1);
     const ceph = pairs.find((p) => p.name === "ceph")!;
-    expect(ceph.command).toBe(`radosgw-admin mfa resync --uid=alice --totp-serial=tok-1 --totp-pin=${ceph.codes[0]} --totp-pin=${ceph.codes[1]}`);
+    expect(ceph.command).toBe(` CEPH_ARGS='--totp-pin=${ceph.codes[0]} --totp-pin=${ceph.codes[1]}' radosgw-admin mfa resync --uid=alice --totp-serial=tok-1`);
     expect(pairs.find((p) => p.name === "cloud")!.command).toBeUndefined();
     expect(waits.length).toBe(2);
   });
 
   it("quotes what the shell would split", () => {
-    expect(radosgwResyncCommand("<uid>", "a b", "123456", "654321")).toBe("radosgw-admin mfa resync '--uid=<uid>' '--totp-serial=a b' --totp-pin=123456 --totp-pin=654321");
+    expect(radosgwResyncCommand("<uid>", "a b", "123456", "654321")).toBe(" CEPH_ARGS='--totp-pin=123456 --totp-pin=654321' radosgw-admin mfa resync '--uid=<uid>' '--totp-serial=a b'");
   });
 });
 

@@ -20,6 +20,14 @@ export const DRIFT = {
   MAX_SAMPLE_ERR: 100,
   /** A sample this many sigmas away from the estimate restarts the estimate (the board changed). */
   OUTLIER_SIGMAS: 5,
+  /**
+   * Floor of one sample's one-sigma, ppm: however precise the two offsets, one interval says no more than how
+   * the oscillator ran then; a 32 kHz crystal moves ~0.03 ppm/°C² off its turnover (~0.8 ppm at 5 °C away),
+   * an RC oscillator far more. An estimate from n samples is never given less than MIN_ERR / sqrt(n).
+   */
+  MIN_ERR: 0.5,
+  /** How far (s) the host's own clock may wander between two syncs under NTP, counted at each end. */
+  HOST_ERR: 0.001,
 };
 
 export interface DriftEstimate {
@@ -38,18 +46,25 @@ export type DriftSample =
 /** The estimate the device holds. */
 export function storedEstimate(c: ClockData): DriftEstimate {
   if (!c.samples) return { ppm: c.ppm || 0, err: DRIFT.PRIOR_ERR, samples: 0 };
-  return { ppm: c.ppm, err: typeof c.err === "number" && c.err > 0 ? c.err : DRIFT.UNKNOWN_ERR, samples: c.samples };
+  const err = typeof c.err === "number" && c.err > 0 ? c.err : DRIFT.UNKNOWN_ERR;
+  // an estimate stored by an older host may claim more than its samples support
+  return { ppm: c.ppm, err: Math.max(err, DRIFT.MIN_ERR / Math.sqrt(c.samples)), samples: c.samples };
 }
 
 /**
  * The drift over the interval since the last sync, from a measurement taken now. At the last sync the
  * corrected clock was set to the host's time (to within that sync's uncertainty, taken to be like this
  * one's); since then it ran at (1 + d)/(1 + p) of true time, d the true drift, p the correction applied.
+ * Only when the device's clock ran uninterrupted since then (`up`): across a reset or power loss the RTC
+ * may have lost or gained any amount, and the offset says nothing about the oscillator.
  */
 export function driftSample(m: Measurement, opts: { minInterval?: number; maxUncertainty?: number } = {}): DriftSample {
   const c = m.device;
   if (!c.set || c.synced === null || c.synced === undefined) return { ok: false, reason: "no earlier sync to measure from", interval: null };
   const interval = m.host - c.synced;
+  if (c.up === false) {
+    return { ok: false, reason: "the device restarted since the last sync (its clock did not run uninterrupted)", interval };
+  }
   const minInterval = opts.minInterval ?? DRIFT.MIN_INTERVAL;
   const maxU = opts.maxUncertainty ?? DRIFT.MAX_UNCERTAINTY;
   if (!(interval >= minInterval)) {
@@ -60,14 +75,14 @@ export function driftSample(m: Measurement, opts: { minInterval?: number; maxUnc
   }
   const p = c.ppm * 1e-6;
   const d = ((1 + p) * (1 + m.clockOffset / interval) - 1) * 1e6;
-  const err = ((2 * m.uncertainty) / interval) * 1e6;
+  const err = ((2 * (m.uncertainty + DRIFT.HOST_ERR)) / interval) * 1e6;
   if (err > DRIFT.MAX_SAMPLE_ERR) {
     return { ok: false, reason: "sample uncertainty " + fmt(err) + " ppm exceeds " + DRIFT.MAX_SAMPLE_ERR + " ppm", interval };
   }
   if (Math.abs(d) > LIMITS.PPM_MAX) {
     return { ok: false, reason: "implausible drift " + fmt(d) + " ppm (was the clock changed by something else?)", interval };
   }
-  return { ok: true, ppm: d, err: Math.max(err, 1e-3), interval };
+  return { ok: true, ppm: d, err: Math.max(err, DRIFT.MIN_ERR), interval };
 }
 
 /** Folds one sample into the estimate. `restarted` tells when the sample disagreed and replaced it. */

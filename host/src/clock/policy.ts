@@ -96,8 +96,11 @@ export function planSync(m: Measurement, opts: SyncOptions = {}): SyncPlan {
   const nextSync = nextSyncDelay(estimate, interval);
   const bias = biasFor(estimate, m.uncertainty, nextSync);
 
+  // after a restart (up false) the reference point is renewed even when the clock looks right: the next
+  // interval then runs on one uninterrupted clock and yields a drift sample
   if (
     c.set &&
+    c.up !== false &&
     !jump &&
     !sample.ok &&
     Math.abs(correction) < m.uncertainty + POLICY.SKIP_BELOW &&

@@ -12,6 +12,7 @@ export interface TimeJson {
   clockOffset: number | null;
   uncertainty: number;
   rtt: number;
+  resolution: number;
   exchanges: number;
   bias: number;
   ppm: number;
@@ -20,6 +21,7 @@ export interface TimeJson {
   lastSync: string | null;
   sinceSync: number | null;
   raw: number;
+  up: boolean | null;
   hostClock: HostClockStatus | null;
 }
 
@@ -37,6 +39,7 @@ export function timeJson(m: Measurement, hostClock: HostClockStatus | null): Tim
     clockOffset: d.set ? r6(m.clockOffset) : null,
     uncertainty: r6(m.uncertainty),
     rtt: r6(m.rtt),
+    resolution: r6(m.resolution),
     exchanges: m.exchanges,
     bias: d.bias ?? 0,
     ppm: d.ppm,
@@ -45,6 +48,7 @@ export function timeJson(m: Measurement, hostClock: HostClockStatus | null): Tim
     lastSync: synced !== null ? new Date(synced * 1000).toISOString() : null,
     sinceSync: synced !== null ? Math.round(m.host - synced) : null,
     raw: r3(d.raw),
+    up: typeof d.up === "boolean" ? d.up : null,
     hostClock,
   };
 }
@@ -67,14 +71,16 @@ export function timeHuman(j: TimeJson): string {
   } else {
     lines.push("Device time:  " + new Date((j.device as number) * 1000).toISOString() + " (the time codes are computed at)");
     lines.push(
-      "Offset:       " + signed(j.offset as number) + " s ± " + j.uncertainty.toFixed(3) + " s, device minus host (round trip " + (j.rtt * 1000).toFixed(1) + " ms, best of " + j.exchanges + ")",
+      "Offset:       " + signed(j.offset as number) + " s ± " + j.uncertainty.toFixed(6) + " s, device minus host (round trip " + (j.rtt * 1000).toFixed(3) + " ms, best of " + j.exchanges + ")",
     );
     lines.push("Bias:         " + j.bias.toFixed(3) + " s held behind on purpose (clock error " + signed(j.clockOffset as number) + " s)");
   }
   lines.push(
     "Drift:        " + (j.samples > 0 ? signed(j.ppm, 2) + " ppm ± " + (j.ppmErr ?? 0).toFixed(2) + ", from " + j.samples + " sync" + (j.samples === 1 ? "" : "s") : "not learnt yet (" + signed(j.ppm, 2) + " ppm applied)"),
   );
-  lines.push("Last sync:    " + (j.lastSync ? j.lastSync + " (" + ago(j.sinceSync as number) + ")" : "never"));
+  lines.push(
+    "Last sync:    " + (j.lastSync ? j.lastSync + " (" + ago(j.sinceSync as number) + ")" + (j.up === false ? "; the device restarted since (the next sync learns no drift)" : "") : "never"),
+  );
   if (j.hostClock && j.hostClock.synchronized === false) lines.push("Warning:      the host clock is not synchronised (" + j.hostClock.source + ").");
   return lines.join("\n");
 }

@@ -3,6 +3,7 @@
 // scans offsets out to 7 days: facts/ceph.md). The device computes both codes at its own clock; we only
 // wait for its step to turn over.
 import type { CodeInfo } from "../../../protocol/index.ts";
+import { RadosgwAdmin, printableCommand } from "../integrations/ceph/radosgw-admin.ts";
 import { realSleep, type CodePort, type Sleeper } from "./types.ts";
 
 export interface ResyncPair {
@@ -76,11 +77,10 @@ function pair(a: CodeInfo, b: CodeInfo, uid?: string): ResyncPair {
   return p;
 }
 
-/** `radosgw-admin mfa resync`, its arguments shell-quoted. Pins are one-time codes, not secrets. */
+/**
+ * `radosgw-admin mfa resync` as `hwtotp ceph resync` prints it (the Ceph integration's printableCommand): the
+ * pins in a CEPH_ARGS prefix, never on the command's argv (/proc/PID/cmdline is world-readable).
+ */
 export function radosgwResyncCommand(uid: string, serial: string, pin1: string, pin2: string): string {
-  return ["radosgw-admin", "mfa", "resync", "--uid=" + uid, "--totp-serial=" + serial, "--totp-pin=" + pin1, "--totp-pin=" + pin2].map(shq).join(" ");
-}
-
-function shq(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\\''") + "'";
+  return printableCommand(new RadosgwAdmin(), ["mfa", "resync", "--uid=" + uid, "--totp-serial=" + serial], ["--totp-pin=" + pin1, "--totp-pin=" + pin2]);
 }

@@ -27,7 +27,29 @@ export interface CodePort {
 /** Unix seconds (float) of the host's clock. */
 export type HostClock = () => number;
 
-export const systemClock: HostClock = () => Date.now() / 1000;
+/** Monotonic seconds (float, any origin): what a round trip is timed with. */
+export type MonoClock = () => number;
+
+/** Resolution of the host clocks below, s: hrtime and performance.now() count at least microseconds in Node. */
+export const HOST_RESOLUTION = 1e-6;
+
+// Wall time to the microsecond: the process's high-resolution start time plus the monotonic clock since, kept
+// within Date.now()'s millisecond (a stepped or slewed system clock re-anchors it). Date.now() floors, so
+// the wall time lies in [Date.now(), Date.now() + 1) ms; the slack allows for the two reads a few µs apart.
+let anchor = performance.timeOrigin;
+
+export const systemClock: HostClock = () => {
+  const wall = Date.now();
+  let ms = anchor + performance.now();
+  if (ms < wall - 0.5 || ms > wall + 1.5) {
+    anchor += wall + 0.5 - ms;
+    ms = wall + 0.5;
+  }
+  return ms / 1000;
+};
+
+const monoBase = process.hrtime.bigint();
+export const monoClock: MonoClock = () => Number(process.hrtime.bigint() - monoBase) / 1e9;
 
 /** Waits `seconds` of host time. Tests on virtual time pass their own. */
 export type Sleeper = (seconds: number) => Promise<void>;
