@@ -14,7 +14,15 @@ export interface ReadOptions {
   what: string;
   stdin?: NodeJS.ReadStream;
   stderr?: NodeJS.WriteStream;
+  /**
+   * The caller prints ARGV_NOTE itself once the secret was accepted (`add` does, after the slot is stored),
+   * so a refused value gets one sentence, not two. Default: the note is printed here.
+   */
+  noteLater?: boolean;
 }
+
+/** Said when a secret was taken from argv. */
+export const ARGV_NOTE = "Note: a secret given on the command line is visible in `ps` and kept in shell history; next time use - (stdin) or @FILE.";
 
 /**
  * `spec` is the option's value: true (option given without a value) → prompt; "-" → stdin; "@FILE" → file;
@@ -54,9 +62,7 @@ export async function readSecret(spec: string | true, opts: ReadOptions): Promis
     if (!value) throw new UsageError("The file " + file + " is empty.");
     return { from: "file " + file, value };
   }
-  stderr.write(
-    "Note: a secret given on the command line is visible in `ps` and kept in shell history; next time use - (stdin) or @FILE.\n",
-  );
+  if (!opts.noteLater) stderr.write(ARGV_NOTE + "\n");
   return { from: "argument", value: spec };
 }
 

@@ -115,6 +115,7 @@ export async function parseUri(uri: string): Promise<Credential> {
     }
   }
   if (!seen.has("secret")) throw new UsageError("The URI has no secret parameter.");
+  checkUriValues(text.slice(q + 1));
   const { URI, TOTP } = await import("otpauth");
   let otp: InstanceType<typeof TOTP>;
   try {
@@ -150,6 +151,31 @@ export async function parseUri(uri: string): Promise<Credential> {
     issuer: otp.issuer || undefined,
     label: otp.label || undefined,
   };
+}
+
+/**
+ * Our sentences for the parameters otpauth would only call "Invalid": each names what is allowed. Values
+ * other than the secret's may be shown (cut short); they are no secret.
+ */
+function checkUriValues(query: string): void {
+  const shown = (v: string) => JSON.stringify(v.length > 12 ? v.slice(0, 12) + "…" : v);
+  for (const pair of query.split("&")) {
+    const eq = pair.indexOf("=");
+    const k = safeDecode(eq < 0 ? pair : pair.slice(0, eq)).toLowerCase();
+    const v = eq < 0 ? "" : safeDecode(pair.slice(eq + 1));
+    if (k === "algorithm" && !ALGORITHMS.includes(v.toUpperCase().replace("-", ""))) {
+      throw new UsageError("The URI's algorithm " + shown(v) + " is not supported: use SHA1, SHA256 or SHA512.");
+    }
+    if (k === "digits" && !(/^\d+$/.test(v) && LIMITS.DIGITS.includes(Number(v)))) {
+      throw new UsageError(/^\d+$/.test(v) ? "The URI asks for " + Number(v) + " digits; this token does 6 or 8." : "The URI's digits " + shown(v) + " is not a number: use 6 or 8.");
+    }
+    if (k === "period" && !(/^\d+$/.test(v) && Number(v) >= LIMITS.PERIOD_MIN && Number(v) <= LIMITS.PERIOD_MAX)) {
+      const allowed = "use a whole number of seconds from " + LIMITS.PERIOD_MIN + " to " + LIMITS.PERIOD_MAX + ".";
+      throw new UsageError(
+        /^\d+$/.test(v) ? "The URI's period of " + Number(v) + " s is outside " + LIMITS.PERIOD_MIN + "–" + LIMITS.PERIOD_MAX + " s: " + allowed : "The URI's period " + shown(v) + " is not allowed: " + allowed,
+      );
+    }
+  }
 }
 
 function safeDecode(s: string): string {

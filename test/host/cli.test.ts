@@ -48,6 +48,13 @@ describe("hwtotp add (against the emulator)", () => {
     expect(r.stderr).toMatch(/Added slot "arg" \(SHA1, 6 digits, 30 s\)/);
     await expectCodeFor("arg", OTPAuth.Secret.fromBase32(B32));
   });
+  it("says the command-line note once, after the slot is stored", async () => {
+    const r = await cli(["add", "argnote", "--hex", HEX]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^Added slot "argnote"/), expect.stringMatching(/^Note: a secret given on the command line/)]);
+    expect(secretsIn(r)).toBe(false);
+    expect(await cli(["delete", "argnote"])).toMatchObject({ code: 0 });
+  });
   it("takes --secret - from stdin", async () => {
     const r = await cli(["add", "stdin", "--secret", "-"], B32 + "\n");
     expect(r.code, r.stderr).toBe(0);
@@ -185,7 +192,16 @@ describe("bad input: one sentence, non-zero exit, slots unchanged", () => {
     ["an existing name", ["add", "arg", "--secret", "-"], B32, 6, /exists/],
     ["an unknown slot (code)", ["code", "nope"], undefined, 5, /nope.*`hwtotp list` shows the slots\./],
     ["an unknown slot (delete)", ["delete", "nope"], undefined, 5, /nope/],
-    ["an unknown option", ["list", "--bogus"], undefined, 2, /unknown option/],
+    ["an unknown option", ["list", "--bogus"], undefined, 2, /Unknown option '--bogus'/],
+    ["a PNG path in a missing folder", ["add", "q5", "--generate", "--qr-png", "/nonexistent/dir/x.png"], undefined, 2,
+      /^hwtotp: Cannot write the QR code to \/nonexistent\/dir\/x\.png: no such folder\.$/m],
+    ["a PNG path that is a folder", ["add", "q6", "--secret", "-", "--qr-png", os.tmpdir()], B32, 2, /: it is a folder\./],
+    ["a URI refused before any note", ["add", "--uri", "http://x"], undefined, 2, /^hwtotp: The URI must start with otpauth:\/\/\.$/m],
+    ["an MD5 URI", ["add", "--uri", "-"], "otpauth://totp/x?secret=" + B32 + "&algorithm=MD5", 2,
+      /The URI's algorithm "MD5" is not supported: use SHA1, SHA256 or SHA512\./],
+    ["digits=abc in a URI", ["add", "--uri", "-"], "otpauth://totp/x?secret=" + B32 + "&digits=abc", 2, /digits "abc" is not a number: use 6 or 8\./],
+    ["period=30s in a URI", ["add", "--uri", "-"], "otpauth://totp/x?secret=" + B32 + "&period=30s", 2,
+      /period "30s" is not allowed: use a whole number of seconds from 1 to 300\./],
   ];
   // None of these may change a slot, so they run side by side; each compares the slots with the same snapshot.
   let before: Promise<string>;
@@ -196,10 +212,25 @@ describe("bad input: one sentence, non-zero exit, slots unchanged", () => {
     const r = await cli(args, input);
     expect(r.code).toBe(exit);
     expect(r.stderr).toMatch(msg);
-    expect(r.stderr.trim().split("\n").filter((l) => !l.startsWith("Note:") && !l.startsWith("(Did you mean"))).toHaveLength(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stdout).toBe("");
     expect(secretsIn(r)).toBe(false);
     expect(await slots()).toBe(await before);
+  });
+
+  it("a refused add with --qr-png leaves no PNG (nor its temporary file) behind", async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, "png-"));
+    const r = await cli(["add", "arg", "--secret", "-", "--qr", "--qr-png", path.join(dir, "exists.png")], B32);
+    expect(r.code).toBe(6);
+    expect(r.stdout).toBe("");
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it("a refused --uri from argv says one sentence, without the command-line note", async () => {
+    const r = await cli(["add", "--uri", "otpauth://totp/x?secret=" + B32 + "&digits=7"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toMatch(/Note:/);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
   });
 
   it("a full device refuses with E_FULL, prints no URI, and keeps its slots", async () => {
@@ -220,6 +251,44 @@ describe("bad input: one sentence, non-zero exit, slots unchanged", () => {
     const r = await runCli(["list"], { env: privateEnv({ HWTOTP_DEVICE: "tcp://127.0.0.1:1" }) });
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/^hwtotp: Cannot connect to tcp:\/\/127\.0\.0\.1:1: nothing is listening there\.\n$/);
+  });
+});
+
+describe("usage errors: no value echoed, --json honoured", () => {
+  const SECRET = "JBSWY3DPEHPK3PXP";
+  const cases: [string, string[], RegExp][] = [
+    ["an unknown --opt=VALUE keeps the name and the hint", ["add", "x", "--secre=" + SECRET], /^hwtotp: Unknown option '--secre=…' \(Did you mean --secret\?\)$/],
+    ["an unknown short option with its value attached", ["add", "x", "-z" + SECRET], /^hwtotp: Unknown option '-z…'\.$/],
+    ["a secret typed as the command", [SECRET.toLowerCase()], /^hwtotp: Unknown command '…'\.$/],
+    ["an excess argument", ["add", "x", SECRET], /^hwtotp: Too many arguments for 'add'\. Expected 1 argument but got 2\.$/],
+    ["an excess argument to code", ["code", "a", SECRET], /^hwtotp: Too many arguments for 'code'/],
+  ];
+  it.concurrent.each(cases)("%s", async (_what, args, msg) => {
+    const r = await cli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(msg);
+    expect(r.stdout + r.stderr).not.toMatch(new RegExp(SECRET, "i"));
+    expect(r.stdout).toBe("");
+  });
+  const jsonCases: [string[], RegExp][] = [
+    [["info", "--bogus", "--json"], /Unknown option '--bogus'/],
+    [["bogus", "--json"], /Unknown command 'bogus'/],
+    [["exec", "--name", "a1", "--json"], /Missing required argument 'command'/],
+    [["code", "--json", "a", "b"], /Too many arguments for 'code'/],
+    [["--json", "add", "x", "--secre=" + SECRET], /Unknown option '--secre=…' \(Did you mean --secret\?\)/],
+    [["--json"], /Give a command/],
+  ];
+  it.concurrent.each(jsonCases)("%j prints the error document on stdout, exit 2", async (args, msg) => {
+    const r = await cli(args);
+    expect(r.code).toBe(2);
+    const d = JSON.parse(r.stdout);
+    expect(d).toEqual({ error: { code: "E_USAGE", message: expect.stringMatching(msg), exit: 2 } });
+    expect(r.stderr).toContain("hwtotp: " + d.error.message);
+    expect(r.stdout).not.toContain(SECRET);
+  });
+  it("help and --version still exit 0 without an error document", async () => {
+    expect(await cli(["add", "--help", "--json"])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Usage: hwtotp add/) });
+    expect((await cli(["--version"])).code).toBe(0);
   });
 });
 

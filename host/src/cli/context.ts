@@ -138,7 +138,9 @@ export function reportError(err: unknown, json: boolean): number {
   process.stderr.write("hwtotp: " + sentence + "\n");
   if (json) {
     const c = err instanceof HwtotpError ? err.code : "E_HOST";
-    process.stdout.write(JSON.stringify({ error: { code: c, message: sentence, exit: code } }, null, 2) + "\n");
+    // An error that must hand something over (add's kept slot: its generated URI) carries it as `uri`.
+    const uri = err instanceof HwtotpError && typeof (err as { uri?: unknown }).uri === "string" ? { uri: (err as { uri?: string }).uri } : {};
+    process.stdout.write(JSON.stringify({ error: { code: c, message: sentence, exit: code }, ...uri }, null, 2) + "\n");
   }
   if (!(err instanceof HwtotpError) && process.env.HWTOTP_DEBUG && err instanceof Error) process.stderr.write(String(err.stack) + "\n");
   return code;

@@ -1,12 +1,16 @@
 // hwtotp add NAME (--secret B32 | --hex HEX | --uri URI | --generate): provisions a slot. Every input is
 // parsed and checked on the host before the device is touched. The secret is shown only where asked:
 // --generate prints the otpauth URI once; --qr / --qr-png render it for a backup authenticator.
+// Failure leaves the token as it was: every output (URI, QR art, the PNG in its folder) is prepared before
+// the slot is stored, and if putting the PNG in place still fails afterwards the slot is deleted again
+// (when even that fails, the URI is shown so the seed is not lost).
 import type { Command } from "commander";
-import { addCommonOptions, type CommonOptions, output, say, withSession } from "../context.ts";
-import { UsageError } from "../../errors.ts";
+import { addCommonOptions, type CommonOptions, output, say, sentenceOf, withSession } from "../context.ts";
+import { EXIT, HwtotpError, UsageError } from "../../errors.ts";
 import { ALGORITHMS, type Algorithm, LIMITS, type SlotInfo, checkName } from "../../../../protocol/index.ts";
 import { type Credential, buildUri, generateKey, nameFromUri, parseBase32, parseHex, parseUri, toHex } from "../../secret.ts";
-import { readSecret } from "../../secret-input.ts";
+import { ARGV_NOTE, readSecret } from "../../secret-input.ts";
+import type { PreparedPng } from "../../qr.ts";
 
 export interface AddOptions extends CommonOptions {
   secret?: string | true;
@@ -31,7 +35,10 @@ export interface AddResult {
 }
 
 /** Parses and checks everything; returns what to send. Throws UsageError (exit 2) before any device I/O. */
-export async function prepareAdd(nameArg: string | undefined, o: AddOptions): Promise<{ cred: Credential; name: string; alg: Algorithm; digits: number; period: number }> {
+export async function prepareAdd(
+  nameArg: string | undefined,
+  o: AddOptions,
+): Promise<{ cred: Credential; name: string; alg: Algorithm; digits: number; period: number; fromArgv: boolean }> {
   const sources = (["secret", "hex", "uri", "generate"] as const).filter((k) => o[k] !== undefined && o[k] !== false);
   if (sources.length !== 1) {
     throw new UsageError(
@@ -39,10 +46,17 @@ export async function prepareAdd(nameArg: string | undefined, o: AddOptions): Pr
     );
   }
   let cred: Credential;
+  let fromArgv = false;
+  // The ps/history note is said once the slot is stored (see register): a refused value gets one sentence.
+  const read = async (spec: string | true, what: string) => {
+    const r = await readSecret(spec, { what, noteLater: true });
+    fromArgv = r.from === "argument";
+    return r.value;
+  };
   if (o.generate) cred = { key: generateKey(20) };
-  else if (o.secret !== undefined) cred = { key: parseBase32((await readSecret(o.secret, { what: "Base32 secret" })).value) };
-  else if (o.hex !== undefined) cred = { key: parseHex((await readSecret(o.hex, { what: "Hex secret" })).value) };
-  else cred = await parseUri((await readSecret(o.uri!, { what: "otpauth:// URI" })).value);
+  else if (o.secret !== undefined) cred = { key: parseBase32(await read(o.secret, "Base32 secret")) };
+  else if (o.hex !== undefined) cred = { key: parseHex(await read(o.hex, "Hex secret")) };
+  else cred = await parseUri(await read(o.uri!, "otpauth:// URI"));
 
   const pick = <T>(flag: T | undefined, fromUri: T | undefined, what: string, show: (x: T) => string): T | undefined => {
     if (flag !== undefined && fromUri !== undefined && flag !== fromUri) {
@@ -87,7 +101,19 @@ export async function prepareAdd(nameArg: string | undefined, o: AddOptions): Pr
     const badSerial = checkName(o.serial, "serial");
     if (badSerial) throw new UsageError(badSerial);
   }
-  return { cred, name, alg, digits, period };
+  return { cred, name, alg, digits, period, fromArgv };
+}
+
+/** The slot is stored but the PNG could not be put in place, and deleting the slot again failed too. */
+class KeptSlotError extends HwtotpError {
+  /** With --generate: the one copy of the seed, for the --json error document. */
+  uri?: string;
+  constructor(message: string, uri?: string) {
+    super(message);
+    this.exitCode = EXIT.ERROR;
+    this.code = "E_PARTIAL";
+    if (uri) this.uri = uri;
+  }
 }
 
 export function register(program: Command): void {
@@ -109,8 +135,17 @@ export function register(program: Command): void {
       .option("--qr", "print a terminal QR code of the URI to enrol a backup app (shows the secret)")
       .option("--qr-png <file>", "write the QR code as a PNG file, mode 0600 (holds the secret)"),
   ).action(async (nameArg: string | undefined, opts: AddOptions) => {
-    const { cred, name, alg, digits, period } = await prepareAdd(nameArg, opts);
+    const { cred, name, alg, digits, period, fromArgv } = await prepareAdd(nameArg, opts);
+    let png: PreparedPng | null = null;
     try {
+      // Everything shown or written after the store is made first: a bad PNG path or a URI too long for a
+      // QR code is refused (exit 2) while the token is still untouched.
+      const wantUri = opts.generate || opts.qr || opts.qrPng;
+      const uri = wantUri ? buildUri({ key: cred.key, name, issuer: opts.issuer ?? cred.issuer ?? "hwtotp", alg, digits, period }) : null;
+      const qrMod = uri && (opts.qr || opts.qrPng) ? await import("../../qr.ts") : null;
+      const art = qrMod && opts.qr ? await qrMod.renderTerminalQr(uri!) : null;
+      png = qrMod && opts.qrPng ? await qrMod.preparePng(opts.qrPng, uri!) : null;
+
       const slot = await withSession(opts, async (s) => {
         const info = s.info ?? (await s.hello());
         if (!info.algs.includes(alg)) {
@@ -125,17 +160,30 @@ export function register(program: Command): void {
           ...(opts.touch ? { touch: true } : {}),
           ...(opts.serial ? { serial: opts.serial } : {}),
         });
+        if (png) {
+          try {
+            png.commit();
+          } catch (e) {
+            const why = qrMod!.pngWriteSentence(png.file, e);
+            try {
+              await s.delete(name);
+            } catch (d) {
+              // The slot stays: with --generate its URI must reach the user, or the seed has no other copy.
+              if (opts.generate && !opts.json) process.stdout.write(uri + "\n");
+              throw new KeptSlotError(
+                why.replace(/\.$/, "") + ", and deleting the slot again failed (" + sentenceOf(d).replace(/\.$/, "") + "): slot " + JSON.stringify(name) +
+                  " stays on the token" + (opts.generate ? "; its otpauth URI is on stdout, the only copy of the seed: store it safely." : "."),
+                opts.generate ? uri! : undefined,
+              );
+            }
+            throw new UsageError(why.replace(/\.$/, "") + "; the slot was deleted again, the token is unchanged.");
+          }
+        }
         return r.slot;
       });
       const result: AddResult = { slot };
-      const wantUri = opts.generate || opts.qr || opts.qrPng;
-      const uri = wantUri ? buildUri({ key: cred.key, name, issuer: opts.issuer ?? cred.issuer ?? "hwtotp", alg, digits, period }) : null;
       if (opts.generate && uri) result.uri = uri;
-      if (opts.qrPng && uri) {
-        const { writeQrPng } = await import("../../qr.ts");
-        await writeQrPng(opts.qrPng, uri);
-        result.qrPng = opts.qrPng;
-      }
+      if (png) result.qrPng = png.file;
       const desc = slot.alg + ", " + slot.digits + " digits, " + slot.period + " s" + (slot.touch ? ", touch" : "");
       if (opts.json) {
         output(opts, result);
@@ -146,14 +194,15 @@ export function register(program: Command): void {
           process.stdout.write(uri + "\n");
         }
       }
-      if (opts.qr && uri) {
-        const { renderTerminalQr } = await import("../../qr.ts");
+      if (art) {
         // The QR is shown for a human to scan; with --json it goes to stderr so stdout stays one document.
-        (opts.json ? process.stderr : process.stdout).write(await renderTerminalQr(uri));
+        (opts.json ? process.stderr : process.stdout).write(art);
         say("Scan it with a backup authenticator app.");
       }
-      if (opts.qrPng) say("Wrote the QR code to " + opts.qrPng + " (mode 0600; it holds the secret: delete it after use).");
+      if (png) say("Wrote the QR code to " + png.file + " (mode 0600; it holds the secret: delete it after use).");
+      if (fromArgv) say(ARGV_NOTE);
     } finally {
+      png?.discard();
       cred.key.fill(0);
     }
   });
