@@ -1,5 +1,6 @@
 // hwtotp resync-codes [--name NAME]: codes of two consecutive steps, for a server that needs resyncing
-// (Ceph RGW: prints the `radosgw-admin mfa resync` line to run, which carries the two pins and no seed).
+// (Ceph RGW: prints the `radosgw-admin mfa resync` line to run as `hwtotp ceph resync` prints it: the two pins
+// in a CEPH_ARGS prefix, never on radosgw-admin's argv; no seed).
 import type { Command } from "commander";
 import { addCommonOptions, type CommonOptions, output, say, withSession } from "../context.ts";
 
