@@ -9,6 +9,7 @@ import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BIN, type CliResult, ensureHostBuilt, privateEnv, runCli } from "./cli-harness.ts";
 import { type EmuTarget, startEmu } from "./emulator-harness.ts";
+import { startFakeDevice } from "./fake-device.ts";
 
 const B32 = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 const HEX = "48656c6c6f21deadbeef48656c6c6f21deadbeef";
@@ -251,6 +252,49 @@ describe("bad input: one sentence, non-zero exit, slots unchanged", () => {
     const r = await runCli(["list"], { env: privateEnv({ HWTOTP_DEVICE: "tcp://127.0.0.1:1" }) });
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/^hwtotp: Cannot connect to tcp:\/\/127\.0\.0\.1:1: nothing is listening there\.\n$/);
+  });
+});
+
+describe("add when the PNG cannot be put in place after the slot is stored", () => {
+  // The fake device makes the target path a folder while it stores the slot, so the rename fails after the store.
+  async function setup(failDelete: boolean) {
+    const dev = await startFakeDevice();
+    const dir = fs.mkdtempSync(path.join(tmp, "late-"));
+    const png = path.join(dir, "qr.png");
+    dev.hook = (op) => {
+      if (op === "add") fs.mkdirSync(png);
+      if (op === "delete" && failDelete) return "E_STORAGE";
+    };
+    return { dev, dir, png, env: privateEnv({ HWTOTP_DEVICE: dev.address }) };
+  }
+  it("deletes the slot again: exit 2, one sentence, token unchanged, no URI", async () => {
+    const { dev, dir, png, env } = await setup(false);
+    try {
+      const r = await runCli(["add", "late", "--generate", "--qr-png", png], { env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe("hwtotp: Cannot write the QR code to " + png + ": it is a folder; the slot was deleted again, the token is unchanged.\n");
+      expect(r.stdout).toBe("");
+      expect(dev.slots.size).toBe(0);
+      expect(fs.readdirSync(dir)).toEqual(["qr.png"]);
+    } finally {
+      await dev.close();
+    }
+  });
+  it.each([false, true])("when deleting fails too, the slot stays and its generated URI is shown (json: %s), exit 1", async (json) => {
+    const { dev, dir, png, env } = await setup(true);
+    try {
+      const r = await runCli(["add", "late", "--generate", "--qr-png", png, ...(json ? ["--json"] : [])], { env });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^hwtotp: Cannot write the QR code to .*: it is a folder, and deleting the slot again failed \(.*\): slot "late" stays on the token; its otpauth URI is on stdout/);
+      const uri = json ? JSON.parse(r.stdout).uri : r.stdout.trim();
+      if (json) expect(JSON.parse(r.stdout).error).toMatchObject({ code: "E_PARTIAL", exit: 1 });
+      const otp = OTPAuth.URI.parse(uri) as OTPAuth.TOTP;
+      expect(Buffer.from(otp.secret.bytes).equals(dev.slots.get("late")!.key)).toBe(true);
+      expect(r.stderr).not.toMatch(/otpauth:\/\//);
+      expect(fs.readdirSync(dir)).toEqual(["qr.png"]);
+    } finally {
+      await dev.close();
+    }
   });
 });
 

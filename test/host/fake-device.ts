@@ -30,6 +30,8 @@ export interface FakeDevice {
   requests: string[];
   mode: FakeMode;
   maxSlots: number;
+  /** Runs before each valid request is handled; returning an error code makes the device refuse it with that code. */
+  hook?: (op: string, a: Record<string, unknown>) => string | void;
   /** Drop every connection (an unplug). */
   dropAll(): void;
   close(): Promise<void>;
@@ -83,6 +85,8 @@ export async function startFakeDevice(
     }
     if (!p.ok) return encodeError(p.id, p.e, p.m);
     const { id, op, a } = p.req;
+    const refused = dev.hook?.(op, a as Record<string, unknown>);
+    if (refused) return encodeError(id, refused, "Refused by the test (" + refused + ").");
     const t = now();
     const clockData = () => ({ set: dev.clock.offset !== null, t, raw: t, ppm: 0, synced: null, samples: 0 });
     switch (op) {
