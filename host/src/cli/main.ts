@@ -64,7 +64,9 @@ export function redactFlag(flag: string): string {
   if (flag.startsWith("--")) {
     const eq = flag.indexOf("=");
     if (eq > 0) return flag.slice(0, eq) + "=…";
-    return /^--[A-Za-z0-9][A-Za-z0-9-]{0,30}$/.test(flag) ? flag : "--…";
+    // Shown when it reads as an option name: lower case, and short or hyphenated (a base32 or hex secret is
+    // 16+ characters without a hyphen).
+    return /^--[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(flag) && (flag.length <= 17 || flag.includes("-", 2)) ? flag : "--…";
   }
   return flag.length > 2 ? flag.slice(0, 2) + "…" : flag;
 }
