@@ -74,7 +74,7 @@ const WHY: { [code: string]: string } = {
 /** The sentence for a PNG that cannot be written (never a secret: only the path the user gave). */
 export function pngWriteSentence(file: string, e: unknown): string {
   const code = (e as NodeJS.ErrnoException)?.code ?? "";
-  return "Cannot write the QR code to " + file + ": " + (WHY[code] ?? code ?? "error") + ".";
+  return "Cannot write the QR code to " + file + ": " + (WHY[code] ?? (code || "error")) + ".";
 }
 
 /**
