@@ -89,7 +89,7 @@ d("daemon on a serial device that is unplugged and plugged back", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-replug-"));
     const tty = path.join(dir, "tty");
     const plug = () => spawn("socat", ["PTY,link=" + tty + ",raw,echo=0", "TCP:127.0.0.1:" + emu.port], { detached: true, stdio: "ignore" });
-    const waitFor = async (cond: () => boolean, ms = 8000) => {
+    const waitFor = async (cond: () => boolean, ms = 20000) => {
       const t0 = Date.now();
       while (!cond()) {
         if (Date.now() - t0 > ms) throw new Error("timed out waiting");
@@ -122,5 +122,5 @@ d("daemon on a serial device that is unplugged and plugged back", () => {
       await new Promise((r) => setTimeout(r, 100));
       await emu.stop();
     }
-  }, 30000);
+  }, 90000);
 });
