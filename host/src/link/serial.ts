@@ -1,5 +1,6 @@
 // Serial Link over the `serialport` package: raw mode (its default on POSIX), the board's baud rate, an
 // exclusive lock so two programs never interleave frames on one board. Works on USB CDC and on ptys.
+import { stat } from "node:fs";
 import { StringDecoder } from "node:string_decoder";
 import { DeviceNotFoundError, type HwtotpError } from "../errors.ts";
 import { disconnectedError, type Link } from "./index.ts";
@@ -13,6 +14,7 @@ export class SerialLink implements Link {
   private closing = false;
   private ended = false;
   private decoder = new StringDecoder("utf8");
+  private watchdog: NodeJS.Timeout | null = null;
 
   constructor(
     readonly path: string,
@@ -45,14 +47,32 @@ export class SerialLink implements Link {
       if (s) this.dataCb(s);
     });
     port.on("close", (err: (Error & { disconnected?: boolean }) | null) => {
-      this.ended = true;
-      const cb = this.closeCb;
-      this.closeCb = () => {};
-      cb(this.closing && !err ? undefined : disconnectedError(this.address, err?.disconnected ? "unplugged" : "port closed"));
+      this.end(this.closing && !err ? undefined : disconnectedError(this.address, err?.disconnected ? "unplugged" : "port closed"));
     });
     port.on("error", () => {
       /* close follows */
     });
+    // serialport does not always notice a hang-up (seen on a pty whose other end was killed: no "close" at
+    // all), but the device node goes away on unplug: check for it, so a pending request fails at once.
+    this.watchdog = setInterval(() => {
+      stat(this.path, (err) => {
+        if (err?.code === "ENOENT" && !this.ended) {
+          this.end(disconnectedError(this.address, "unplugged"));
+          port.close(() => {});
+        }
+      });
+    }, 250);
+    this.watchdog.unref();
+  }
+
+  /** Marks the link ended and tells the session once, whichever of close, error or the watchdog came first. */
+  private end(err?: HwtotpError): void {
+    this.ended = true;
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
+    const cb = this.closeCb;
+    this.closeCb = () => {};
+    cb(err);
   }
 
   write(data: string): Promise<void> {
