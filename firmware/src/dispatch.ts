@@ -86,13 +86,15 @@ function opSetTime(a: Args, res: Res): void {
   const prev = now();
   const d = t - corrected();
   const first = !isSet() || clockData().synced === null;
-  const jump = isSet() && (d < -JUMP_MAX || d > forwardRoom());
+  // a clock lost (power cut) while slots exist: any time is a jump, or a hostile host could name a future one
+  const lost = !isSet() && usedSlots() > 0;
+  const jump = lost || (isSet() && (d < -JUMP_MAX || d > forwardRoom()));
   const apply = function () {
     setClock(t, a as ClockSet, jump || first);
     res(null, { prev: prev, t: now(), jump: jump });
   };
   if (!jump) apply();
-  else if (a.force !== true) res(ERR.JUMP, "A jump of " + Math.round(d) + " s needs force and a press.");
+  else if (a.force !== true) res(ERR.JUMP, lost ? "The clock was lost: setting it needs force and a press." : "A jump of " + Math.round(d) + " s needs force and a press.");
   else touchThen(res, apply);
 }
 

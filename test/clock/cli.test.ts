@@ -58,6 +58,33 @@ describe("hwtotp time", () => {
   });
 });
 
+describe("hwtotp time sync after an STM32 power cut", () => {
+  it("with slots on the device: says the clock was lost and asks for --force and a press (exit 7); with them it sets it", async () => {
+    const pico = createEmulator({ board: "pico", clock: Date.now() / 1000 });
+    await pico.start();
+    try {
+      const { port } = await pico.listen();
+      const dev = "tcp://127.0.0.1:" + port;
+      expect((await runCli(["add", "ks", "--secret", "-", "--device", dev], { env, input: B32 + "\n" })).code).toBe(0);
+      pico.control.powerCycle();
+      const refused = await runCli(["time", "sync", "--device", dev], { env });
+      expect(refused.code).toBe(7);
+      expect(refused.stderr).toMatch(/lost its clock.*hwtotp time sync --force.*press the button/);
+      expect((await runCli(["code", "ks", "--device", dev], { env })).code).toBe(7);
+      // press until the command ends: a press before the device waits is ignored
+      const forced = runCli(["time", "sync", "--force", "--json", "--device", dev], { env });
+      const presser = setInterval(() => pico.control.pressButton(50), 200);
+      const ok = await forced.finally(() => clearInterval(presser));
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stderr).toMatch(/clock is unset.*press its button/);
+      expect(JSON.parse(ok.stdout).after.set).toBe(true);
+      expect((await runCli(["code", "ks", "--device", dev], { env })).code).toBe(0);
+    } finally {
+      await pico.stop();
+    }
+  });
+});
+
 describe("hwtotp resync-codes", () => {
   it("prints two consecutive codes and the radosgw-admin command for a slot with a serial", async () => {
     const add = await runCli(["add", "rgw", "--secret", "-", "--serial", "tok-9", "--device", device], { env, input: B32 + "\n" });

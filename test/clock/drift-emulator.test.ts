@@ -78,8 +78,26 @@ describe("clock events (firmware in the emulator)", () => {
     expect(lost.set).toBe(false);
     await expect(h.port.code("ks")).rejects.toMatchObject({ code: ERR.CLOCK });
     await expect(h.port.code()).rejects.toMatchObject({ code: ERR.CLOCK });
-    const r = await sync(h);
+    // with slots on it, setting a lost clock is a jump (a hostile host could power-cycle it and name a
+    // future time): refused without force, E_TOUCH without a press, accepted with one
+    const refused = await sync(h);
+    expect(refused.plan.action).toBe("refuse");
+    expect(refused.plan.lost).toBe(true);
+    expect(refused.plan.reason).toMatch(/lost its clock.*--force.*press/);
+    await expect(h.port.setTime({ t: h.trueNow() + 5 * 86400 })).rejects.toMatchObject({ code: ERR.JUMP, message: expect.stringMatching(/needs force and a press/) });
+    expect((await h.port.time()).set).toBe(false);
+    const waiting = sync(h, { force: true });
+    await new Promise((res) => setTimeout(res, 20));
+    h.advance(60);
+    await expect(waiting).rejects.toMatchObject({ code: ERR.TOUCH });
+    expect((await h.port.time()).set).toBe(false);
+    await expect(h.port.code("ks")).rejects.toMatchObject({ code: ERR.CLOCK });
+    const pressed = sync(h, { force: true });
+    await new Promise((res) => setTimeout(res, 20));
+    h.emu.control.pressButton();
+    const r = await pressed;
     expect(r.plan.action).toBe("set");
+    expect(r.set!.jump).toBe(true);
     const after = await h.port.time();
     expect(after.set).toBe(true);
     expect(after.ppm).toBeCloseTo(before.ppm, 3);
@@ -88,6 +106,18 @@ describe("clock events (firmware in the emulator)", () => {
     const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(SCENARIO_SECRET) });
     const t = h.lastStamp() * 1000;
     expect([totp.generate({ timestamp: t }), totp.generate({ timestamp: t - 30000 })]).toContain(code);
+  });
+
+  it("an STM32 power cut on a fresh token (no slots): the first sync sets the clock without a press", async () => {
+    const h = await startEmuClock({ board: "pico", trueStart: T0 });
+    open.push(h);
+    await sync(h);
+    h.emu.control.powerCycle();
+    expect((await h.port.time()).set).toBe(false);
+    const r = await sync(h);
+    expect(r.plan.action).toBe("set");
+    expect(r.set!.jump).toBe(false);
+    expect((await h.port.time()).set).toBe(true);
   });
 
   it("a jump forward is refused without a press and accepted with one", async () => {

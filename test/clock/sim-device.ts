@@ -27,6 +27,8 @@ export class SimDevice implements ClockPort {
   latency: () => number = () => 0.002;
   /** Whether the button will be pressed while the device waits for it. */
   willPress = false;
+  /** Slots on the device: while it has any, setting a lost (unset) clock is a jump, as in the firmware. */
+  slots = 0;
   writes = 0;
 
   constructor(start: number, drift: number, rawStart = start) {
@@ -72,7 +74,7 @@ export class SimDevice implements ClockPort {
   async setTime(a: ClockSetArgs): Promise<SetTimeData> {
     this.advance(this.latency());
     const prev = this.now();
-    const jump = this.isSet() && Math.abs(a.t - this.corrected()) > LIMITS.JUMP_MAX;
+    const jump = this.isSet() ? Math.abs(a.t - this.corrected()) > LIMITS.JUMP_MAX : this.slots > 0;
     if (jump && !a.force) throw new DeviceError(ERR.JUMP, "jump");
     if (jump && !this.willPress) throw new DeviceError(ERR.TOUCH, "no press");
     this.raw = a.t;

@@ -152,9 +152,22 @@ describe("firmware bundle: clock", () => {
     expect(d.call("code", { name: "a" }).e).toBe(ERR.CLOCK);
     expect(d.call("code").e).toBe(ERR.CLOCK);
     expect(d.call("time").d.set).toBe(false);
+    // with a slot on it, setting an unset clock is a jump: force and a press (the slot's codes are at stake)
     const st = d.call("settime", { t: T });
-    expect(st).toMatchObject({ ok: true, d: { jump: false } });
+    expect(st).toMatchObject({ ok: false, e: ERR.JUMP });
+    expect(st.m).toMatch(/needs force and a press/);
+    expect(d.call("time").d.set).toBe(false);
+    d.send(JSON.stringify({ v: 1, id: 51, op: "settime", a: { t: T, force: true } }) + "\n");
+    expect(d.take()).toEqual([]);
+    expect(d.press()).toBe(true);
+    expect(d.take()[0]).toMatchObject({ id: 51, ok: true, d: { jump: true } });
     expect(d.call("code", { name: "a" }).d.codes[0].code).toBe(otp(KEY, T));
+  });
+
+  it("a fresh token (no slots) sets an unset clock without a press", () => {
+    const d = device({ time: 1000 });
+    expect(d.call("settime", { t: T })).toMatchObject({ ok: true, d: { jump: false } });
+    expect(d.call("time").d.set).toBe(true);
   });
 
   it("applies the stored ppm correction to the effective time", () => {

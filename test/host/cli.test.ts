@@ -411,7 +411,13 @@ describe("a board whose clock was never set", () => {
       expect(r.stdout).toBe("");
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
       expect(r.stderr).toMatch(/run `hwtotp time sync`\.$/m);
-      const sync = await runCli(["time", "sync"], { env: env0 });
+      // with a slot on it, setting the unset clock is a jump: --force and a press
+      const refused = await runCli(["time", "sync"], { env: env0 });
+      expect(refused.code).toBe(7);
+      expect(refused.stderr).toMatch(/lost its clock.*`hwtotp time sync --force` and press the button/);
+      const forced = runCli(["time", "sync", "--force"], { env: env0 });
+      const presser = setInterval(() => unset.emu.control.pressButton(50), 200);
+      const sync = await forced.finally(() => clearInterval(presser));
       expect(sync.code, sync.stderr).toBe(0);
       const ok = await runCli(["code", "c", "--json"], { env: env0 });
       expect(ok.code, ok.stderr).toBe(0);

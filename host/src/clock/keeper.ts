@@ -1,7 +1,8 @@
 // The daemon's clock keeper: syncs on every (re)connect and then whenever the policy says the next sync is
 // due (sooner for a board whose drift is not learnt yet, at most every `interval`), within the jump bound
 // (never forces a jump: that needs `hwtotp time sync --force` and a press), and logs a line per sync with
-// any warning (host clock unsynchronised, jump refused, measurement discarded).
+// any warning (host clock unsynchronised, jump refused, measurement discarded); a clock lost to a power cut
+// is said once, not at every retry.
 import { autoSync } from "./sync.ts";
 import type { ClockPort, HostClock } from "./types.ts";
 import { POLICY } from "./policy.ts";
@@ -32,6 +33,7 @@ export function createClockKeeper(opts: ClockKeeperOptions): ClockKeeper {
   let due: number | null = null;
   let withDevice: ((fn: (port: ClockPort) => Promise<void>) => Promise<void>) | null = null;
   let stopped = false;
+  let lostSaid = false;
   const stamp = () => new Date().toISOString();
 
   const schedule = (ms: number) => {
@@ -54,6 +56,16 @@ export function createClockKeeper(opts: ClockKeeperOptions): ClockKeeper {
 
   const sync = async (port: ClockPort) => {
     const r = await autoSync(port, { interval: opts.interval, maxJump: opts.maxJump, now: opts.now, hostClock: opts.hostClock });
+    if (r.report?.plan.lost) {
+      // an STM32 power cut with slots on the device: only a press can set it. Said once (until the clock is
+      // set again); later syncs retry quietly at the usual pace, and codes answer E_CLOCK meanwhile.
+      for (const w of r.warnings) opts.log(stamp() + " clock: warning: " + w);
+      if (!lostSaid) opts.log(stamp() + " clock: the device lost its clock (power loss): codes are refused (E_CLOCK) until `hwtotp time sync --force` with a press on the device");
+      lostSaid = true;
+      schedule(r.nextMs);
+      return;
+    }
+    if (r.report) lostSaid = false;
     for (const w of r.warnings) opts.log(stamp() + " clock: warning: " + w);
     if (r.report) {
       const p = r.report.plan;

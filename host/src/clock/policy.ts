@@ -53,6 +53,8 @@ export interface SyncPlan {
   bias: number;
   /** When the next sync is due, s from now. */
   nextSync: number;
+  /** Refused because the device lost its clock (power cut) while holding slots: needs --force and a press. */
+  lost?: boolean;
 }
 
 /** Seconds until the drift uncertainty may have moved the clock by the budget (bounded both ways). */

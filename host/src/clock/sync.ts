@@ -1,7 +1,7 @@
 // One sync of the device clock from the host's: measure, plan (policy.ts), store time + drift estimate +
 // bias on the device in one `settime` (one Storage write), then measure again to report what is left.
 // `autoSync` is what the daemon calls on connect and then when `nextSync` says.
-import type { SetTimeData } from "../../../protocol/index.ts";
+import { ERR, type SetTimeData } from "../../../protocol/index.ts";
 import { checkHostClock, hostClockWarning, type HostClockStatus } from "./host-clock.ts";
 import { measureOffset, type Measurement } from "./measure.ts";
 import { planSync, type SyncOptions, type SyncPlan } from "./policy.ts";
@@ -46,7 +46,7 @@ export async function syncClock(port: ClockPort, opts: SyncRunOptions = {}): Pro
   const est = plan.estimate;
   // The device applies t somewhere within the round trip; half of the best one is the NTP estimate, and
   // the bias (≥ that half) keeps the code clock behind even when the device applies it at once.
-  const set = await port.setTime({
+  const args = {
     t: now() + before.rtt / 2,
     ppm: round(est.ppm, 4),
     err: Math.min(1000, Math.max(1e-4, round(est.err, 4))),
@@ -55,7 +55,17 @@ export async function syncClock(port: ClockPort, opts: SyncRunOptions = {}): Pro
     // with --force the device may also ask for a press below the bound (a forward move faster than any
     // drift since its last set); without it, it answers E_JUMP
     ...(plan.action === "jump" || opts.force ? { force: true } : {}),
-  });
+  };
+  let set: SetTimeData;
+  try {
+    set = await port.setTime(args);
+  } catch (e) {
+    // a device that lost its clock (STM32 power cut) while holding slots takes any time as a jump: without
+    // --force it answers E_JUMP, or a hostile host could power-cycle it and name a future time
+    if (before.device.set || (e as { code?: unknown }).code !== ERR.JUMP) throw e;
+    const reason = "the device lost its clock (a power cut, or never set) and holds slots: setting it needs `hwtotp time sync --force` and a press on the device";
+    return { plan: { ...plan, action: "refuse", reason, lost: true, sample: { ok: false, reason: "jump", interval: null } }, before, set: null, after: null, hostClock, warnings };
+  }
   const after = opts.verify === false ? null : await measureOffset(port, { exchanges: opts.exchanges, now });
   return { plan, before, set, after, hostClock, warnings };
 }
@@ -76,7 +86,8 @@ export async function autoSync(port: ClockPort, opts: SyncRunOptions = {}): Prom
   try {
     const report = await syncClock(port, { ...opts, force: false, verify: false });
     const failed = report.plan.action === "refuse" || report.plan.action === "discard";
-    const warnings = failed ? [...report.warnings, capitalise(report.plan.reason) + "."] : report.warnings;
+    // a lost clock is the caller's to say (once: createClockKeeper), not a warning at every retry
+    const warnings = failed && !report.plan.lost ? [...report.warnings, capitalise(report.plan.reason) + "."] : report.warnings;
     return { ok: !failed, report, nextMs: Math.round(report.plan.nextSync * 1000), warnings };
   } catch (e) {
     const m = e instanceof Error ? e.message : String(e);
