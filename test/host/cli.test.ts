@@ -410,7 +410,7 @@ describe("a board whose clock was never set", () => {
       expect(r.code).toBe(7);
       expect(r.stdout).toBe("");
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
-      expect(r.stderr).toMatch(/run `hwtotp time sync`\.$/m);
+      expect(r.stderr).toMatch(/run `hwtotp time sync --force` and press the device's button \(a token holding slots needs the press\)\.$/m);
       // with a slot on it, setting the unset clock is a jump: --force and a press
       const refused = await runCli(["time", "sync"], { env: env0 });
       expect(refused.code).toBe(7);

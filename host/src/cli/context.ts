@@ -114,7 +114,7 @@ export async function hintWhileWaiting<T>(p: Promise<T>, text: string | (() => s
 /** One sentence for any error; internal errors keep their message but say they are a bug. */
 /** What to do next, appended to a device's sentence when it does not say so itself. */
 const NEXT: { [code: string]: [RegExp, string] } = {
-  E_CLOCK: [/not set/i, "run `hwtotp time sync`"],
+  E_CLOCK: [/not set/i, "run `hwtotp time sync --force` and press the device's button (a token holding slots needs the press)"],
   E_NOSLOT: [/./, "`hwtotp list` shows the slots"],
   E_FULL: [/./, "free one with `hwtotp delete NAME`"],
   E_EXISTS: [/./, "pick another name, or `hwtotp delete NAME` first"],
