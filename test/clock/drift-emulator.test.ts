@@ -35,6 +35,22 @@ function seeded(seed: number): () => number {
 
 const sync = (h: EmuClock, o: Parameters<typeof syncClock>[1] = {}) => syncClock(h.port, { now: h.trueNow, hostClock: null, ...o });
 
+/** A forced sync the button confirms, pressed once the device waits for it. */
+async function syncPressed(h: EmuClock) {
+  const pressed = sync(h, { force: true });
+  await new Promise((r) => setTimeout(r, 20));
+  h.emu.control.pressButton();
+  return pressed;
+}
+
+/** A forced sync nobody confirms: the device waits for its button, then gives up. */
+async function syncUnpressed(h: EmuClock) {
+  const waiting = sync(h, { force: true });
+  await new Promise((r) => setTimeout(r, 20));
+  h.advance(60);
+  return waiting;
+}
+
 describe("drift over 30 days (firmware in the emulator)", () => {
   for (const ppm of [300, -300]) {
     it(`keeps every hourly code inside Keystone's window at ${ppm > 0 ? "+" : ""}${ppm} ppm`, async () => {
@@ -86,16 +102,10 @@ describe("clock events (firmware in the emulator)", () => {
     expect(refused.plan.reason).toMatch(/lost its clock.*--force.*press/);
     await expect(h.port.setTime({ t: h.trueNow() + 5 * 86400 })).rejects.toMatchObject({ code: ERR.JUMP, message: expect.stringMatching(/needs force and a press/) });
     expect((await h.port.time()).set).toBe(false);
-    const waiting = sync(h, { force: true });
-    await new Promise((res) => setTimeout(res, 20));
-    h.advance(60);
-    await expect(waiting).rejects.toMatchObject({ code: ERR.TOUCH });
+    await expect(syncUnpressed(h)).rejects.toMatchObject({ code: ERR.TOUCH });
     expect((await h.port.time()).set).toBe(false);
     await expect(h.port.code("ks")).rejects.toMatchObject({ code: ERR.CLOCK });
-    const pressed = sync(h, { force: true });
-    await new Promise((res) => setTimeout(res, 20));
-    h.emu.control.pressButton();
-    const r = await pressed;
+    const r = await syncPressed(h);
     expect(r.plan.action).toBe("set");
     expect(r.set!.jump).toBe(true);
     const after = await h.port.time();
@@ -128,16 +138,10 @@ describe("clock events (firmware in the emulator)", () => {
     // the device refuses too, whatever the host's bound
     await expect(sync(h, { maxJump: 10_000 })).rejects.toMatchObject({ code: ERR.JUMP });
     // force without a press: the device waits for its button, then gives up
-    const waiting = sync(h, { force: true });
-    await new Promise((r) => setTimeout(r, 20));
-    h.advance(60);
-    await expect(waiting).rejects.toMatchObject({ code: ERR.TOUCH });
+    await expect(syncUnpressed(h)).rejects.toMatchObject({ code: ERR.TOUCH });
     expect((await measureOffset(h.port, { now: h.trueNow })).clockOffset).toBeLessThan(-590);
     // force with a press
-    const pressed = sync(h, { force: true });
-    await new Promise((r) => setTimeout(r, 20));
-    h.emu.control.pressButton();
-    const r = await pressed;
+    const r = await syncPressed(h);
     expect(r.plan.action).toBe("jump");
     expect(r.set!.jump).toBe(true);
     const m = await measureOffset(h.port, { now: h.trueNow });
@@ -156,10 +160,7 @@ describe("clock events (firmware in the emulator)", () => {
     h.advance(600);
     h.emu.control.setClock(h.emu.control.now() - 100);
     await expect(sync(h)).rejects.toMatchObject({ code: ERR.JUMP });
-    const pressed = sync(h, { force: true });
-    await new Promise((res) => setTimeout(res, 20));
-    h.emu.control.pressButton();
-    expect((await pressed).set!.jump).toBe(true);
+    expect((await syncPressed(h)).set!.jump).toBe(true);
     // the room refills at the worst drift rate: a day later a few seconds go through
     h.advance(86400);
     h.emu.control.setClock(h.emu.control.now() - 4);
@@ -185,10 +186,7 @@ describe("clock events (firmware in the emulator)", () => {
     // a jump back confirmed with a press lifts the guard at once
     h.emu.control.setClock(h.emu.control.now() + 600);
     await h.port.code("ks");
-    const pressed = sync(h, { force: true });
-    await new Promise((res) => setTimeout(res, 20));
-    h.emu.control.pressButton();
-    expect((await pressed).plan.action).toBe("jump");
+    expect((await syncPressed(h)).plan.action).toBe("jump");
     expect((await h.port.code("ks")).codes[0].code).toMatch(/^\d{6}$/);
   });
 

@@ -4,7 +4,7 @@
 // exchange takes a simulated USB round trip (true and device time advance by each leg's latency).
 import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
 import { Session } from "../../host/src/session.ts";
-import type { Link } from "../../host/src/link/index.ts";
+import { MemoryLink } from "../../host/src/link/memory.ts";
 import type { ClockSetArgs, ClockPort, CodePort } from "../../host/src/clock/index.ts";
 import type { ClockData, CodeData, SetTimeData } from "../../protocol/index.ts";
 
@@ -22,33 +22,6 @@ export interface EmuClock {
   /** True time when the device handled the last request. */
   lastStamp(): number;
   stop(): Promise<void>;
-}
-
-function emuLink(emu: Emulator): Link {
-  let cb: (s: string) => void = () => {};
-  let open = false;
-  let off: (() => void) | null = null;
-  return {
-    address: "emulator:" + emu.board.name,
-    async open() {
-      open = true;
-      off = emu.onData((s) => cb(s));
-    },
-    async write(d: string) {
-      emu.write(d);
-    },
-    onData(f) {
-      cb = f;
-    },
-    onClose() {},
-    async close() {
-      open = false;
-      if (off) off();
-    },
-    get isOpen() {
-      return open;
-    },
-  };
 }
 
 export async function startEmuClock(o: { board?: string; trueStart: number; deviceStart?: number; drift?: number; vars?: number }): Promise<EmuClock> {
@@ -74,7 +47,7 @@ export async function startEmuClock(o: { board?: string; trueStart: number; devi
       await emu.stop();
     },
   };
-  h.session = await Session.connect(emuLink(emu));
+  h.session = await Session.connect(new MemoryLink(emu, "emulator:" + emu.board.name));
   const around = async <R>(f: () => Promise<R>): Promise<R> => {
     h.advance(h.latency());
     stamp = T;
