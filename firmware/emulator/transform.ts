@@ -28,6 +28,20 @@ function reject(node: acorn.Node, what: string, src: string): never {
   throw err;
 }
 
+/** Node types Espruino rejects outright, with the name the SyntaxError gives them. */
+const UNSUPPORTED: { [type: string]: string } = {
+  AssignmentPattern: "default parameter/destructuring default",
+  RestElement: "rest parameter",
+  SpreadElement: "spread",
+  ObjectPattern: "destructuring",
+  ArrayPattern: "destructuring",
+  ChainExpression: "optional chaining (?.)",
+  AwaitExpression: "await",
+  YieldExpression: "yield",
+  LabeledStatement: "label",
+  TaggedTemplateExpression: "tagged template",
+};
+
 const cache = new Map<string, string>();
 
 /** Returns the source to run in V8 for `src` as Espruino would run it; throws SyntaxError where Espruino does. */
@@ -72,23 +86,9 @@ export function espruinoSource(src: string): string {
     if (f.generator) reject(node, "generator function", src);
   };
   walk.full(ast, (node) => {
+    const banned = UNSUPPORTED[node.type];
+    if (banned) reject(node, banned, src);
     switch (node.type) {
-      case "AssignmentPattern":
-        reject(node, "default parameter/destructuring default", src);
-        break;
-      case "RestElement":
-        reject(node, "rest parameter", src);
-        break;
-      case "SpreadElement":
-        reject(node, "spread", src);
-        break;
-      case "ObjectPattern":
-      case "ArrayPattern":
-        reject(node, "destructuring", src);
-        break;
-      case "ChainExpression":
-        reject(node, "optional chaining (?.)", src);
-        break;
       case "BinaryExpression":
       case "AssignmentExpression": {
         const op = (node as acorn.BinaryExpression).operator as string;
@@ -128,18 +128,6 @@ export function espruinoSource(src: string): string {
       case "MethodDefinition":
       case "PropertyDefinition":
         if ((node as acorn.Property).computed) reject(node, "computed property key", src);
-        break;
-      case "AwaitExpression":
-        reject(node, "await", src);
-        break;
-      case "YieldExpression":
-        reject(node, "yield", src);
-        break;
-      case "LabeledStatement":
-        reject(node, "label", src);
-        break;
-      case "TaggedTemplateExpression":
-        reject(node, "tagged template", src);
         break;
       case "FunctionDeclaration": {
         fnLike(node);
