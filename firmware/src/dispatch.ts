@@ -16,7 +16,7 @@ import {
 } from "../../protocol/index.ts";
 import { FW_VERSION } from "./version.ts";
 import { blockSize, makePads, type Hashes } from "./hmac.ts";
-import { computeTotp, counterAt } from "./totp.ts";
+import { computeHotp, counterAt } from "./totp.ts";
 import { clockData, corrected, forwardRoom, isSet, JUMP_MAX, noteReveal, now, setClock, withheld, type ClockSet } from "./clock.ts";
 import { hasButton, waitTouch } from "./touch.ts";
 import {
@@ -24,6 +24,8 @@ import {
   deleteSlot,
   findSlot,
   freeSlot,
+  infoOf,
+  slotHead,
   slotIndexes,
   slotInfo,
   slotKey,
@@ -31,6 +33,7 @@ import {
   wipeSlots,
   writeSlot,
 } from "./store.ts";
+import type { RecHead } from "./record.ts";
 
 type Args = { [k: string]: unknown };
 
@@ -154,12 +157,13 @@ function opDelete(a: Args, res: Res): void {
   res(null, { name: a.name });
 }
 
-function codeOf(i: number, s: SlotInfo, t: number, reveal: boolean): CodeInfo {
-  const key = reveal ? slotKey(i, hashes) : null;
+/** The code entry of slot i (info s, header h); the code itself only when h is given (shown). */
+function codeOf(i: number, s: SlotInfo, t: number, h: RecHead | null): CodeInfo {
+  const key = h ? slotKey(i, h, hashes) : null;
   const step = counterAt(t, s.period);
   const c: CodeInfo = {
     name: s.name,
-    code: key ? computeTotp(key, t, s.period, s.digits) : null,
+    code: key ? computeHotp(key, step, s.digits) : null,
     step: step,
     left: Math.round(((step + 1) * s.period - t) * 1000) / 1000,
     period: s.period,
@@ -178,15 +182,16 @@ function replyCodes(res: Res, only: number): void {
   const idx = only < 0 ? slotIndexes() : [only];
   const codes: CodeInfo[] = [];
   for (let k = 0; k < idx.length; k++) {
-    const s = slotInfo(idx[k]);
-    if (!s) continue;
+    const h = slotHead(idx[k]);
+    if (!h) continue;
+    const s = infoOf(h);
     const show = only >= 0 || !s.touch;
     const w = show ? withheld(t, s.period) : 0;
     if (w) {
       res(ERR.CLOCK, "Clock moved back past a shown code: wait " + w + " s or confirm with a press.");
       return;
     }
-    codes.push(codeOf(idx[k], s, t, show));
+    codes.push(codeOf(idx[k], s, t, show ? h : null));
   }
   if (only >= 0 && (codes.length === 0 || codes[0].code === null)) res(ERR.ALG, "This board cannot compute this slot.");
   else {

@@ -44,22 +44,24 @@ export function slotIndexes(): number[] {
   return out;
 }
 
-function headOf(i: number): RecHead | null {
+/** The header of slot i (one Storage read), or null; slotInfo and slotKey both work from it. */
+export function slotHead(i: number): RecHead | null {
   return files[i] ? readHead(files[i]) : null;
 }
 
-export function slotInfo(i: number): SlotInfo | null {
-  const h = headOf(i);
-  if (!h) return null;
+export function infoOf(h: RecHead): SlotInfo {
   const info: SlotInfo = { name: h.n as string, alg: h.a as Algorithm, digits: h.d as number, period: h.p as number, touch: h.t === 1 };
   if (typeof h.s === "string") info.serial = h.s as string;
   return info;
 }
 
-/** The slot's HMAC key (a view of its stored pads), or null if the board lacks its hash. */
-export function slotKey(i: number, hashes: Hashes): HmacKey | null {
-  const h = headOf(i);
-  if (!h) return null;
+export function slotInfo(i: number): SlotInfo | null {
+  const h = slotHead(i);
+  return h ? infoOf(h) : null;
+}
+
+/** The HMAC key of slot i with header h (a view of its stored pads), or null if the board lacks its hash. */
+export function slotKey(i: number, h: RecHead, hashes: Hashes): HmacKey | null {
   const fn = hashes[h.a as string];
   const p = fn ? readBody(files[i], h) : null;
   if (!fn || !p) return null;
