@@ -5,11 +5,12 @@
 //
 // State: one small JSON file per serial (mode 0600, in a 0700 dir), updated under a lock file, so that
 // concurrent `hwtotp s3` runs queue up: each waits for the next step instead of burning a replayed pin.
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { CodeInfo } from "../../../../protocol/index.ts";
 import { HwtotpError, UsageError } from "../../errors.ts";
+import { withLockFile, writePrivateFile } from "../../private-file.ts";
 import { checkSerial } from "./radosgw-admin.ts";
 
 /** RGW's ATTEMPTS_PER_WINDOW (cls_otp.cc): checks per serial within one step, good or bad. */
@@ -97,9 +98,7 @@ export function readState(dir: string, serial: string): MfaState {
 export function writeState(dir: string, st: MfaState): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = stateFile(dir, st.serial);
-  const tmp = file + "." + process.pid + ".tmp";
-  writeFileSync(tmp, JSON.stringify(st) + "\n", { mode: 0o600 });
-  renameSync(tmp, file);
+  writePrivateFile(file, JSON.stringify(st) + "\n");
 }
 
 /** RGW's replay index for a pin of device step `step` checked at host time `nowMs`. */
@@ -162,42 +161,8 @@ const sleepReal = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export async function withLock<T>(dir: string, serial: string, fn: () => Promise<T>, sleep = sleepReal, timeoutMs = 10 * 60 * 1000): Promise<T> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const lock = stateFile(dir, serial) + ".lock";
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    let fd: number | null = null;
-    try {
-      fd = openSync(lock, "wx", 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      break;
-    } catch (e) {
-      if (fd !== null) closeSync(fd);
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      if (lockIsStale(lock)) {
-        rmSync(lock, { force: true });
-        continue;
-      }
-      if (Date.now() > end) throw new HwtotpError("Another hwtotp process holds " + lock + " for too long; remove it if no hwtotp runs.");
-      await sleep(100);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lock, { force: true });
-  }
-}
-
-function lockIsStale(lock: string): boolean {
-  try {
-    const pid = Number(readFileSync(lock, "utf8"));
-    if (Date.now() - statSync(lock).mtimeMs > 10 * 60 * 1000) return true;
-    if (!Number.isInteger(pid) || pid <= 0) return Date.now() - statSync(lock).mtimeMs > 5000;
-    process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "ESRCH" || (e as NodeJS.ErrnoException).code === "ENOENT";
-  }
+  const timeout = () => new HwtotpError("Another hwtotp process holds " + lock + " for too long; remove it if no hwtotp runs.");
+  return withLockFile(lock, { waitMs: timeoutMs, staleMs: 10 * 60 * 1000, pollMs: 100, timeout, sleep }, fn);
 }
 
 /** The serial a slot's pins go with: the slot's own, else the one given; they must agree. */

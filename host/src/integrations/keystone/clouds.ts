@@ -2,10 +2,11 @@
 // a `v3multifactor` entry — the only form in which Debian 12's openstack CLI does password+TOTP — without
 // touching other entries or comments (yaml Document API).
 
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { isMap, parseDocument, type Document } from "yaml";
+import { writePrivateFile } from "../../private-file.ts";
 
 export interface CloudConfig {
   name: string;
@@ -234,13 +235,6 @@ export function writeMfaCloud(file: string, name: string, fields: MfaCloudFields
     tightened = true;
   }
   if (!exists) mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, out, { mode: 0o600, flag: "wx" });
-  try {
-    renameSync(tmp, file);
-  } catch (err) {
-    try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw err;
-  }
+  writePrivateFile(file, out, "wx");
   return { file, created: !exists, tightened };
 }

@@ -3,9 +3,10 @@
 // OS_AUTH_TYPE=token, OS_TOKEN, OS_AUTH_URL and the project scope instead of a password and a passcode.
 
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
+import { withLockFile, writePrivateFile } from "../../private-file.ts";
 import type { CloudConfig } from "./clouds.ts";
 import { KeystoneClient, type IssuedToken, type ProjectScope, type UserRef } from "./client.ts";
 
@@ -90,50 +91,15 @@ function readCache(file: string, warn: (s: string) => void): CacheFile {
 function writeCache(file: string, c: CacheFile, now: number): void {
   for (const [k, t] of Object.entries(c.tokens)) if (!(t.expiresAt > now)) delete c.tokens[k];
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(c), { mode: 0o600 });
-  renameSync(tmp, file);
+  writePrivateFile(file, JSON.stringify(c));
 }
 
 /** An exclusive lock file beside the cache, so concurrent `exec --token-cache` runs spend one code, not several. */
 async function withLock<T>(file: string, fn: () => Promise<T>, waitMs = 60000): Promise<T> {
   const lock = file + ".lock";
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const end = Date.now() + waitMs;
-  let fd = -1;
-  for (;;) {
-    try {
-      fd = openSync(lock, "wx", 0o600);
-      writeSync(fd, String(process.pid));
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      if (lockIsStale(lock)) {
-        try { unlinkSync(lock); } catch { /* someone else took it */ }
-        continue;
-      }
-      if (Date.now() > end) throw new Error(`Token cache is locked by another process (${lock}).`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    closeSync(fd);
-    try { unlinkSync(lock); } catch { /* gone */ }
-  }
-}
-
-function lockIsStale(lock: string): boolean {
-  try {
-    const pid = Number(readFileSync(lock, "utf8"));
-    if (Date.now() - statSync(lock).mtimeMs > 120000) return true;
-    if (!(pid > 0)) return Date.now() - statSync(lock).mtimeMs > 5000;
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "ESRCH" || (err as NodeJS.ErrnoException).code === "ENOENT";
-  }
+  const timeout = () => new Error(`Token cache is locked by another process (${lock}).`);
+  return withLockFile(lock, { waitMs, staleMs: 120000, pollMs: 50, timeout }, fn);
 }
 
 export interface GetTokenOptions {
