@@ -16,10 +16,6 @@ export function hasButton(): boolean {
   return button() !== undefined;
 }
 
-export function touchBusy(): boolean {
-  return busy;
-}
-
 /** Calls done(true) on a press, done(false) after TOUCH_WAIT_MS. Returns false (and never calls done) if busy. */
 export function waitTouch(done: (pressed: boolean) => void): boolean {
   const btn = button();
