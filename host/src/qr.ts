@@ -44,15 +44,6 @@ export async function renderTerminalQr(text: string, opts: { invert?: boolean; m
   return lines.join("\n") + "\n";
 }
 
-/** Writes a PNG QR code readable only by its owner. */
-export async function writeQrPng(file: string, text: string): Promise<void> {
-  const QR = (await import("qrcode")).default;
-  const buf = await QR.toBuffer(text, { type: "png", errorCorrectionLevel: "M", margin: 4, scale: 8 });
-  fs.writeFileSync(file, buf, { mode: 0o600 });
-  fs.chmodSync(file, 0o600);
-  buf.fill(0);
-}
-
 /** A PNG written next to its destination, not yet in place: commit() renames it there, discard() removes it. */
 export interface PreparedPng {
   file: string;
