@@ -3,7 +3,7 @@
 // learning and jump confirmation grow here. The offset makes it work where setTime() does nothing (Linux
 // build, emscripten); elsewhere setTime() keeps it near zero.
 import { LIMITS, type ClockData } from "../../protocol/index.ts";
-import { readHead, scanRecord, writeRecord } from "./record.ts";
+import { scanRecord, writeRecord } from "./record.ts";
 
 const BASE = "hwt.c";
 
@@ -43,8 +43,8 @@ let hi = 0;
 let up = false;
 
 export function loadClock(): void {
-  file = scanRecord(BASE);
-  const h = file ? readHead(file) : null;
+  const h = scanRecord(BASE);
+  file = h ? h.w : "";
   for (const k in c) if (h && typeof h[k] === "number") c[k] = h[k] as number;
 }
 

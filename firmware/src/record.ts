@@ -12,6 +12,8 @@ export interface RecHead {
   c: number;
   /** Body offset in the file (computed on read, not stored). */
   k: number;
+  /** The file it was read from (set on read, not stored). */
+  w: string;
   [f: string]: unknown;
 }
 
@@ -35,6 +37,7 @@ export function readHead(file: string): RecHead | null {
     const h = JSON.parse(s) as RecHead;
     if (h && typeof h.q === "number" && typeof h.l === "number") {
       h.k = 4 + hl;
+      h.w = file;
       return h;
     }
   } catch (e) {
@@ -65,17 +68,16 @@ function drop(file: string): void {
   if (exists(file)) st.erase(file);
 }
 
-/** Finds the current file of a record, erasing a stale or torn twin. Returns "" when there is none. */
-export function scanRecord(base: string): string {
+/** Finds the current file of a record (its header, file in .w), erasing a stale or torn twin. Null when there is none. */
+export function scanRecord(base: string): RecHead | null {
   const fa = base + "a";
   const fb = base + "b";
   const ha = exists(fa) ? valid(fa) : null;
   const hb = exists(fb) ? valid(fb) : null;
-  let keep = "";
-  if (ha && (!hb || ha.q > hb.q)) keep = fa;
-  else if (hb) keep = fb;
-  if (keep !== fa) drop(fa);
-  if (keep !== fb) drop(fb);
+  const keep = ha && (!hb || ha.q > hb.q) ? ha : hb;
+  const kf = keep ? keep.w : "";
+  if (kf !== fa) drop(fa);
+  if (kf !== fb) drop(fb);
   return keep;
 }
 

@@ -17,9 +17,8 @@ function baseOf(i: number): string {
 
 export function loadSlots(): void {
   for (let i = 0; i < MAX_SLOTS; i++) {
-    const f = scanRecord(baseOf(i));
-    const h = f ? readHead(f) : null;
-    files[i] = h && typeof h.n === "string" ? f : "";
+    const h = scanRecord(baseOf(i));
+    files[i] = h && typeof h.n === "string" ? h.w : "";
     names[i] = h && typeof h.n === "string" ? (h.n as string) : "";
   }
 }
