@@ -2,7 +2,7 @@
 // the token in the emulator: enrolment, mfa check, S3 MFA-delete through Debian's boto3 and aws CLI via
 // `hwtotp s3`, the replay-safe dispenser under bursts, and a resync after the token's clock jumped ahead.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -11,6 +11,7 @@ import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts"
 import { readState } from "../../host/src/integrations/ceph/pin-dispenser.ts";
 import { connectDaemon } from "../../host/src/daemon-client.ts";
 import { BIN, type CliResult, ensureHostBuilt, privateEnv, runCli } from "../host/cli-harness.ts";
+import { watchArgv } from "./harness/argv-watch.ts";
 import { type CephCluster, DEBIAN_AWS, DEBIAN_PYTHON, ensureCephPackages, run, startCeph } from "./harness/ceph.ts";
 
 const S3OPS = resolve(import.meta.dirname, "harness/ceph-s3ops.py");
@@ -33,29 +34,6 @@ let env: NodeJS.ProcessEnv;
 let stateDir: string;
 let suiteT0 = 0;
 let cephStartMs = 0;
-
-/** Every command line seen while `fn` runs (sampled from /proc every few ms). */
-async function watchArgv<T>(fn: () => Promise<T>): Promise<{ result: T; cmdlines: Set<string> }> {
-  const cmdlines = new Set<string>();
-  const sample = () => {
-    for (const pid of readdirSync("/proc")) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        const c = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
-        if (c) cmdlines.add(c);
-      } catch {
-        /* gone */
-      }
-    }
-  };
-  const timer = setInterval(sample, 5);
-  try {
-    const result = await fn();
-    return { result, cmdlines };
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 function hwtotp(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return runCli(args, { env: { ...env, ...extra } });

@@ -8,10 +8,10 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as OTPAuth from "otpauth";
 import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
+import { watchCmdlines } from "./harness/argv-watch.ts";
 import { ensureKeystonePackages, startKeystone, type Keystone, type KeystoneUser } from "./harness/keystone.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -38,41 +38,6 @@ function run(cmd: string, args: string[], o: { env: NodeJS.ProcessEnv; input?: s
     p.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr, ms: performance.now() - t0 }));
     p.stdin.end(o.input ?? "");
   });
-}
-
-/**
- * Every distinct command line seen on this machine while it runs (the children of this suite among them).
- * The scan runs in a worker thread so that it never stalls the emulator, which answers on this thread.
- */
-function watchCmdlines(everyMs = 25) {
-  const w = new Worker(
-    `const { readdirSync, readFileSync } = require("node:fs");
-     const { parentPort, workerData } = require("node:worker_threads");
-     const seen = new Set();
-     const scan = () => {
-       for (const pid of readdirSync("/proc")) {
-         if (!/^[0-9]+$/.test(pid)) continue;
-         try { const c = readFileSync("/proc/" + pid + "/cmdline", "latin1"); if (c) seen.add(c.split("\\0").join(" ").trim()); } catch {}
-       }
-     };
-     scan();
-     const t = setInterval(scan, workerData);
-     parentPort.on("message", () => { clearInterval(t); scan(); parentPort.postMessage([...seen]); });`,
-    { eval: true, workerData: everyMs },
-  );
-  let result: Promise<string[]> | null = null;
-  return {
-    stop(): Promise<string[]> {
-      result ??= new Promise((resolve) => {
-        w.once("message", (m: string[]) => {
-          void w.terminate();
-          resolve(m);
-        });
-        w.postMessage("stop");
-      });
-      return result;
-    },
-  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
