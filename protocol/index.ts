@@ -21,6 +21,9 @@ export const OPS = {
   DELETE: "delete",
   CODE: "code",
   WIPE: "wipe",
+  UNLOCK: "unlock",
+  LOCK: "lock",
+  PIN: "pin",
 } as const;
 export type Op = (typeof OPS)[keyof typeof OPS];
 
@@ -38,8 +41,8 @@ export const ERR = {
   JUMP: "E_JUMP", // clock correction above the bound needs a button press
   TOUCH: "E_TOUCH", // button not pressed in time
   BUSY: "E_BUSY", // another request waits for the button
-  PIN: "E_PIN", // wrong PIN
-  LOCKED: "E_LOCKED", // PIN retries exhausted
+  PIN: "E_PIN", // wrong PIN (error data d.tries: tries left; d.wiped: true when that was the last try)
+  LOCKED: "E_LOCKED", // a PIN is set and the session is locked: unlock first
   STORAGE: "E_STORAGE", // Storage write failed (full?)
   INTERNAL: "E_INTERNAL", // unexpected exception inside the device
 } as const;
@@ -68,6 +71,14 @@ export const LIMITS = {
   JUMP_MAX: 120,
   /** Largest backward bias (s) the device keeps between its clock and the time codes are computed at. */
   BIAS_MAX: 30,
+  PIN_MIN: 4,
+  PIN_MAX: 64,
+  /** Wrong PINs in a row after which the device wipes every slot and the PIN (Nitrokey 3: 8). */
+  PIN_TRIES: 8,
+  /** Longest idle time (s) before an unlocked session locks again; 0 = only reset, power loss or lock. */
+  IDLE_MAX: 86400,
+  /** A long press (ms): what jumps and wipe need; a shorter press never confirms them. */
+  LONG_PRESS_MS: 2000,
 };
 
 export interface SlotInfo {
@@ -107,6 +118,27 @@ export interface ReplyErr {
   ok: false;
   e: string;
   m: string;
+  /** Optional data of an error (E_PIN: {tries, wiped}). */
+  d?: { [k: string]: unknown };
+}
+
+/**
+ * A notice the device sends before the reply of a request that waits for a press: what the press confirms.
+ * {"v":1,"id":7,"press":{"what":"delete slot cloud","long":false,"ms":15000}}. It has no "ok": a host that
+ * does not know notices ignores it (parseReply returns null). At most one request waits for a press.
+ */
+export interface PressNotice {
+  id: number;
+  press: PressData;
+}
+
+export interface PressData {
+  /** What the press confirms, e.g. "delete slot cloud", "clock jump of +31536000 s", "wipe every slot". */
+  what: string;
+  /** True: only a long press (LIMITS.LONG_PRESS_MS or more) confirms. */
+  long: boolean;
+  /** How long the device waits, ms. */
+  ms: number;
 }
 
 export type Reply = ReplyOk | ReplyErr;
@@ -134,8 +166,28 @@ export function encodeOk(id: number | null, d: { [k: string]: unknown }): string
   return JSON.stringify({ v: PROTOCOL_VERSION, id: id, ok: true, d: d }) + "\n";
 }
 
-export function encodeError(id: number | null, e: string, m: string): string {
-  return JSON.stringify({ v: PROTOCOL_VERSION, id: id, ok: false, e: e, m: m }) + "\n";
+export function encodeError(id: number | null, e: string, m: string, d?: { [k: string]: unknown }): string {
+  const o: { [k: string]: unknown } = { v: PROTOCOL_VERSION, id: id, ok: false, e: e, m: m };
+  if (d) o.d = d;
+  return JSON.stringify(o) + "\n";
+}
+
+export function encodePress(id: number, p: PressData): string {
+  return JSON.stringify({ v: PROTOCOL_VERSION, id: id, press: p }) + "\n";
+}
+
+/** Reads a press notice line (host side), or null when the line is not one. */
+export function parsePress(line: string): PressNotice | null {
+  let o: unknown;
+  try {
+    o = JSON.parse(line);
+  } catch (err) {
+    return null;
+  }
+  if (!isObject(o) || o.v !== PROTOCOL_VERSION || !isFrameId(o.id) || !isObject(o.press)) return null;
+  const p = o.press as { [k: string]: unknown };
+  if (typeof p.what !== "string" || typeof p.long !== "boolean" || typeof p.ms !== "number") return null;
+  return { id: o.id as number, press: { what: p.what as string, long: p.long as boolean, ms: p.ms as number } };
 }
 
 export interface LineReader {
@@ -233,7 +285,9 @@ export function parseReply(line: string): Reply | null {
   if (o.v !== PROTOCOL_VERSION && !(o.ok === false && o.e === ERR.VERSION)) return null;
   const id = isFrameId(o.id) ? (o.id as number) : null;
   if (o.ok === true) return { id: id, ok: true, d: isObject(o.d) ? o.d : {} };
-  return { id: id, ok: false, e: typeof o.e === "string" ? o.e : ERR.INTERNAL, m: typeof o.m === "string" ? o.m : "" };
+  const err: ReplyErr = { id: id, ok: false, e: typeof o.e === "string" ? o.e : ERR.INTERNAL, m: typeof o.m === "string" ? o.m : "" };
+  if (isObject(o.d)) err.d = o.d;
+  return err;
 }
 
 /** A slot name: 1–32 printable ASCII characters, no leading or trailing space. Returns an error sentence or null. */
@@ -263,9 +317,23 @@ export function checkKeyHex(x: unknown): string | null {
   return null;
 }
 
+/** A PIN: PIN_MIN..PIN_MAX printable ASCII characters. Never echoed in the sentence. */
+export function checkPin(x: unknown, what?: string): string | null {
+  const w = "The " + (what || "PIN") + " must ";
+  if (typeof x !== "string") return w + "be a string.";
+  const s = x as string;
+  if (s.length < LIMITS.PIN_MIN || s.length > LIMITS.PIN_MAX) return w + "be " + LIMITS.PIN_MIN + " to " + LIMITS.PIN_MAX + " characters.";
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 32 || c > 126) return w + "be printable ASCII.";
+  }
+  return null;
+}
+
 /**
  * The check of one argument: [kind, required, lo, hi]. Kinds: 0 number lo..hi, 1 integer lo..hi, 2 boolean,
- * 3 slot name (checkName), 4 key (checkKeyHex), 5 one of the list lo. An absent optional argument passes.
+ * 3 slot name (checkName), 4 key (checkKeyHex), 5 one of the list lo, 6 PIN (checkPin). An absent optional
+ * argument passes.
  */
 type ArgCheck = [number, number?, (number | unknown[])?, number?];
 
@@ -277,8 +345,12 @@ type ArgSpec = { [k: string]: ArgCheck };
  * The op names are OPS's values written out, so that no module variable holds them on the device.
  */
 function specOf(op: string): ArgSpec | null {
-  return op === "hello" || op === "time" || op === "list"
+  return op === "hello" || op === "time" || op === "list" || op === "lock"
     ? {}
+    : op === "unlock"
+      ? { pin: [6, 1] }
+      : op === "pin"
+        ? { pin: [6], next: [6, 0, 0, 1], idle: [1, 0, 0, LIMITS.IDLE_MAX] }
     : op === "settime"
       ? {
           t: [0, 1, LIMITS.CLOCK_MIN, 4102444800], // 2020 to 2100, Unix seconds
@@ -311,6 +383,7 @@ function checkArg(k: string, x: unknown, c: ArgCheck): string | null {
   const kind = c[0];
   if (kind === 3) return checkName(x, k);
   if (kind === 4) return checkKeyHex(x);
+  if (kind === 6) return checkPin(x, c[3] ? "new PIN" : "PIN");
   if (kind === 2) return typeof x === "boolean" ? null : k + " must be true or false.";
   const lo = c[2];
   if (kind === 5) return (lo as unknown[]).indexOf(x) >= 0 ? null : k + " must be " + (lo as unknown[]).join(" or ") + ".";
@@ -343,6 +416,8 @@ export interface HelloData {
   slots: { used: number; max: number };
   clock: ClockData;
   heap: { free: number; usage: number; total: number }; // process.memory(), in variables
+  pin?: PinState; // absent from firmware before the PIN
+  guard?: GuardState;
 }
 
 export interface ClockData {
@@ -380,3 +455,22 @@ export interface CodeData {
 export interface WipeData {
   slots: number; // how many slots were erased
 }
+
+/** The PIN state, in hello (as `pin`) and in the replies of unlock, lock and pin. */
+export interface PinState {
+  set: boolean; // a PIN is set
+  locked: boolean; // a PIN is set and this session is not unlocked (always false without a PIN)
+  tries: number; // wrong PINs left before the device wipes itself (LIMITS.PIN_TRIES when none failed)
+  idle: number; // s of idle time after which an unlocked session locks again (0: never)
+}
+
+/** How the token guards changes (hello's `guard`): a button to press, a PIN, or nothing at all. */
+export interface GuardState {
+  button: boolean; // the board has a button: delete, wipe, PIN changes and jumps need a press
+  pin: boolean; // a PIN is set
+}
+
+// unlock {pin} -> PinState; lock {} -> PinState; pin {pin?, new?, idle?} -> PinState:
+//   no PIN set: {next[, idle]} sets one; PIN set: {pin, next[, idle]} changes it, {pin} alone clears it,
+//   {pin, idle} changes the idle time. Each needs a press on boards with a button; a wrong `pin` costs a try.
+export type UnlockData = PinState;
