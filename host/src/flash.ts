@@ -1,6 +1,13 @@
-// Flashing: uploads firmware/dist/firmware.js to a board's Storage as `.bootcde` through the real espruino CLI
-// (offline, with the board JSON shipped in firmware/boards/), reboots it with load(), then checks that our
-// firmware answers hello with the expected version. Works on a serial port and on tcp:// (emulator, socat).
+// Flashing: a factory reset. Through the real espruino CLI (offline, with the board JSON shipped in
+// firmware/boards/) it erases the board's Storage, writes firmware/dist/firmware.js as `.bootcde` first and
+// the boot guard firmware/dist/boot0.js as `.boot0` next (when the build made one), reboots with load(), then
+// checks that our firmware answers hello with the expected version. Written first after an erase, the running
+// code sits at the start of Storage and no compaction ever moves it (on memory-mapped flash, STM32 and nRF52,
+// moving a running .bootcde garbles it). Works on a serial port and on tcp:// (emulator, socat).
+//
+// The espruino CLI prepends its --storage uploads to the -e expression and sends nothing before them, so
+// the erase is a run of its own; .boot0 is written by the upload run's expression, after .bootcde, so the
+// order is ours and not the order the CLI walks its --storage list in.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import { createRequire } from "node:module";
@@ -9,14 +16,23 @@ import type { HelloData } from "../../protocol/index.ts";
 import { getBoard, packageRoot, defaultFirmwarePath } from "../../firmware/emulator/index.ts";
 import { HwtotpError } from "./errors.ts";
 
+/** What flashing does to the board, said before it starts (hwtotp flash prints it). */
+export const FACTORY_RESET_NOTICE =
+  "Flashing is a factory reset: it erases the board's Storage (every slot, the PIN and the clock settings), then writes the firmware.";
+
 export interface FlashOptions {
   /** Serial path or tcp://HOST:PORT. */
   port: string;
   board?: string;
   firmwarePath?: string;
+  /**
+   * The boot guard to store as `.boot0` (after `.bootcde`, before every other file). Default: boot0.js beside
+   * the default bundle (firmware/dist/boot0.js) when it exists, none otherwise; null: none.
+   */
+  boot0Path?: string | null;
   /** Firmware version hello must report (default: package.json's version). */
   expectVersion?: string;
-  /** How long the upload may take (default 180 s). */
+  /** How long each espruino CLI run may take (default 180 s). */
   timeoutMs?: number;
   /**
    * Pause 250 ms after each Storage.write line (the CLI's default, for serial ports without reliable flow
@@ -31,6 +47,8 @@ export interface FlashResult {
   hello: HelloData;
   bytes: number;
   uploadMs: number;
+  /** The Storage files written, in order (.bootcde, then .boot0 when there is one). */
+  files: string[];
 }
 
 export class FlashError extends HwtotpError {
@@ -48,16 +66,30 @@ export function boardJsonPath(board: string): string {
   return path.join(packageRoot(), "firmware", "boards", getBoard(board).boardJson);
 }
 
-/** Runs the espruino CLI: --storage .bootcde:FILE -e load(). Resolves with its output once it exits. */
-export function uploadWithEspruinoCli(o: FlashOptions): Promise<{ output: string; ms: number }> {
-  const fw = o.firmwarePath || defaultFirmwarePath();
-  if (!fs.existsSync(fw)) return Promise.reject(new FlashError("No firmware bundle at " + fw + ": run npm run build first."));
-  const args = [espruinoCliPath(), "--no-ble", "-p", o.port, "--board", boardJsonPath(o.board || "pico"), "--storage", ".bootcde:" + fw, "-e", "load()"];
+/** firmware/dist/boot0.js when the build made one, else null. */
+export function defaultBoot0Path(): string | null {
+  const p = path.join(path.dirname(defaultFirmwarePath()), "boot0.js");
+  return fs.existsSync(p) ? p : null;
+}
+
+function boot0Of(o: FlashOptions): string | null {
+  if (o.boot0Path === null) return null;
+  if (o.boot0Path !== undefined) return o.boot0Path;
+  return o.firmwarePath && path.resolve(o.firmwarePath) !== path.resolve(defaultFirmwarePath()) ? null : defaultBoot0Path();
+}
+
+/** Printed by the erase run once Storage is empty: proves the erase ran to its end. */
+const ERASED = "hwtotp:erased:";
+
+/** Runs the espruino CLI with args (after the common ones). Resolves with its output once it exits. */
+function runEspruinoCli(o: FlashOptions, args: string[]): Promise<{ output: string; ms: number }> {
+  const all = [espruinoCliPath(), "--no-ble", "-p", o.port, "--board", boardJsonPath(o.board || "pico"), ...args];
   const throttle = o.throttle !== undefined ? o.throttle : !o.port.startsWith("tcp://");
-  if (!throttle) args.splice(1, 0, "--config", "STORAGE_UPLOAD_METHOD=1");
+  if (!throttle) all.splice(1, 0, "--config", "STORAGE_UPLOAD_METHOD=1");
   const t0 = Date.now();
+  const timeoutMs = o.timeoutMs || 180000;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: packageRoot(), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, all, { cwd: packageRoot(), stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const onChunk = (b: Buffer) => {
       const s = b.toString("latin1");
@@ -68,22 +100,52 @@ export function uploadWithEspruinoCli(o: FlashOptions): Promise<{ output: string
     child.stderr.on("data", onChunk);
     const timer = setTimeout(() => {
       child.kill("SIGTERM");
-      reject(new FlashError("The espruino CLI did not finish within " + Math.round((o.timeoutMs || 180000) / 1000) + " s."));
-    }, o.timeoutMs || 180000);
+      reject(new FlashError("The espruino CLI did not finish within " + Math.round(timeoutMs / 1000) + " s."));
+    }, timeoutMs);
     child.on("error", (e) => {
       clearTimeout(timer);
       reject(new FlashError("Could not run the espruino CLI: " + e.message));
     });
     child.on("exit", () => {
       clearTimeout(timer);
-      if (!/Upload Complete/.test(output)) {
-        const why = /Unable to connect|Disconnected|Error[^\n]*/.exec(output);
-        reject(new FlashError("The espruino CLI did not complete the upload" + (why ? " (" + why[0].trim() + ")" : "") + "."));
-        return;
-      }
       resolve({ output, ms: Date.now() - t0 });
     });
   });
+}
+
+function cliFailure(what: string, output: string): FlashError {
+  const why = /Unable to connect|Disconnected|Error[^\n]*/.exec(output);
+  return new FlashError("The espruino CLI did not " + what + (why ? " (" + why[0].trim() + ")" : "") + ".");
+}
+
+/** Erases the board's whole Storage through the espruino CLI (the REPL must be on the port). */
+export async function eraseWithEspruinoCli(o: FlashOptions): Promise<{ output: string; ms: number }> {
+  const r = await runEspruinoCli(o, ["-e", 'require("Storage").eraseAll();print("' + ERASED + '"+require("Storage").list().length)']);
+  if (r.output.indexOf(ERASED + "0") < 0) throw cliFailure("erase Storage", r.output);
+  return r;
+}
+
+/**
+ * Erases Storage, then uploads .bootcde (--storage .bootcde:FILE), writes .boot0 when there is one and
+ * reboots with load(), all through the espruino CLI. Resolves with the CLI's output and the time taken.
+ */
+export async function uploadWithEspruinoCli(o: FlashOptions): Promise<{ output: string; ms: number; files: string[] }> {
+  const fw = o.firmwarePath || defaultFirmwarePath();
+  if (!fs.existsSync(fw)) throw new FlashError("No firmware bundle at " + fw + ": run npm run build first.");
+  const b0 = boot0Of(o);
+  if (b0 !== null && !fs.existsSync(b0)) throw new FlashError("No boot guard at " + b0 + ".");
+  const files = [".bootcde"];
+  let expr = "load()";
+  if (b0 !== null) {
+    // atob of base64 keeps every byte as it is in the file (the CLI would turn a raw string's control
+    // characters into "?"); one Storage.write line, throttled like the CLI's own on serial ports
+    expr = 'require("Storage").write(".boot0",atob("' + fs.readFileSync(b0).toString("base64") + '"));\nload()';
+    files.push(".boot0");
+  }
+  const erase = await eraseWithEspruinoCli(o);
+  const up = await runEspruinoCli(o, ["--storage", ".bootcde:" + fw, "-e", expr]);
+  if (!/Upload Complete/.test(up.output)) throw cliFailure("complete the upload", up.output);
+  return { output: erase.output + up.output, ms: erase.ms + up.ms, files };
 }
 
 /**
@@ -109,7 +171,7 @@ export async function firmwareAnswers(port: string): Promise<string | null> {
   }
 }
 
-/** Upload, reboot, then confirm the firmware's hello. */
+/** Factory reset: erase, upload (.bootcde first, then .boot0), reboot, then confirm the firmware's hello. */
 export async function flashFirmware(o: FlashOptions): Promise<FlashResult> {
   const fw = o.firmwarePath || defaultFirmwarePath();
   const expect = o.expectVersion || JSON.parse(fs.readFileSync(path.join(packageRoot(), "package.json"), "utf8")).version;
@@ -129,7 +191,7 @@ export async function flashFirmware(o: FlashOptions): Promise<FlashResult> {
       const hello = s.info!;
       await s.close();
       if (hello.fw !== expect) throw new FlashError("The board answers with firmware " + hello.fw + ", expected " + expect + ".");
-      return { hello, bytes: fs.statSync(fw).size, uploadMs: up.ms };
+      return { hello, bytes: fs.statSync(fw).size, uploadMs: up.ms, files: up.files };
     } catch (e) {
       last = e;
       if (e instanceof FlashError) throw e;

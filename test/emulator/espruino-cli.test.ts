@@ -1,6 +1,7 @@
 // The real espruino CLI (npm package espruino 0.1.67) against the emulator over tcp://127.0.0.1:PORT:
-// it evaluates on a fresh board in REPL mode, and `flashFirmware` (hwtotp flash) uploads the bundle as
-// .bootcde, reboots with load(), and the firmware then answers over the same link (and over a socat pty).
+// it evaluates on a fresh board in REPL mode, and `flashFirmware` (hwtotp flash, a factory reset) erases
+// Storage, uploads the bundle as .bootcde first, reboots with load(), and the firmware then answers over the
+// same link (and over a socat pty).
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
@@ -52,6 +53,7 @@ describe("the real espruino CLI talks to the emulator", () => {
     expect(res.hello.board).toBe("PUCKJS");
     expect(emu.control.mode()).toBe("firmware");
     expect(emu.control.readFile(".bootcde")).toBe(fs.readFileSync(defaultFirmwarePath(), "latin1"));
+    expect(emu.control.storage()[0].name).toBe(".bootcde"); // written first after the erase
     const s = await Session.connect(await createLink("tcp://127.0.0.1:" + port));
     await s.add({ name: "cli", key: "3132333435363738393031323334353637383930" } as never);
     const list = await s.list();
@@ -60,14 +62,17 @@ describe("the real espruino CLI talks to the emulator", () => {
     // Survives a power cycle: the firmware boots from Storage.
     emu.control.powerCycle();
     expect(emu.control.mode()).toBe("firmware");
-    // Flashing over a running firmware is refused with the way out; with the button held at boot it works.
+    // Flashing over a running firmware is refused with the way out; with the button held at boot it works,
+    // and it is a factory reset: the slot is gone, the firmware is the first file again.
     await expect(flashFirmware({ port: "tcp://127.0.0.1:" + port, board: "puckjs" })).rejects.toThrow(/hold the button/);
     emu.control.holdButton(true);
     emu.control.reset();
     emu.control.holdButton(false); // only the hold at boot counts; load() after the upload must boot the firmware
     expect(emu.control.mode()).toBe("repl");
     const again = await flashFirmware({ port: "tcp://127.0.0.1:" + port, board: "puckjs" });
-    expect(again.hello.slots.used).toBe(1);
+    expect(again.hello.slots.used).toBe(0);
+    expect(again.files[0]).toBe(".bootcde");
+    expect(emu.control.storage()[0].name).toBe(".bootcde");
   }, 120000);
 
   it.skipIf(!haveFirmware || !haveSocat)("serves the firmware on a pty through socat", async () => {

@@ -1,4 +1,5 @@
-// hwtotp flash: uploads firmware/dist/firmware.js as .bootcde through the espruino CLI, reboots, checks hello.
+// hwtotp flash: a factory reset through the espruino CLI: erases Storage, writes firmware/dist/firmware.js as
+// .bootcde first (then the .boot0 guard when the build made one), reboots, checks hello.
 import type { Command } from "commander";
 import { addCommonOptions, type CommonOptions, output } from "../context.ts";
 import { UsageError } from "../../errors.ts";
@@ -15,7 +16,7 @@ export function register(program: Command): void {
   addCommonOptions(
     program
       .command("flash")
-      .description("upload the firmware to a board (or an emulator in REPL mode) with the espruino CLI, reboot it and check it answers")
+      .description("factory reset: erase the board's Storage (slots, PIN, clock), upload the firmware with the espruino CLI, reboot it and check it answers")
       .option("-p, --port <port>", "serial path or tcp://HOST:PORT (default: --device, $HWTOTP_DEVICE)")
       .option("-b, --board <board>", "pico, puckjs, bangle2, original or linux (selects the board JSON)", "pico")
       .option("--firmware <file>", "bundle to upload (default: firmware/dist/firmware.js)")
@@ -25,13 +26,13 @@ export function register(program: Command): void {
   ).action(async (opts: FlashCliOptions) => {
     const port = opts.port || opts.device || process.env.HWTOTP_DEVICE;
     if (!port) throw new UsageError("Name the board: --port /dev/ttyACM0 or --port tcp://127.0.0.1:PORT.");
-    const { flashFirmware } = await import("../../flash.ts");
-    process.stderr.write("Uploading with the espruino CLI to " + port + " …\n");
+    const { flashFirmware, FACTORY_RESET_NOTICE } = await import("../../flash.ts");
+    process.stderr.write(FACTORY_RESET_NOTICE + "\nErasing and uploading with the espruino CLI to " + port + " …\n");
     const r = await flashFirmware({
       port, board: opts.board, firmwarePath: opts.firmware, expectVersion: opts.expectVersion, throttle: opts.throttle,
       log: (l) => process.stderr.write("  " + l + "\n"),
     });
-    output(opts, { port, board: r.hello.board, fw: r.hello.fw, proto: r.hello.proto, bytes: r.bytes, uploadMs: r.uploadMs }, () =>
-      "Flashed " + r.bytes + " bytes in " + (r.uploadMs / 1000).toFixed(1) + " s; " + r.hello.board + " answers with firmware " + r.hello.fw + " (protocol " + r.hello.proto + ").");
+    output(opts, { port, board: r.hello.board, fw: r.hello.fw, proto: r.hello.proto, bytes: r.bytes, uploadMs: r.uploadMs, files: r.files }, () =>
+      "Erased Storage and flashed " + r.bytes + " bytes (" + r.files.join(", ") + ") in " + (r.uploadMs / 1000).toFixed(1) + " s; " + r.hello.board + " answers with firmware " + r.hello.fw + " (protocol " + r.hello.proto + ").");
   });
 }
