@@ -290,17 +290,25 @@ export function parseReply(line: string): Reply | null {
   return err;
 }
 
-/** A slot name: 1–32 printable ASCII characters, no leading or trailing space. Returns an error sentence or null. */
-export function checkName(x: unknown, what?: string): string | null {
-  const w = "The " + (what || "name") + " must ";
+/** 1..max printable ASCII characters, or an error sentence "The <what> must …". */
+function checkText(x: unknown, what: string, min: number, max: number): string | null {
+  const w = "The " + what + " must ";
   if (typeof x !== "string") return w + "be a string.";
   const s = x as string;
-  if (s.length < 1 || s.length > LIMITS.NAME_MAX) return w + "be 1 to " + LIMITS.NAME_MAX + " characters.";
+  if (s.length < min || s.length > max) return w + "be " + min + " to " + max + " characters.";
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 32 || c > 126) return w + "be printable ASCII.";
   }
-  return s.charAt(0) === " " || s.charAt(s.length - 1) === " " ? w + "not start or end with a space." : null;
+  return null;
+}
+
+/** A slot name: 1–32 printable ASCII characters, no leading or trailing space. Returns an error sentence or null. */
+export function checkName(x: unknown, what?: string): string | null {
+  const bad = checkText(x, what || "name", 1, LIMITS.NAME_MAX);
+  if (bad) return bad;
+  const s = x as string;
+  return s.charAt(0) === " " || s.charAt(s.length - 1) === " " ? "The " + (what || "name") + " must not start or end with a space." : null;
 }
 
 /** Secret key on the wire: lower-case hex, KEY_MIN_BYTES..KEY_MAX_BYTES bytes. Never echoed in the sentence. */
@@ -319,15 +327,7 @@ export function checkKeyHex(x: unknown): string | null {
 
 /** A PIN: PIN_MIN..PIN_MAX printable ASCII characters. Never echoed in the sentence. */
 export function checkPin(x: unknown, what?: string): string | null {
-  const w = "The " + (what || "PIN") + " must ";
-  if (typeof x !== "string") return w + "be a string.";
-  const s = x as string;
-  if (s.length < LIMITS.PIN_MIN || s.length > LIMITS.PIN_MAX) return w + "be " + LIMITS.PIN_MIN + " to " + LIMITS.PIN_MAX + " characters.";
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 32 || c > 126) return w + "be printable ASCII.";
-  }
-  return null;
+  return checkText(x, what || "PIN", LIMITS.PIN_MIN, LIMITS.PIN_MAX);
 }
 
 /**

@@ -1,6 +1,7 @@
 // `npm run build`: the Espruino build pipeline (shared/facts/espruino.md, "Toolchain facts").
 // tsc type-check → esbuild bundle (IIFE) → Babel preset-env "ie 11" loose → gate → terser (ES5) → gate again
-// → firmware/dist/firmware.js (the exact file that is flashed as .bootcde and that the emulator runs).
+// → firmware/dist/firmware.js (the exact file that is flashed as .bootcde and that the emulator runs), and the
+// boot guard firmware/dist/boot0.js (flashed as .boot0) through the same steps.
 // Then, when host/build.mjs exists, it runs it (the host bundle).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -17,7 +18,9 @@ const fwDir = join(root, "firmware");
 const distDir = join(fwDir, "dist");
 const OUT = join(distDir, "firmware.js");
 const DEBUG_OUT = join(distDir, "firmware.es5.js");
-const SIZE_GOAL = 12 * 1024;
+/** The boot guard, flashed as .boot0 (firmware/src/guard.ts). */
+const GUARD_OUT = join(distDir, "boot0.js");
+const SIZE_GOAL = 16 * 1024;
 
 function fail(msg) {
   process.stderr.write("build: " + msg + "\n");
@@ -132,6 +135,14 @@ async function main() {
     "firmware/dist/firmware.js: " + size + " bytes (" + (size / 1024).toFixed(1) + " KB; goal <= " + SIZE_GOAL / 1024 + " KB" +
       (size > SIZE_GOAL ? ", OVER GOAL" : "") + "); unminified ES5 " + Buffer.byteLength(es5) + " bytes\n",
   );
+
+  step("boot guard: bundle, gate, minify, gate (" + relative(root, GUARD_OUT) + ")");
+  const guardEs5 = await lowerToEs5(join(fwDir, "src/guard.ts"));
+  runGate(guardEs5, "firmware/src/guard.ts (ES5)");
+  const guardMin = await minifyEs5(guardEs5);
+  runGate(guardMin, relative(root, GUARD_OUT));
+  writeFileSync(GUARD_OUT, guardMin);
+  process.stdout.write(relative(root, GUARD_OUT) + ": " + Buffer.byteLength(guardMin) + " bytes\n");
 
   const hostBuild = join(root, "host/build.mjs");
   if (existsSync(hostBuild)) {

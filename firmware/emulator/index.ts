@@ -25,6 +25,7 @@ import { BoardName, BoardProfile, getBoard } from "./boards.ts";
 import { VirtualClock } from "./clock.ts";
 import { Device } from "./runtime.ts";
 import { Flash, fromLatin1, latin1 } from "./storage.ts";
+import { createLineReader, LIMITS, MAX_REPLY_LINE, parsePress, type PressData } from "../../protocol/index.ts";
 
 export { BOARDS, getBoard } from "./boards.ts";
 export type { BoardName, BoardProfile } from "./boards.ts";
@@ -41,6 +42,12 @@ export interface EmulatorOptions {
   heapCheck?: "always" | "sample" | "off";
   /** Diagnostics (uncaught errors, out of memory). */
   log?: (line: string) => void;
+  /**
+   * A user at the board who confirms what the firmware asks a press for: on each press notice it sends
+   * (protocol PressNotice), a press of 100 ms, or of LIMITS.LONG_PRESS_MS + 500 ms when a long one is asked.
+   * A function decides per notice (true: press). For tests and the demo; off by default.
+   */
+  autoPress?: boolean | ((p: PressData) => boolean);
 }
 
 export interface HeapInfo {
@@ -171,8 +178,18 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
   const persist = (): void => {
     if (opts.stateFile) saveState(opts.stateFile, board, flash);
   };
+  const presser = opts.autoPress
+    ? createLineReader(MAX_REPLY_LINE, (line) => {
+        const n = line.indexOf('"press"') >= 0 ? parsePress(line) : null;
+        if (!n || (typeof opts.autoPress === "function" && !opts.autoPress(n.press))) return;
+        setImmediate(() => {
+          if (device.on) control.pressButton(n.press.long ? LIMITS.LONG_PRESS_MS + 500 : 100);
+        });
+      }, () => {})
+    : null;
   const toHost = (s: string): void => {
     if (!device.on) return;
+    if (presser) presser.push(s);
     for (const cb of listeners) cb(s);
     if (active) active.write(Buffer.from(s, "latin1"));
   };

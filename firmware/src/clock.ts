@@ -27,15 +27,17 @@ interface ClockState {
   s: number | null;
   n: number;
   g: number;
-  f: number;
+  a: number;
+  r: number;
 }
 
 /**
  * The clock's state, under the short field names its record stores (record.ts header), so that it is saved and
  * loaded as it is: o offset, b RTC time at the last set (base), p ppm, x bias, e err (ppm), s synced (t of the
- * last set, or null), n samples, g guard (code time before which steps are withheld), f forward room left.
+ * last set, or null), n samples, g guard (code time before which steps are withheld), a anchor (the time the
+ * last confirmed set set), r RTC seconds from that anchor to the last set (b).
  */
-const c: ClockState = { o: 0, b: 0, p: 0, x: 0, e: 0, s: null, n: 0, g: 0, f: JUMP_MAX };
+const c: ClockState = { o: 0, b: 0, p: 0, x: 0, e: 0, s: null, n: 0, g: 0, a: 0, r: 0 };
 let file = "";
 /** Highest code time a code was revealed at (RAM only). */
 let hi = 0;
@@ -46,11 +48,23 @@ export function loadClock(): void {
   const h = scanRecord(BASE);
   file = h ? h.w : "";
   for (const k in c) if (h && typeof h[k] === "number") c[k] = h[k] as number;
+  if (h && typeof h.a !== "number" && typeof c.s === "number") c.a = c.s;
 }
 
-/** The drift-corrected clock: what settime's t sets. */
+/**
+ * The furthest the corrected clock may be at RTC time `raw`: the anchor plus the RTC seconds since, at the
+ * worst drift rate, plus JUMP_MAX. Without a press, no settime, ppm or bias the host sends gets past it.
+ */
+function limit(raw: number): number {
+  return c.a + (c.r + raw - c.b) * (1 + LIMITS.PPM_MAX / 1e6) + JUMP_MAX;
+}
+
+/** The drift-corrected clock: what settime's t sets (held at the forward limit). */
 export function corrected(): number {
-  return c.b + c.o + (getTime() - c.b) / (1 + c.p / 1e6);
+  const raw = getTime();
+  const v = c.b + c.o + (raw - c.b) / (1 + c.p / 1e6);
+  const m = limit(raw);
+  return v < m ? v : m;
 }
 
 /** The code clock: the corrected clock held `bias` seconds behind (never ahead of the host). */
@@ -64,11 +78,11 @@ export function isSet(): boolean {
 }
 
 /**
- * How far (s) the clock may move forward without a press: a bucket of JUMP_MAX that refills at the worst
- * drift rate (PPM_MAX) since the last set and empties by each forward move, so small steps cannot add up.
+ * How far (s) the clock may move forward without a press: at most JUMP_MAX, and never past the limit, which
+ * grows at the worst drift rate (PPM_MAX) since the last confirmed set, so small steps cannot add up.
  */
 export function forwardRoom(): number {
-  return Math.min(JUMP_MAX, c.f + ((getTime() - c.b) * LIMITS.PPM_MAX) / 1e6);
+  return Math.min(JUMP_MAX, limit(getTime()) - corrected());
 }
 
 /** A code was revealed at code time t (RAM only: no write per code). */
@@ -82,13 +96,17 @@ export function withheld(t: number, period: number): number {
 }
 
 /**
- * Sets the corrected clock to t (plus drift settings when given). Unless `confirmed` (a press, or the first
- * set), a forward move spends forward room, and a move of the code clock back before a code already
- * revealed withholds earlier steps. False if not persisted.
+ * Sets the corrected clock to t (plus drift settings when given). `confirmed` (a press, or the first set)
+ * moves the anchor of the forward limit to t; otherwise the limit stays where it was (the caller refuses a t
+ * past it), and a move of the code clock back before a code already revealed withholds earlier steps.
+ * False if not persisted.
  */
 export function setClock(t: number, o: ClockSet, confirmed: boolean): boolean {
-  const d = t - corrected();
-  c.f = confirmed ? JUMP_MAX : forwardRoom() - (d > 0 ? d : 0);
+  const before = getTime();
+  if (confirmed) {
+    c.a = t;
+    c.r = 0;
+  } else c.r += before - c.b;
   if (typeof o.bias === "number") c.x = o.bias;
   setTime(t);
   const raw = getTime();

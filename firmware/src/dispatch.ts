@@ -9,6 +9,7 @@ import {
   PROTOCOL_VERSION,
   encodeError,
   encodeOk,
+  encodePress,
   parseRequest,
   type Algorithm,
   type CodeInfo,
@@ -18,7 +19,10 @@ import { FW_VERSION } from "./version.ts";
 import { blockSize, makePads, type Hashes } from "./hmac.ts";
 import { computeHotp, counterAt } from "./totp.ts";
 import { clockData, corrected, forwardRoom, isSet, JUMP_MAX, noteReveal, now, setClock, withheld, type ClockSet } from "./clock.ts";
-import { hasButton, waitTouch } from "./touch.ts";
+import { hasButton, TOUCH_WAIT_MS, waitTouch } from "./touch.ts";
+import { changePin, clearPin, lock, locked, pinSet, pinState, setPin, touchIdle, tryPin } from "./pin.ts";
+import { scrub } from "./record.ts";
+import { fromHex, zero } from "./seal.ts";
 import {
   MAX_SLOTS,
   deleteSlot,
@@ -37,8 +41,14 @@ import type { RecHead } from "./record.ts";
 
 type Args = { [k: string]: unknown };
 
-/** The one reply of a request: res(null, data) for success, res(ERR.X, sentence) for an error. */
-type Res = (code: string | null, d: { [k: string]: unknown } | string) => void;
+/** The one reply of a request: res(null, data) for success, res(ERR.X, sentence[, data]) for an error. */
+type Res = (code: string | null, d: { [k: string]: unknown } | string, x?: { [k: string]: unknown }) => void;
+
+const STORAGE_FAILED = "Storage write failed.";
+
+/** The request being handled (its id and reply channel), for the press notice of touchThen. */
+let curId = 0;
+let curSend: (s: string) => void = function () {};
 
 let hashes: Hashes = {};
 let algs: Algorithm[] = [];
@@ -47,16 +57,6 @@ export function setHashes(h: Hashes): void {
   hashes = h;
   algs = [];
   for (let k = 0; k < ALGORITHMS.length; k++) if (h[ALGORITHMS[k]]) algs.push(ALGORITHMS[k] as Algorithm);
-}
-
-function hexToBytes(s: string): Uint8Array {
-  const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.substring(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
-function zero(u: Uint8Array): void {
-  for (let i = 0; i < u.length; i++) u[i] = 0;
 }
 
 function opHello(a: Args, res: Res): void {
@@ -69,19 +69,39 @@ function opHello(a: Args, res: Res): void {
     slots: { used: usedSlots(), max: MAX_SLOTS },
     clock: clockData(),
     heap: { free: m.free, usage: m.usage, total: m.total },
+    pin: pinState(),
+    guard: { button: hasButton(), pin: pinSet() },
   });
 }
 
-function touchThen(res: Res, fn: () => void): void {
+/**
+ * Runs fn after a press that confirms `what` (a long one when `long`), telling the host first what the press
+ * is for. Without a button: fn at once when `optional` (the PIN is then the only guard), else E_TOUCH.
+ */
+function touchThen(res: Res, what: string, long: boolean, optional: boolean, fn: () => void): void {
   if (!hasButton()) {
-    res(ERR.TOUCH, "No button.");
+    if (optional) fn();
+    else res(ERR.TOUCH, "No button to confirm " + what + ".");
     return;
   }
-  const waiting = waitTouch(function (pressed) {
+  const send = curSend;
+  const id = curId;
+  const waiting = waitTouch(long, function (pressed) {
     if (pressed) fn();
-    else res(ERR.TOUCH, "Not pressed in time.");
+    else res(ERR.TOUCH, (long ? "Not held " + LIMITS.LONG_PRESS_MS / 1000 + " s" : "Not pressed") + " in time to confirm " + what + ".");
   });
   if (!waiting) res(ERR.BUSY, "Busy: another request waits for a press.");
+  else send(encodePress(id, { what: what, long: long, ms: TOUCH_WAIT_MS }));
+}
+
+/** E_LOCKED (true) while a PIN is set and the session is locked; otherwise the idle time starts again. */
+function refuseLocked(res: Res): boolean {
+  if (!locked()) {
+    touchIdle();
+    return false;
+  }
+  res(ERR.LOCKED, "Locked: unlock with the PIN first.");
+  return true;
 }
 
 function opSetTime(a: Args, res: Res): void {
@@ -98,10 +118,11 @@ function opSetTime(a: Args, res: Res): void {
   };
   if (!jump) apply();
   else if (a.force !== true) res(ERR.JUMP, lost ? "The clock was lost: setting it needs force and a press." : "A jump of " + Math.round(d) + " s needs force and a press.");
-  else touchThen(res, apply);
+  else if (!refuseLocked(res)) touchThen(res, lost ? "setting the lost clock" : "clock jump of " + (d > 0 ? "+" : "") + Math.round(d) + " s", true, pinSet(), apply);
 }
 
 function opAdd(a: Args, res: Res): void {
+  if (refuseLocked(res)) return;
   const name = a.name as string;
   const alg = (a.alg === undefined ? "SHA1" : a.alg) as Algorithm;
   const hash = hashes[alg];
@@ -126,18 +147,19 @@ function opAdd(a: Args, res: Res): void {
     touch: a.touch === true,
   };
   if (a.serial !== undefined) info.serial = a.serial as string;
-  const key = hexToBytes(a.key as string);
+  const key = fromHex(a.key as string);
   a.key = undefined;
   const b = blockSize(alg);
   const pads = makePads(hash, b, key);
   zero(key);
   const ok = writeSlot(i, info, pads);
   zero(pads);
-  if (!ok) res(ERR.STORAGE, "Storage write failed.");
+  if (!ok) res(ERR.STORAGE, STORAGE_FAILED);
   else res(null, { slot: info });
 }
 
 function opList(a: Args, res: Res): void {
+  if (refuseLocked(res)) return;
   const out: SlotInfo[] = [];
   const idx = slotIndexes();
   for (let k = 0; k < idx.length; k++) {
@@ -148,13 +170,21 @@ function opList(a: Args, res: Res): void {
 }
 
 function opDelete(a: Args, res: Res): void {
-  const i = findSlot(a.name as string);
-  if (i < 0) {
-    res(ERR.NOSLOT, "No slot " + a.name + ".");
+  if (refuseLocked(res)) return;
+  const name = a.name as string;
+  if (findSlot(name) < 0) {
+    res(ERR.NOSLOT, "No slot " + name + ".");
     return;
   }
-  deleteSlot(i);
-  res(null, { name: a.name });
+  touchThen(res, "delete slot " + name, false, true, function () {
+    const i = findSlot(name);
+    if (i < 0) res(ERR.NOSLOT, "No slot " + name + ".");
+    else {
+      deleteSlot(i);
+      scrub();
+      res(null, { name: name });
+    }
+  });
 }
 
 /** The code entry of slot i (info s, header h); the code itself only when h is given (shown). */
@@ -201,6 +231,7 @@ function replyCodes(res: Res, only: number): void {
 }
 
 function opCode(a: Args, res: Res): void {
+  if (refuseLocked(res)) return;
   if (a.name === undefined || !isSet()) {
     replyCodes(res, -1);
     return;
@@ -209,13 +240,52 @@ function opCode(a: Args, res: Res): void {
   const s = i < 0 ? null : slotInfo(i);
   if (!s) res(ERR.NOSLOT, "No slot " + a.name + ".");
   else if (!s.touch) replyCodes(res, i);
-  else touchThen(res, function () {
+  else touchThen(res, "code of slot " + s.name, false, false, function () {
     replyCodes(res, i);
   });
 }
 
 function opWipe(a: Args, res: Res): void {
-  res(null, { slots: wipeSlots() });
+  if (refuseLocked(res)) return;
+  touchThen(res, "wipe every slot", true, true, function () {
+    const n = wipeSlots();
+    scrub();
+    res(null, { slots: n });
+  });
+}
+
+/** A PIN check that spends a try; false (after replying) when the PIN was wrong or could not be checked. */
+function pinRight(pin: string, res: Res): boolean {
+  const r = tryPin(pin);
+  if (r === 1) return true;
+  if (r === -2) res(ERR.STORAGE, STORAGE_FAILED);
+  else if (r === -1) res(ERR.PIN, "Wrong PIN: the token wiped itself.", { tries: 0, wiped: true });
+  else res(ERR.PIN, "Wrong PIN: " + pinState().tries + " tries left.", { tries: pinState().tries, wiped: false });
+  return false;
+}
+
+function opUnlock(a: Args, res: Res): void {
+  if (pinRight(a.pin as string, res)) res(null, pinState() as unknown as Args);
+}
+
+function opLock(a: Args, res: Res): void {
+  lock();
+  res(null, pinState() as unknown as Args);
+}
+
+function opPin(a: Args, res: Res): void {
+  const set = pinSet();
+  const next = a.next as string | undefined;
+  const idle = a.idle === undefined ? pinState().idle : (a.idle as number);
+  if (set ? a.pin === undefined || (next === undefined && a.idle !== undefined) : a.pin !== undefined || next === undefined) {
+    res(ERR.ARG, set ? "Give the PIN, and next to change it or idle." : "No PIN set: give only next.");
+    return;
+  }
+  touchThen(res, !set ? "set a PIN" : next !== undefined ? "change the PIN" : "clear the PIN", false, true, function () {
+    if (set && !pinRight(a.pin as string, res)) return;
+    if (!set ? setPin(next as string, idle) : next !== undefined ? changePin(next, idle) : clearPin()) res(null, pinState() as unknown as Args);
+    else res(ERR.STORAGE, STORAGE_FAILED);
+  });
 }
 
 function route(op: string): ((a: Args, res: Res) => void) | null {
@@ -227,6 +297,9 @@ function route(op: string): ((a: Args, res: Res) => void) | null {
   if (op === OPS.DELETE) return opDelete;
   if (op === OPS.CODE) return opCode;
   if (op === OPS.WIPE) return opWipe;
+  if (op === OPS.UNLOCK) return opUnlock;
+  if (op === OPS.LOCK) return opLock;
+  if (op === OPS.PIN) return opPin;
   return null;
 }
 
@@ -239,12 +312,14 @@ export function handleLine(line: string, send: (s: string) => void): void {
   }
   const id = r.req.id;
   let done = false;
-  const res: Res = function (code, d) {
+  const res: Res = function (code, d, x) {
     if (done) return;
     done = true;
-    send(code === null ? encodeOk(id, d as { [k: string]: unknown }) : encodeError(id, code, d as string));
+    send(code === null ? encodeOk(id, d as { [k: string]: unknown }) : encodeError(id, code, d as string, x));
   };
   const h = route(r.req.op);
+  curId = id;
+  curSend = send;
   try {
     if (h) h(r.req.a, res);
     else res(ERR.OP, "Unknown op.");

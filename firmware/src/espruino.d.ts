@@ -52,6 +52,7 @@ declare function setWatch(
 ): number;
 declare function clearWatch(id?: number): void;
 declare function digitalWrite(pin: EspruinoPin, v: boolean | number): void;
+declare function digitalRead(pin: EspruinoPin): number;
 
 interface EspruinoStorage {
   read(name: string, offset?: number, length?: number): string | undefined;

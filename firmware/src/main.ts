@@ -5,6 +5,7 @@ import { ERR, MAX_REQUEST_LINE, createLineReader, encodeError } from "../../prot
 import { detectHashes, type CryptoLike } from "./hmac.ts";
 import { loadClock } from "./clock.ts";
 import { loadSlots } from "./store.ts";
+import { loadPin } from "./pin.ts";
 import { handleLine, setHashes } from "./dispatch.ts";
 
 function loadCrypto(): CryptoLike | undefined {
@@ -25,8 +26,11 @@ function consolePort(): EspruinoSerial {
 }
 
 function boot(): void {
-  setHashes(detectHashes(loadCrypto()));
+  const c = loadCrypto();
+  const h = detectHashes(c);
+  setHashes(h);
   loadSlots();
+  loadPin(c, h);
   loadClock();
   const port = consolePort();
   const send = function (s: string) {

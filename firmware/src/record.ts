@@ -116,3 +116,11 @@ export function eraseRecord(base: string): void {
   drop(base + "a");
   drop(base + "b");
 }
+
+/**
+ * Compacts Storage, so erased files (trash: old pads, old PIN records) are gone from the flash image. Safe
+ * because `hwtotp flash` writes the firmware first after an erase: compaction never moves it.
+ */
+export function scrub(): void {
+  st.compact();
+}

@@ -1,15 +1,26 @@
 // The slot store: up to MAX_SLOTS slots, each an atomic record (record.ts) "hwt.s<i>" holding the slot's
 // settings in its header and the HMAC pads (RFC 2104 K^ipad || K^opad, never the seed itself and never in RAM)
 // in its body. RAM keeps only each slot's name and current file. Writes happen on add/delete/wipe, never per code.
+// With a PIN set the pads are sealed (seal.ts) under the data key: header e: 1, body nonce (8 bytes) || sealed
+// pads; the key is here only while the session is unlocked (setSealKey).
 import type { Algorithm, SlotInfo } from "../../protocol/index.ts";
 import { eraseRecord, readBody, readHead, scanRecord, st, writeRecord, type RecHead } from "./record.ts";
 import type { HmacKey } from "./totp.ts";
-import type { Hashes } from "./hmac.ts";
+import type { Hash, Hashes } from "./hmac.ts";
+import { randomBytes, sealBytes, zero } from "./seal.ts";
 
 export const MAX_SLOTS = 32;
 
 const names: string[] = [];
 const files: string[] = [];
+let sk: Uint8Array | null = null;
+let sh: Hash | null = null;
+
+/** The data key sealed pads are read and written with (null: locked, or no PIN), and its hash. */
+export function setSealKey(k: Uint8Array | null, h: Hash | null): void {
+  sk = k;
+  sh = h;
+}
 
 function baseOf(i: number): string {
   return "hwt.s" + i;
@@ -59,23 +70,68 @@ export function slotInfo(i: number): SlotInfo | null {
   return h ? infoOf(h) : null;
 }
 
-/** The HMAC key of slot i with header h (a view of its stored pads), or null if the board lacks its hash. */
+/** The pads of slot i with header h: a view of Storage, or an unsealed copy (null while locked). */
+function padsOf(i: number, h: RecHead): Uint8Array | null {
+  const p = readBody(files[i], h);
+  if (!p || !h.e) return p;
+  if (!sk || !sh) return null;
+  const u = new Uint8Array(p.subarray(8));
+  sealBytes(sh, sk, p.subarray(0, 8), u);
+  return u;
+}
+
+/** The HMAC key of slot i with header h, or null if the board lacks its hash (or the pads are sealed). */
 export function slotKey(i: number, h: RecHead, hashes: Hashes): HmacKey | null {
   const fn = hashes[h.a as string];
-  const p = fn ? readBody(files[i], h) : null;
+  const p = fn ? padsOf(i, h) : null;
   if (!fn || !p) return null;
   return { h: fn, b: p.length / 2, p: p };
 }
 
-/** Stores a new slot with its pads in slot i. Returns false when Storage refused the write. */
-export function writeSlot(i: number, info: SlotInfo, pads: Uint8Array): boolean {
+function put(i: number, info: SlotInfo, pads: Uint8Array, key: Uint8Array | null): boolean {
   const fields: { [k: string]: unknown } = { n: info.name, a: info.alg, d: info.digits, p: info.period, t: info.touch ? 1 : 0 };
   if (info.serial !== undefined) fields.s = info.serial;
-  const f = writeRecord(baseOf(i), files[i], fields, pads);
+  let body = pads;
+  if (key && sh) {
+    fields.e = 1;
+    body = new Uint8Array(8 + pads.length);
+    body.set(randomBytes(sh, 8), 0);
+    body.set(pads, 8);
+    sealBytes(sh, key, body.subarray(0, 8), body.subarray(8));
+  }
+  const f = writeRecord(baseOf(i), files[i], fields, body);
+  if (body !== pads) zero(body);
   if (!f) return false;
   files[i] = f;
   names[i] = info.name;
   return true;
+}
+
+/** Stores a new slot with its pads in slot i (sealed when a data key is set). False when Storage refused. */
+export function writeSlot(i: number, info: SlotInfo, pads: Uint8Array): boolean {
+  return put(i, info, pads, sk);
+}
+
+/**
+ * Rewrites every slot whose pads are not yet as `key` wants them: sealed under key, or plain when key is
+ * null; sealed pads are read with the current key. Each slot is one atomic record, so a power cut leaves
+ * each slot old or new. Returns how many slots were rewritten, or -1 when Storage refused a write.
+ */
+export function resealSlots(key: Uint8Array | null): number {
+  let n = 0;
+  for (let i = 0; i < MAX_SLOTS; i++) {
+    const h = slotHead(i);
+    if (!h || !!h.e === (key !== null)) continue;
+    const p = padsOf(i, h);
+    if (!p) return -1;
+    const u = new Uint8Array(p);
+    const ok = put(i, infoOf(h), u, key);
+    zero(u);
+    if (!ok) return -1;
+    n++;
+  }
+  sk = key;
+  return n;
 }
 
 function clear(i: number): void {
@@ -83,6 +139,7 @@ function clear(i: number): void {
   names[i] = "";
 }
 
+/** Erases slot i; its bytes stay in flash as trash until the caller compacts (record.ts scrub). */
 export function deleteSlot(i: number): void {
   eraseRecord(baseOf(i));
   clear(i);

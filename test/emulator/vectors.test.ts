@@ -19,7 +19,7 @@ for (const board of Object.values(BOARDS)) {
   let storageFull = false;
   describe.skipIf(!haveFirmware)("emulated " + board.name, () => {
     beforeAll(async () => {
-      emu = createEmulator({ board: board.name, clock: 1700000000, frozenClock: true });
+      emu = createEmulator({ board: board.name, clock: 1700000000, frozenClock: true, autoPress: true });
       await emu.start();
       c = connect(emu);
       const hello = await ok(c, "hello");

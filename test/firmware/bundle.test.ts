@@ -14,8 +14,19 @@ function otp(keyHex: string, t: number, alg = "SHA1", digits = 6, period = 30): 
   return OTPAuth.TOTP.generate({ secret: OTPAuth.Secret.fromHex(keyHex), algorithm: alg, digits, period, timestamp: t * 1000 });
 }
 
+/** Takes the output so far, which must be exactly the press notice of request `id`, naming `what`. */
+function expectNotice(d: FakeEspruino, id: number, what: string | RegExp, long: boolean): void {
+  const r = d.take();
+  expect(r).toHaveLength(1);
+  expect(r[0]).toMatchObject({ v: 1, id, press: { long, ms: 15000 } });
+  expect(r[0].press.what).toMatch(what);
+}
+
+/** A booted fake board whose user confirms every press the firmware asks for (call() only). */
 function device(opts: ConstructorParameters<typeof FakeEspruino>[0] = {}) {
-  return new FakeEspruino({ time: T, ...opts }).boot();
+  const d = new FakeEspruino({ time: T, ...opts }).boot();
+  d.autoPress = true;
+  return d;
 }
 
 describe("firmware bundle: boot and hello", () => {
@@ -126,6 +137,8 @@ describe("firmware bundle: slots", () => {
     const d = device({ storage });
     d.cutBeforeNextErase = true;
     d.send(JSON.stringify({ v: 1, id: 1, op: "delete", a: { name: "old" } }) + "\n");
+    expectNotice(d, 1, "delete slot old", false);
+    d.press();
     expect(d.dead).toBe(true);
     const after = device({ storage });
     expect(after.call("code", { name: "old" }).d.codes[0].code).toBe(otp(KEY, T));
@@ -158,8 +171,8 @@ describe("firmware bundle: clock", () => {
     expect(st.m).toMatch(/needs force and a press/);
     expect(d.call("time").d.set).toBe(false);
     d.send(JSON.stringify({ v: 1, id: 51, op: "settime", a: { t: T, force: true } }) + "\n");
-    expect(d.take()).toEqual([]);
-    expect(d.press()).toBe(true);
+    expectNotice(d, 51, "setting the lost clock", true);
+    expect(d.press(2500)).toBe(true);
     expect(d.take()[0]).toMatchObject({ id: 51, ok: true, d: { jump: true } });
     expect(d.call("code", { name: "a" }).d.codes[0].code).toBe(otp(KEY, T));
   });
@@ -207,8 +220,11 @@ describe("firmware bundle: clock", () => {
     d.call("settime", { t: T });
     expect(d.call("settime", { t: T + 1000 }).e).toBe(ERR.JUMP);
     d.send(JSON.stringify({ v: 1, id: 50, op: "settime", a: { t: T + 1000, force: true } }) + "\n");
+    expectNotice(d, 50, /^clock jump of \+100\d s$/, true);
+    // a short press never confirms a jump; the long one does
+    expect(d.press(300)).toBe(true);
     expect(d.take()).toEqual([]);
-    expect(d.press()).toBe(true);
+    expect(d.press(2500)).toBe(true);
     const r = d.take();
     expect(r).toHaveLength(1);
     expect(r[0]).toMatchObject({ id: 50, ok: true, d: { jump: true } });
@@ -221,6 +237,7 @@ describe("firmware bundle: touch", () => {
     const d = device();
     d.call("add", { name: "t", key: KEY, touch: true });
     d.send(JSON.stringify({ v: 1, id: 7, op: "code", a: { name: "t" } }) + "\n");
+    expectNotice(d, 7, "code of slot t", false);
     d.advance(2000);
     expect(d.take()).toEqual([]);
     expect(d.ledWrites).toBeGreaterThan(4);
@@ -242,6 +259,7 @@ describe("firmware bundle: touch", () => {
     const d = device();
     d.call("add", { name: "t", key: KEY, touch: true });
     d.send(JSON.stringify({ v: 1, id: 8, op: "code", a: { name: "t" } }) + "\n");
+    expectNotice(d, 8, "code of slot t", false);
     d.advance(14900);
     expect(d.take()).toEqual([]);
     d.advance(200);
@@ -249,6 +267,7 @@ describe("firmware bundle: touch", () => {
     expect(d.watches.size).toBe(0);
     expect(d.press()).toBe(false);
     d.send(JSON.stringify({ v: 1, id: 9, op: "code", a: { name: "t" } }) + "\n");
+    expectNotice(d, 9, "code of slot t", false);
     d.press();
     expect(d.take()[0]).toMatchObject({ id: 9, ok: true });
   });
@@ -257,6 +276,7 @@ describe("firmware bundle: touch", () => {
     const d = device({ buttonPinZero: true });
     d.call("add", { name: "t", key: KEY, touch: true });
     d.send(JSON.stringify({ v: 1, id: 5, op: "code", a: { name: "t" } }) + "\n");
+    expectNotice(d, 5, "code of slot t", false);
     d.advance(1000);
     expect(d.press()).toBe(true);
     expect(d.take()).toMatchObject([{ id: 5, ok: true, d: { codes: [{ code: otp(KEY, T + 1) }] } }]);
@@ -309,7 +329,7 @@ describe("firmware bundle: the wire", () => {
 });
 
 // The vector suite against the bundle: each case provisions a slot, moves the RTC to t, and asks for the code.
-const vd = new FakeEspruino({ time: T }).boot();
+const vd = device();
 let slotNo = 0;
 runVectorSuite({
   name: "firmware bundle on the test double (device time range)",

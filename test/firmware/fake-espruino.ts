@@ -38,7 +38,9 @@ export class FakeEspruino {
   ms = 0;
   timers: Timer[] = [];
   nextId = 1;
-  watches = new Map<number, { fn: (e: unknown) => void; repeat: boolean }>();
+  watches = new Map<number, { fn: (e: unknown) => void; repeat: boolean; edge: string }>();
+  /** call() answers a press notice with the press it asks for (short, or long: 2.5 s). */
+  autoPress = false;
   led = false;
   ledWrites = 0;
   /** When set, the next Storage.write stores only this many bytes (rest 0xFF) and throws PowerCut. */
@@ -163,9 +165,9 @@ export class FakeEspruino {
       // Espruino throws on an id that is not running (one that already fired, say); Node ignores it.
       clearTimeout: (id: number) => self.clearTimer(id, "Unknown Timeout"),
       clearInterval: (id: number) => self.clearTimer(id, "Unknown Interval"),
-      setWatch: (fn: (e: unknown) => void, _pin: unknown, o: { repeat?: boolean }) => {
+      setWatch: (fn: (e: unknown) => void, _pin: unknown, o: { repeat?: boolean; edge?: string }) => {
         const id = self.nextId++;
-        self.watches.set(id, { fn, repeat: !!o?.repeat });
+        self.watches.set(id, { fn, repeat: !!o?.repeat, edge: o?.edge ?? "both" });
         return id;
       },
       clearWatch: (id: number) => {
@@ -233,13 +235,24 @@ export class FakeEspruino {
     this.ms = end;
   }
 
-  press(): boolean {
-    const ws = [...this.watches.entries()];
-    for (const [id, w] of ws) {
-      if (!w.repeat) this.watches.delete(id);
-      w.fn({ state: true, time: this.rtc, lastTime: this.rtc });
+  /** A press of `ms` (rising edge now, falling edge `ms` later in the watch events' time). */
+  press(ms = 100): boolean {
+    const t = this.rtc + this.ms / 1000;
+    let any = false;
+    for (const [state, time] of [[true, t], [false, t + ms / 1000]] as const) {
+      for (const [id, w] of [...this.watches.entries()]) {
+        if ((w.edge === "rising" && !state) || (w.edge === "falling" && state)) continue;
+        if (!w.repeat) this.watches.delete(id);
+        any = true;
+        try {
+          w.fn({ state, time, lastTime: t });
+        } catch (e) {
+          // a power cut inside the watch: the board is off (on a board, an uncaught error is printed)
+          if (!(e instanceof PowerCut)) throw e;
+        }
+      }
     }
-    return ws.length > 0;
+    return any;
   }
 
   /** Sends raw characters to the console port. */
@@ -260,7 +273,11 @@ export class FakeEspruino {
   call(op: string, a: Record<string, unknown> = {}): Record<string, any> {
     const id = this.rid++;
     this.send(JSON.stringify({ v: 1, id, op, a }) + "\n");
-    const r = this.take();
+    let r = this.take();
+    if (this.autoPress && r.length === 1 && r[0].press) {
+      this.press(r[0].press.long ? 2500 : 100);
+      r = this.take();
+    }
     if (r.length !== 1 || r[0].id !== id) throw new Error("expected one reply to " + op + ", got " + JSON.stringify(r));
     return r[0];
   }

@@ -11,7 +11,9 @@ import {
   createLineReader,
   encodeError,
   encodeOk,
+  encodePress,
   encodeRequest,
+  parsePress,
   parseReply,
   parseRequest,
   validateArgs,
@@ -30,6 +32,11 @@ const REQUESTS: [string, Record<string, unknown>, Record<string, unknown>][] = [
   [OPS.CODE, { name: "a" }, { t: 1700000000, codes: [{ name: "a", code: "123456", step: 56666666, left: 20, period: 30, touch: false }] }],
   [OPS.CODE, {}, { t: 1700000000, codes: [{ name: "t", code: null, step: 56666666, left: 20, period: 30, touch: true }] }],
   [OPS.WIPE, { confirm: "wipe" }, { slots: 3 }],
+  [OPS.UNLOCK, { pin: "1234" }, { set: true, locked: false, tries: 8, idle: 0 }],
+  [OPS.LOCK, {}, { set: true, locked: true, tries: 8, idle: 0 }],
+  [OPS.PIN, { next: "correct horse battery", idle: 600 }, { set: true, locked: false, tries: 8, idle: 600 }],
+  [OPS.PIN, { pin: "1234", next: "5678" }, { set: true, locked: false, tries: 8, idle: 0 }],
+  [OPS.PIN, { pin: "1234" }, { set: false, locked: false, tries: 8, idle: 0 }],
 ];
 
 function collect(max = MAX_REQUEST_LINE) {
@@ -164,6 +171,14 @@ describe("request errors", () => {
     ["settime t as string", '{"v":1,"id":10,"op":"settime","a":{"t":"1700000000"}}', 10, ERR.ARG],
     ["settime absurd ppm", '{"v":1,"id":10,"op":"settime","a":{"t":1700000000,"ppm":5000}}', 10, ERR.ARG],
     ["wipe without confirmation", '{"v":1,"id":11,"op":"wipe","a":{}}', 11, ERR.ARG],
+    ["unlock without a PIN", '{"v":1,"id":12,"op":"unlock","a":{}}', 12, ERR.ARG],
+    ["a PIN of 3 characters", '{"v":1,"id":12,"op":"unlock","a":{"pin":"123"}}', 12, ERR.ARG],
+    ["a PIN of 65 characters", JSON.stringify({ v: 1, id: 12, op: "unlock", a: { pin: "p".repeat(65) } }), 12, ERR.ARG],
+    ["a PIN as a number", '{"v":1,"id":12,"op":"unlock","a":{"pin":1234}}', 12, ERR.ARG],
+    ["a non-ASCII PIN", JSON.stringify({ v: 1, id: 12, op: "pin", a: { next: "caf\u00e9s" } }), 12, ERR.ARG],
+    ["a new PIN too short", '{"v":1,"id":12,"op":"pin","a":{"pin":"1234","next":"12"}}', 12, ERR.ARG],
+    ["an idle time over a day", '{"v":1,"id":12,"op":"pin","a":{"next":"1234","idle":86401}}', 12, ERR.ARG],
+    ["lock with arguments", '{"v":1,"id":12,"op":"lock","a":{"pin":"1234"}}', 12, ERR.ARG],
   ];
 
   it.each(E)("%s → %s", (_what, line, id, code) => {
@@ -174,6 +189,27 @@ describe("request errors", () => {
       expect(p.id).toBe(id);
       expect(p.m.length).toBeGreaterThan(5);
     }
+  });
+
+  it("never echoes a PIN in an error sentence", () => {
+    for (const pin of ["zq7", "zq7" + "x".repeat(70), "zq7\u00e9xx"]) {
+      const p = parseRequest(JSON.stringify({ v: 1, id: 1, op: "pin", a: { pin: "1234", next: pin } }));
+      expect(p.ok).toBe(false);
+      if (!p.ok) expect(p.m).not.toContain("zq7");
+    }
+  });
+
+  it("press notices round-trip and are not replies", () => {
+    const line = encodePress(7, { what: "delete slot cloud", long: false, ms: 15000 }).trim();
+    expect(parsePress(line)).toEqual({ id: 7, press: { what: "delete slot cloud", long: false, ms: 15000 } });
+    expect(parseReply(line)).toBeNull();
+    expect(parsePress(encodeOk(7, {}).trim())).toBeNull();
+  });
+
+  it("an error reply may carry data (E_PIN: tries left)", () => {
+    expect(parseReply(encodeError(3, ERR.PIN, "Wrong PIN: 5 tries left.", { tries: 5, wiped: false }).trim())).toEqual({
+      id: 3, ok: false, e: ERR.PIN, m: "Wrong PIN: 5 tries left.", d: { tries: 5, wiped: false },
+    });
   });
 
   it("never echoes a key in an error sentence", () => {
