@@ -217,8 +217,21 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
       return;
     }
     const code = fs.readFileSync(fw, "latin1");
+    // the boot guard beside it, as `hwtotp flash` writes it (firmware/src/guard.ts), unless a firmwarePath
+    // names another bundle
+    const guardFile = path.join(path.dirname(fw), "boot0.js");
+    const guard = !opts.firmwarePath && fs.existsSync(guardFile) ? fs.readFileSync(guardFile, "latin1") : null;
     const cur = device.storage.readBytes(".bootcde");
-    if (!cur || latin1(cur) !== code) device.storage.write(".bootcde", fromLatin1(code));
+    const had = device.storage.readBytes(".boot0");
+    if (!cur || latin1(cur) !== code || (guard !== null && (!had || latin1(had) !== guard))) {
+      // Firmware and guard first, then the files kept (as after `hwtotp flash`, minus its erase), so that no
+      // compaction ever moves the running firmware.
+      const keep = device.storage.list().filter((n) => n !== ".bootcde" && n !== ".boot0").map((n) => ({ n, b: device.storage.readBytes(n)! }));
+      device.storage.eraseAll();
+      device.storage.write(".bootcde", fromLatin1(code));
+      if (guard !== null) device.storage.write(".boot0", fromLatin1(guard));
+      for (const f of keep) device.storage.write(f.n, f.b);
+    }
     persist();
   }
 

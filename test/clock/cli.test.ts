@@ -3,6 +3,7 @@
 // `resync-codes` giving two consecutive codes plus the radosgw-admin line for a slot with a serial.
 import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LIMITS } from "../../protocol/index.ts";
 import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
 import { ensureHostBuilt, privateEnv, runCli } from "../host/cli-harness.ts";
 
@@ -71,9 +72,10 @@ describe("hwtotp time sync after an STM32 power cut", () => {
       expect(refused.code).toBe(7);
       expect(refused.stderr).toMatch(/lost its clock.*hwtotp time sync --force.*press the button/);
       expect((await runCli(["code", "ks", "--device", dev], { env })).code).toBe(7);
-      // press until the command ends: a press before the device waits is ignored
+      // hold the button (a jump needs a long press) until the command ends: a press before the device waits
+      // is ignored
       const forced = runCli(["time", "sync", "--force", "--json", "--device", dev], { env });
-      const presser = setInterval(() => pico.control.pressButton(50), 200);
+      const presser = setInterval(() => pico.control.pressButton(LIMITS.LONG_PRESS_MS + 500), 200);
       const ok = await forced.finally(() => clearInterval(presser));
       expect(ok.code, ok.stderr).toBe(0);
       expect(ok.stderr).toMatch(/clock is unset.*press its button/);

@@ -35,11 +35,11 @@ function seeded(seed: number): () => number {
 
 const sync = (h: EmuClock, o: Parameters<typeof syncClock>[1] = {}) => syncClock(h.port, { now: h.trueNow, hostClock: null, ...o });
 
-/** A forced sync the button confirms, pressed once the device waits for it. */
+/** A forced sync the button confirms, held (a jump needs a long press) once the device waits for it. */
 async function syncPressed(h: EmuClock) {
   const pressed = sync(h, { force: true });
   await new Promise((r) => setTimeout(r, 20));
-  h.emu.control.pressButton();
+  h.emu.control.pressButton(LIMITS.LONG_PRESS_MS + 500);
   return pressed;
 }
 
