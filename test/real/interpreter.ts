@@ -1,0 +1,671 @@
+// The real Espruino interpreter (its Linux build, ../shared/espruino/espruino-linux*) as a device for tests and
+// the bench: a fresh process in its own temp folder (its Storage is espruino.flash there) behind socat, which
+// gives the host a pty (DIR/tty, what `--device` names) and the interpreter a pty for its stdin/stdout; a
+// 127.0.0.1 TCP listener bridges to that pty so the real `espruino` CLI can use tcp:// (it opens only serial
+// paths that serialport lists, and a pty is never listed). flash() puts firmware/dist/firmware.js on it the
+// way `hwtotp flash` does (host/src/flash.ts flashFirmware, through the espruino CLI), restart() is a power
+// cycle (kill the process by its pid, start a new one on the same folder), flashImage() reads Storage as it
+// lies in flash, cpuMs() reads the process's CPU time from /proc/PID/stat.
+//
+// House rules kept here: socat and the interpreter run detached in their own process group and are stopped by
+// their own pids; listeners are on 127.0.0.1 with a port the kernel picks; no byte 0x04 is ever written (the
+// Linux build exits on it). Optional: libfaketime (Debian package faketime) freezes the interpreter's clock at
+// a time the test sets (setFakeTime), for vectors at any time from 2020 to 2100 — the Linux build's setTime()
+// does nothing and the firmware refuses clock jumps without a button, which this build does not have.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { MAX_REPLY_LINE, createLineReader, encodeRequest, parseReply, type Reply } from "../../protocol/index.ts";
+import { createLink, type Link } from "../../host/src/link/index.ts";
+import { flashFirmware, type FlashOptions, type FlashResult } from "../../host/src/flash.ts";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const SHARED_ESPRUINO = path.resolve(ROOT, "../shared/espruino");
+
+export interface Build {
+  /** File name of the binary (espruino-linux, espruino-linux-2500). */
+  name: string;
+  binary: string;
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The interpreter builds to run on: HWTOTP_ESPRUINO (one binary, or a folder holding espruino-linux*), else
+ * ../shared/espruino/espruino-linux*. Empty when there are none (the suite is then pending).
+ */
+export function espruinoBuilds(): Build[] {
+  const where = process.env.HWTOTP_ESPRUINO || SHARED_ESPRUINO;
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(where);
+  } catch {
+    return [];
+  }
+  if (st.isFile()) return isExecutable(where) ? [{ name: path.basename(where), binary: path.resolve(where) }] : [];
+  return fs
+    .readdirSync(where)
+    .filter((f) => /^espruino-linux/.test(f) && isExecutable(path.join(where, f)))
+    .sort()
+    .map((f) => ({ name: f, binary: path.join(where, f) }));
+}
+
+/** The build named (e.g. espruino-linux-2500), else the first one. */
+export function pickBuild(name: string): Build | undefined {
+  const all = espruinoBuilds();
+  return all.find((b) => b.name === name) || all[0];
+}
+
+export function haveSocat(): boolean {
+  return spawnSync("sh", ["-c", "command -v socat"]).status === 0;
+}
+
+/** libfaketime's preload library when installed (Debian package faketime), else null. */
+export function faketimeLibrary(): string | null {
+  for (const p of [
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/faketime/libfaketime.so.1",
+    "/usr/local/lib/faketime/libfaketime.so.1",
+  ]) {
+    if (fs.existsSync(p)) return p;
+  }
+  return null;
+}
+
+/** Why the real-interpreter suite cannot run here, or null when it can. */
+export function missingReason(): string | null {
+  if (espruinoBuilds().length === 0) {
+    return process.env.HWTOTP_ESPRUINO
+      ? "HWTOTP_ESPRUINO=" + process.env.HWTOTP_ESPRUINO + " holds no espruino-linux* binary"
+      : "no ../shared/espruino/espruino-linux* (set HWTOTP_ESPRUINO)";
+  }
+  if (!haveSocat()) return "socat is not installed";
+  if (!fs.existsSync(path.join(ROOT, "firmware/dist/firmware.js"))) return "no firmware/dist/firmware.js (npm run build)";
+  return null;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits for cond() (checked every `every` ms), failing with `what` after `ms`. */
+export async function waitUntil(cond: () => boolean, what: string, ms = 10000, every = 10): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error("timed out after " + ms + " ms waiting for " + what);
+    await sleep(every);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function exited(c: ChildProcess): boolean {
+  return c.exitCode !== null || c.signalCode !== null;
+}
+
+function waitExit(c: ChildProcess): Promise<void> {
+  return exited(c) ? Promise.resolve() : new Promise((r) => c.once("exit", () => r()));
+}
+
+/** The pids of a process's children (from /proc; /proc/PID/task/PID/children when the kernel has it). */
+function childrenOf(pid: number): number[] {
+  try {
+    const s = fs.readFileSync("/proc/" + pid + "/task/" + pid + "/children", "utf8").trim();
+    return s ? s.split(/\s+/).map(Number) : [];
+  } catch {
+    const out: number[] = [];
+    for (const d of fs.readdirSync("/proc")) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const st = fs.readFileSync("/proc/" + d + "/stat", "utf8");
+        const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+        if (Number(f[1]) === pid) out.push(Number(d));
+      } catch {
+        /* gone */
+      }
+    }
+    return out;
+  }
+}
+
+const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
+/** CPU time (user + system) of a process in ms, from /proc/PID/stat (resolution: one clock tick, 10 ms). */
+export function cpuMsOf(pid: number): number {
+  const st = fs.readFileSync("/proc/" + pid + "/stat", "utf8");
+  const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+  // fields after "(comm) ": state(3) ppid(4) … utime(14) stime(15): index = field - 3
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+}
+
+/** CPU time in ms from /proc/PID/schedstat (ns resolution), or null where the kernel does not keep it. */
+export function schedMsOf(pid: number): number | null {
+  try {
+    const v = Number(fs.readFileSync("/proc/" + pid + "/schedstat", "utf8").split(" ")[0]);
+    return v > 0 ? v / 1e6 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** One file found in an Espruino Storage image. */
+export interface FlashFile {
+  name: string;
+  /** Byte offset of its header in the image. */
+  offset: number;
+  size: number;
+  /** Erased (trash until compaction). */
+  erased: boolean;
+  /** Its contents as a latin1 string. */
+  data: string;
+}
+
+/**
+ * The files of an Espruino Storage image (jsflash.c): each file is a header {uint32 size, char name[28]}
+ * (the name's last byte holds flags) then its data, padded to 4 bytes; free flash is 0xFF, and an erased file
+ * keeps its size with its name zeroed. Files never span a page boundary... except large ones, which this
+ * reader does not need to tell apart: it walks headers from the start until free flash.
+ */
+export function storageFiles(image: Buffer, pageSize = 4096): FlashFile[] {
+  const out: FlashFile[] = [];
+  let off = 0;
+  while (off + 32 <= image.length) {
+    const size = image.readUInt32LE(off);
+    if (size === 0xffffffff) {
+      // free space: the rest of this page is empty; files continue on the next page (if any)
+      const next = (Math.floor(off / pageSize) + 1) * pageSize;
+      if (next >= image.length || image.readUInt32LE(next) === 0xffffffff) break;
+      off = next;
+      continue;
+    }
+    const nameBytes = image.subarray(off + 4, off + 32);
+    let end = nameBytes.indexOf(0);
+    if (end < 0) end = 27;
+    const erased = nameBytes[0] === 0;
+    const name = erased ? "" : nameBytes.subarray(0, Math.min(end, 27)).toString("latin1");
+    out.push({ name, offset: off, size, erased, data: image.subarray(off + 32, off + 32 + size).toString("latin1") });
+    off += 32 + ((size + 3) & ~3);
+  }
+  return out;
+}
+
+export interface ReplyLine {
+  line: string;
+  reply: Reply | null;
+}
+
+/**
+ * A raw protocol client over one Link: sends lines as given, collects every line that comes back in order
+ * (replies parsed, other lines kept as noise), resolves requests by id.
+ */
+export class LineClient {
+  readonly lines: ReplyLine[] = [];
+  readonly noise: string[] = [];
+  private waiting = new Map<number, (r: Reply) => void>();
+  private lineWaiters: Array<() => void> = [];
+  private nextId = 1 + Math.floor(Math.random() * 1e6);
+  private reader = createLineReader(
+    MAX_REPLY_LINE,
+    (line) => {
+      const r = parseReply(line);
+      this.lines.push({ line, reply: r });
+      if (!r) this.noise.push(line);
+      else if (r.id !== null && this.waiting.has(r.id)) {
+        const cb = this.waiting.get(r.id)!;
+        this.waiting.delete(r.id);
+        cb(r);
+      }
+      const ws = this.lineWaiters;
+      this.lineWaiters = [];
+      for (const w of ws) w();
+    },
+    () => this.noise.push("<oversize reply>"),
+  );
+
+  private constructor(readonly link: Link) {}
+
+  static async open(address: string): Promise<LineClient> {
+    const link = await createLink(address);
+    const c = new LineClient(link);
+    link.onData((s) => c.reader.push(s));
+    link.onClose(() => {});
+    await link.open();
+    return c;
+  }
+
+  /** Writes raw text (never a 0x04 byte: the Linux build exits on it). */
+  async raw(s: string): Promise<void> {
+    if (s.indexOf("\x04") >= 0) throw new Error("refusing to send 0x04 to the Linux build (it exits on it)");
+    await this.link.write(s);
+  }
+
+  /** Sends one request and resolves with its reply. */
+  request(op: string, a?: Record<string, unknown>, timeoutMs = 10000): Promise<Reply> {
+    const id = this.nextId++;
+    return this.requestWithId(id, encodeRequest(id, op, a), op, timeoutMs);
+  }
+
+  /** Sends a prepared line (with its id) and resolves with the reply of that id. */
+  requestWithId(id: number, line: string, what = "request", timeoutMs = 10000): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new Error("no reply to " + what + " (id " + id + ") within " + timeoutMs + " ms; last lines: " + this.lines.slice(-3).map((l) => l.line).join(" | ") + " noise: " + this.noise.slice(-3).join(" | ")));
+      }, timeoutMs);
+      this.waiting.set(id, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+      this.raw(line).catch((e) => {
+        clearTimeout(timer);
+        this.waiting.delete(id);
+        reject(e);
+      });
+    });
+  }
+
+  /** A fresh request id (for hand-made frames). */
+  id(): number {
+    return this.nextId++;
+  }
+
+  /** Resolves once `n` reply lines (parsed replies) have arrived in all, failing after timeoutMs. */
+  async waitReplies(n: number, timeoutMs = 10000): Promise<void> {
+    const t0 = Date.now();
+    while (this.lines.filter((l) => l.reply).length < n) {
+      const left = timeoutMs - (Date.now() - t0);
+      if (left <= 0) throw new Error("expected " + n + " replies, got " + this.lines.filter((l) => l.reply).length);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.lineWaiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const [, cb] of this.waiting) void cb;
+    await this.link.close();
+  }
+}
+
+/** ok(reply): the data of a successful reply, else throws with its code and sentence. */
+export function dataOf(r: Reply): Record<string, any> {
+  if (!r.ok) throw new Error("device error " + r.e + ": " + r.m);
+  return r.d as Record<string, any>;
+}
+
+export interface StartOptions {
+  /** The interpreter binary (a Build's binary). */
+  binary: string;
+  /** Folder to run in (its espruino.flash is the Storage); default: a fresh temp folder. */
+  dir?: string;
+  /** Where that fresh temp folder goes (default os.tmpdir()). */
+  tmpRoot?: string;
+  /**
+   * Freeze the interpreter's clock with libfaketime at this Unix time (setFakeTime moves it). Throws when
+   * libfaketime is not installed (check faketimeLibrary() first). Not for flashing: under a frozen clock the
+   * espruino CLI's upload crashes the interpreter (ASSERT(len <= 64) in jsdevices.c, its packet protocol);
+   * flash on the real clock, then restart({fakeTime}).
+   */
+  fakeTime?: number;
+  /**
+   * With fakeTime: divide the interpreter's sleeps by this (libfaketime's rate, which a frozen clock ignores
+   * but its sleep calls do not): its idle loop then sleeps 50/N ms, so a request sent alone is answered in
+   * ~4 ms (N = 50) instead of ~54 ms. Default 50. Costs some idle CPU: not for measurements.
+   */
+  fastIdle?: number;
+  /** Extra command-line arguments for the interpreter (e.g. ["-e", "…"]). */
+  args?: string[];
+}
+
+/**
+ * One interpreter process behind socat. Use Interpreter.start(); stop() in afterAll/finally (it also removes
+ * the temp folder it made, unless keepDir).
+ */
+export class Interpreter {
+  /** Path of the pty the host opens (a symlink socat makes in the folder). */
+  readonly tty: string;
+  private socat!: ChildProcess;
+  private interpreterPid = 0;
+  private server: net.Server | null = null;
+  private serverPort = 0;
+  private bridges = new Set<ChildProcess>();
+  private socatLog = "";
+  private ownsDir: boolean;
+  private fakeFile: string | null = null;
+
+  private constructor(
+    readonly binary: string,
+    readonly dir: string,
+    ownsDir: boolean,
+    private opts: StartOptions,
+  ) {
+    this.tty = path.join(dir, "tty");
+    this.ownsDir = ownsDir;
+  }
+
+  static async start(o: StartOptions): Promise<Interpreter> {
+    const own = !o.dir;
+    const dir = o.dir || fs.mkdtempSync(path.join(o.tmpRoot || os.tmpdir(), "hwtotp-espruino-"));
+    const it = new Interpreter(o.binary, dir, own, o);
+    try {
+      await it.spawn();
+    } catch (e) {
+      await it.stop();
+      throw e;
+    }
+    return it;
+  }
+
+  /** The interpreter's pid (socat's child; it changes on restart). */
+  get pid(): number {
+    return this.interpreterPid;
+  }
+
+  get flashPath(): string {
+    return path.join(this.dir, "espruino.flash");
+  }
+
+  private async spawn(): Promise<void> {
+    try {
+      fs.unlinkSync(this.tty);
+    } catch {
+      /* not there */
+    }
+    // A wrapper script keeps socat's address syntax free of the binary's path and arguments, and puts
+    // libfaketime in the interpreter only (not in socat). `exec` keeps the pid.
+    const env: string[] = [];
+    if (this.opts.fakeTime !== undefined) {
+      const lib = faketimeLibrary();
+      if (!lib) throw new Error("libfaketime is not installed (Debian package faketime)");
+      this.fakeFile = path.join(this.dir, "faketime.rc");
+      if (!fs.existsSync(this.fakeFile)) this.setFakeTime(this.opts.fakeTime);
+      env.push("LD_PRELOAD=" + lib, "FAKETIME_TIMESTAMP_FILE=" + this.fakeFile, "FAKETIME_NO_CACHE=1", "FAKETIME_FMT=%s", "FAKETIME_DONT_FAKE_MONOTONIC=1");
+    }
+    const q = (s: string) => "'" + s.replace(/'/g, "'\\''") + "'";
+    const script = path.join(this.dir, "run.sh");
+    fs.writeFileSync(script, "#!/bin/sh\nexec " + (env.length ? "env " + env.map(q).join(" ") + " " : "") + q(this.binary) + (this.opts.args || []).map((a) => " " + q(a)).join("") + "\n", { mode: 0o700 });
+    this.socatLog = "";
+    const socat = spawn("socat", ["PTY,link=" + this.tty + ",raw,echo=0", "EXEC:" + script + ",pty,raw,echo=0"], {
+      cwd: this.dir,
+      detached: true,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    socat.stderr!.setEncoding("utf8").on("data", (s: string) => (this.socatLog += s));
+    socat.unref();
+    (socat.stderr as unknown as { unref?: () => void }).unref?.();
+    this.socat = socat;
+    await waitUntil(() => exited(socat) || (fs.existsSync(this.tty) && childrenOf(socat.pid!).length > 0), "socat to start the interpreter", 10000);
+    if (exited(socat)) throw new Error("socat exited at start: " + this.socatLog.trim());
+    this.interpreterPid = childrenOf(socat.pid!)[0];
+  }
+
+  /** Moves the frozen clock (libfaketime) to Unix time t; takes effect at the interpreter's next getTime(). */
+  setFakeTime(t: number): void {
+    if (!this.fakeFile) throw new Error("this interpreter was started without fakeTime");
+    const tmp = this.fakeFile + ".tmp";
+    // FAKETIME_FMT=%s: Unix seconds (a fraction is kept), frozen; " xN" scales sleeps only
+    fs.writeFileSync(tmp, String(t) + " x" + (this.opts.fastIdle || 50) + "\n");
+    fs.renameSync(tmp, this.fakeFile);
+  }
+
+  /** CPU time (user + system) of the interpreter process so far, ms (/proc/PID/stat). */
+  cpuMs(): number {
+    return cpuMsOf(this.interpreterPid);
+  }
+
+  /** The same from /proc/PID/schedstat (ns resolution), or null. */
+  schedMs(): number | null {
+    return schedMsOf(this.interpreterPid);
+  }
+
+  /** The flash image (espruino.flash) as it is now. */
+  flashImage(): Buffer {
+    return fs.readFileSync(this.flashPath);
+  }
+
+  /** The files in Storage, in flash order (erased ones included, flagged). */
+  storageFiles(): FlashFile[] {
+    return fs.existsSync(this.flashPath) ? storageFiles(this.flashImage()) : [];
+  }
+
+  /**
+   * A 127.0.0.1 TCP listener (port picked by the kernel) bridged to the pty: each connection gets its own
+   * `socat STDIO FILE:tty` (detached, stopped by pid when the connection ends). For the espruino CLI.
+   */
+  async tcp(): Promise<string> {
+    if (!this.server) {
+      const server = net.createServer((sock) => {
+        const b = spawn("socat", ["STDIO", "FILE:" + this.tty + ",raw,echo=0"], { detached: true, stdio: ["pipe", "pipe", "ignore"] });
+        this.bridges.add(b);
+        sock.setNoDelay(true);
+        sock.pipe(b.stdin!);
+        b.stdout!.pipe(sock);
+        const end = () => {
+          if (!exited(b)) {
+            try {
+              process.kill(b.pid!, "SIGTERM");
+            } catch {
+              /* gone */
+            }
+          }
+        };
+        sock.on("close", end);
+        sock.on("error", end);
+        b.stdin!.on("error", () => {});
+        b.on("exit", () => {
+          this.bridges.delete(b);
+          sock.destroy();
+        });
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => resolve());
+      });
+      this.server = server;
+      this.serverPort = (server.address() as net.AddressInfo).port;
+    }
+    return "tcp://127.0.0.1:" + this.serverPort;
+  }
+
+  /** Waits until no TCP bridge is open (the CLI's connection ended), so the pty is free for another opener. */
+  async bridgesClosed(ms = 10000): Promise<void> {
+    await waitUntil(() => this.bridges.size === 0, "the TCP bridge to close", ms);
+  }
+
+  /**
+   * Flashes firmware/dist/firmware.js (or o.firmwarePath) the way `hwtotp flash` does: host/src/flash.ts
+   * flashFirmware through the espruino CLI over the TCP bridge, board "linux". Needs the REPL (a fresh
+   * interpreter, or one whose Storage was erased).
+   */
+  async flash(o: Partial<FlashOptions> = {}): Promise<FlashResult> {
+    const port = await this.tcp();
+    const lines: string[] = [];
+    try {
+      const r = await flashFirmware({ port, board: "linux", ...o, log: (l) => { lines.push(l); o.log?.(l); } });
+      await this.bridgesClosed();
+      return r;
+    } catch (e) {
+      (e as Error).message += "\n--- espruino CLI output ---\n" + lines.slice(-40).join("\n");
+      throw e;
+    }
+  }
+
+  /** A raw protocol client on the pty (the host's serial link). Close it before flashing or restarting. */
+  connect(): Promise<LineClient> {
+    return LineClient.open(this.tty);
+  }
+
+  /**
+   * Opens a client and waits for the firmware to answer hello (the boot may still be running: a request
+   * sent early waits in the pty; hello is re-sent every 2 s in case it reached the REPL before the takeover).
+   */
+  async ready(timeoutMs = 15000): Promise<LineClient> {
+    await waitUntil(() => fs.existsSync(this.tty), "the pty", timeoutMs);
+    const c = await this.connect();
+    const t0 = Date.now();
+    let last: unknown = null;
+    while (Date.now() - t0 < timeoutMs) {
+      try {
+        const r = await c.request("hello", {}, 2000);
+        if (r.ok) return c;
+        last = new Error(r.e + " " + r.m);
+      } catch (e) {
+        last = e;
+      }
+    }
+    await c.close();
+    throw new Error("the firmware did not answer hello within " + timeoutMs + " ms: " + (last instanceof Error ? last.message : String(last)));
+  }
+
+  /** process.memory() as hello reports it: {free, usage, total} (variables). */
+  async heap(c: LineClient): Promise<{ free: number; usage: number; total: number }> {
+    return dataOf(await c.request("hello")).heap;
+  }
+
+  /**
+   * Power cycle: kill the interpreter by its pid (SIGKILL: a power cut), wait for socat, start anew on the
+   * same folder. `fakeTime` (with `fastIdle`) restarts it under a frozen clock, null on the real one.
+   */
+  async restart(o: { fakeTime?: number | null; fastIdle?: number } = {}): Promise<void> {
+    await this.kill();
+    if (o.fakeTime !== undefined) {
+      this.opts = { ...this.opts, fakeTime: o.fakeTime === null ? undefined : o.fakeTime, fastIdle: o.fastIdle ?? this.opts.fastIdle };
+      this.fakeFile = null;
+      if (o.fakeTime !== null) {
+        try {
+          fs.unlinkSync(path.join(this.dir, "faketime.rc"));
+        } catch {
+          /* none */
+        }
+      }
+    }
+    await this.spawn();
+  }
+
+  private async kill(): Promise<void> {
+    for (const b of [...this.bridges]) {
+      try {
+        process.kill(b.pid!, "SIGTERM");
+      } catch {
+        /* gone */
+      }
+      await waitExit(b);
+    }
+    const pid = this.interpreterPid;
+    if (pid && alive(pid)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
+    if (this.socat && !exited(this.socat)) {
+      // socat ends by itself when its child dies; make sure of it
+      const t = setTimeout(() => {
+        try {
+          process.kill(this.socat.pid!, "SIGTERM");
+        } catch {
+          /* gone */
+        }
+      }, 2000);
+      await waitExit(this.socat);
+      clearTimeout(t);
+    }
+    if (pid) await waitUntil(() => !alive(pid) || isZombieOrGone(pid), "the interpreter to exit", 5000);
+  }
+
+  /** Stops everything this harness started (by pid) and removes the temp folder it made. */
+  async stop(opts: { keepDir?: boolean } = {}): Promise<void> {
+    await this.kill();
+    if (this.server) {
+      await new Promise<void>((r) => this.server!.close(() => r()));
+      this.server = null;
+    }
+    if (this.ownsDir && !opts.keepDir) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function isZombieOrGone(pid: number): boolean {
+  try {
+    const st = fs.readFileSync("/proc/" + pid + "/stat", "utf8");
+    return st.slice(st.lastIndexOf(")") + 2, st.lastIndexOf(")") + 3) === "Z";
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * A fresh interpreter with the firmware flashed (on the real clock) and answering, restarted under a frozen
+ * clock first when fakeTime is given. Returns it with a connected client.
+ */
+export async function flashedInterpreter(binary: string, o: { fakeTime?: number; fastIdle?: number; tmpRoot?: string; log?: (l: string) => void } = {}): Promise<{ it: Interpreter; c: LineClient; flash: FlashResult }> {
+  const it = await Interpreter.start({ binary, tmpRoot: o.tmpRoot });
+  try {
+    const flash = await it.flash({ log: o.log });
+    if (o.fakeTime !== undefined) await it.restart({ fakeTime: o.fakeTime, fastIdle: o.fastIdle });
+    const c = await it.ready();
+    return { it, c, flash };
+  } catch (e) {
+    await it.stop();
+    throw e;
+  }
+}
+
+/**
+ * Evaluates an expression on an interpreter in REPL mode (not flashed) over the pty and returns its value
+ * (JSON). Uses the REPL's echo-off prefix (0x10) as the espruino CLI does.
+ */
+export async function replEval(it: Interpreter, expr: string, timeoutMs = 60000): Promise<unknown> {
+  const link = await createLink(it.tty);
+  let buf = "";
+  let done: ((v: unknown) => void) | null = null;
+  let fail: ((e: Error) => void) | null = null;
+  const tag = "R" + Math.floor(Math.random() * 1e9);
+  link.onData((s) => {
+    buf += s;
+    const m = new RegExp("<" + tag + ">(.*?)</" + tag + ">").exec(buf);
+    if (m && done) done(JSON.parse(m[1]));
+    else if (/Uncaught|SyntaxError/.test(buf) && buf.indexOf(tag + "-sent") < 0 && fail && /\r?\n>\s*$/.test(buf)) {
+      // an error prints its message and then a fresh prompt
+      fail(new Error("REPL error: " + buf.slice(-400)));
+    }
+  });
+  link.onClose(() => {});
+  await link.open();
+  try {
+    return await new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("REPL did not answer within " + timeoutMs + " ms: " + buf.slice(-400))), timeoutMs);
+      done = (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      };
+      fail = (e) => {
+        clearTimeout(timer);
+        reject(e);
+      };
+      void link.write("\x03\x10print('<" + tag + ">'+JSON.stringify(" + expr + ")+'</" + tag + ">')\n");
+    });
+  } finally {
+    await link.close();
+  }
+}
