@@ -244,10 +244,6 @@ function fail(id: number | null, e: string, m: string): ParseFail {
   return { ok: false, id: id, e: e, m: m };
 }
 
-function isKnownOp(op: string): boolean {
-  return specOf(op) !== null;
-}
-
 /** Parses one request line and validates its arguments. */
 export function parseRequest(line: string): { ok: true; req: Request } | ParseFail {
   let o: unknown;
@@ -264,11 +260,12 @@ export function parseRequest(line: string): { ok: true; req: Request } | ParseFa
   }
   if (typeof o.op !== "string") return fail(id, ERR.FRAME, "op must be a string.");
   const op = o.op as string;
-  if (!isKnownOp(op)) return fail(id, ERR.OP, "Unknown op " + JSON.stringify(op).substring(0, 40) + ".");
+  const spec = specOf(op);
+  if (!spec) return fail(id, ERR.OP, "Unknown op " + JSON.stringify(op).substring(0, 40) + ".");
   let a = o.a;
   if (a === undefined) a = {};
   if (!isObject(a)) return fail(id, ERR.ARG, "a must be an object.");
-  const bad = validateArgs(op, a);
+  const bad = checkArgs(spec, a);
   if (bad !== null) return fail(id, ERR.ARG, bad);
   return { ok: true, req: { id: id, op: op, a: a } };
 }
@@ -395,7 +392,10 @@ function checkArg(k: string, x: unknown, c: ArgCheck): string | null {
 /** Validates the arguments of a known op against its spec. Returns an error sentence (for E_ARG) or null. */
 export function validateArgs(op: string, a: { [k: string]: unknown }): string | null {
   const spec = specOf(op);
-  if (!spec) return null;
+  return spec ? checkArgs(spec, a) : null;
+}
+
+function checkArgs(spec: ArgSpec, a: { [k: string]: unknown }): string | null {
   let k: string;
   for (k in a) {
     if (!(spec[k] instanceof Array)) return "Unknown argument " + JSON.stringify(k).substring(0, 40) + ".";
