@@ -74,6 +74,15 @@ function opHello(a: Args, res: Res): void {
   });
 }
 
+/** Runs fn; an unexpected exception becomes one E_INTERNAL reply (a press callback runs outside handleLine). */
+function safely(res: Res, fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    res(ERR.INTERNAL, "Internal error.");
+  }
+}
+
 /**
  * Runs fn after a press that confirms `what` (a long one when `long`), telling the host first what the press
  * is for. Without a button: fn at once when `optional` (the PIN is then the only guard), else E_TOUCH.
@@ -87,7 +96,7 @@ function touchThen(res: Res, what: string, long: boolean, optional: boolean, fn:
   const send = curSend;
   const id = curId;
   const waiting = waitTouch(long, function (pressed) {
-    if (pressed) fn();
+    if (pressed) safely(res, fn);
     else res(ERR.TOUCH, (long ? "Not held " + LIMITS.LONG_PRESS_MS / 1000 + " s" : "Not pressed") + " in time to confirm " + what + ".");
   });
   if (!waiting) res(ERR.BUSY, "Busy: another request waits for a press.");

@@ -31,6 +31,7 @@ declare const E: {
   hwRand(): number;
   on(event: "init", cb: () => void): void;
   getSizeOf(v: unknown, depth?: number): number;
+  toArrayBuffer(s: string): ArrayBuffer;
 };
 
 declare const process: {

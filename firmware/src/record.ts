@@ -27,12 +27,11 @@ function checksum(u: Uint8Array): number {
   return b * 65536 + a;
 }
 
-/** Header of a record file, or null when absent or unreadable. */
-export function readHead(file: string): RecHead | null {
-  const n = st.read(file, 0, 4);
-  const hl = n ? parseInt(n, 10) : 0;
-  const s = hl > 0 && hl < 1000 ? st.read(file, 4, hl) : undefined;
-  if (!s || s.length !== hl) return null;
+/** The header of a record read as `f` (st.read of `file`), or null when absent or unreadable. */
+export function headOf(f: string | undefined, file: string): RecHead | null {
+  const hl = f ? parseInt(f.substring(0, 4), 10) : 0;
+  const s = hl > 0 && hl < 1000 ? (f as string).substring(4, 4 + hl) : "";
+  if (s.length !== hl || !hl) return null;
   try {
     const h = JSON.parse(s) as RecHead;
     if (h && typeof h.q === "number" && typeof h.l === "number") {
@@ -44,6 +43,11 @@ export function readHead(file: string): RecHead | null {
     return null;
   }
   return null;
+}
+
+/** Header of a record file, or null when absent or unreadable (one Storage lookup). */
+export function readHead(file: string): RecHead | null {
+  return headOf(st.read(file), file);
 }
 
 /** The body bytes of a record file (a view into Storage, no copy on the device). */

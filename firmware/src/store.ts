@@ -1,10 +1,12 @@
 // The slot store: up to MAX_SLOTS slots, each an atomic record (record.ts) "hwt.s<i>" holding the slot's
 // settings in its header and the HMAC pads (RFC 2104 K^ipad || K^opad, never the seed itself and never in RAM)
-// in its body. RAM keeps only each slot's name and current file. Writes happen on add/delete/wipe, never per code.
+// in its body. RAM keeps each slot's name, which twin file is current (a, b) and that file as Storage returned
+// it (a view of flash on the device: no copy, kept right by compaction), so that list and code need no Storage
+// lookup (each is a scan of the file headers). Writes happen on add/delete/wipe, never per code.
 // With a PIN set the pads are sealed (seal.ts) under the data key: header e: 1, body nonce (8 bytes) || sealed
 // pads; the key is here only while the session is unlocked (setSealKey).
 import type { Algorithm, SlotInfo } from "../../protocol/index.ts";
-import { eraseRecord, readBody, readHead, scanRecord, st, writeRecord, type RecHead } from "./record.ts";
+import { eraseRecord, headOf, scanRecord, st, writeRecord, type RecHead } from "./record.ts";
 import type { HmacKey } from "./totp.ts";
 import type { Hash, Hashes } from "./hmac.ts";
 import { randomBytes, sealBytes, zero } from "./seal.ts";
@@ -12,7 +14,9 @@ import { randomBytes, sealBytes, zero } from "./seal.ts";
 export const MAX_SLOTS = 32;
 
 const names: string[] = [];
-const files: string[] = [];
+/** Current twin of each slot: 0 none, 1 "a", 2 "b". */
+const twin = new Uint8Array(MAX_SLOTS);
+const recs: (string | undefined)[] = [];
 let sk: Uint8Array | null = null;
 let sh: Hash | null = null;
 
@@ -26,11 +30,21 @@ function baseOf(i: number): string {
   return "hwt.s" + i;
 }
 
+function fileOf(i: number): string {
+  return twin[i] ? baseOf(i) + (twin[i] === 1 ? "a" : "b") : "";
+}
+
+function keep(i: number, f: string, name: string): void {
+  twin[i] = f ? (f.charAt(f.length - 1) === "a" ? 1 : 2) : 0;
+  recs[i] = f ? st.read(f) : undefined;
+  names[i] = name;
+}
+
 export function loadSlots(): void {
   for (let i = 0; i < MAX_SLOTS; i++) {
     const h = scanRecord(baseOf(i));
-    files[i] = h && typeof h.n === "string" ? h.w : "";
-    names[i] = h && typeof h.n === "string" ? (h.n as string) : "";
+    const ok = h && typeof h.n === "string";
+    keep(i, ok ? (h as RecHead).w : "", ok ? ((h as RecHead).n as string) : "");
   }
 }
 
@@ -56,7 +70,7 @@ export function slotIndexes(): number[] {
 
 /** The header of slot i (one Storage read), or null; slotInfo and slotKey both work from it. */
 export function slotHead(i: number): RecHead | null {
-  return files[i] ? readHead(files[i]) : null;
+  return twin[i] ? headOf(recs[i], fileOf(i)) : null;
 }
 
 export function infoOf(h: RecHead): SlotInfo {
@@ -72,7 +86,8 @@ export function slotInfo(i: number): SlotInfo | null {
 
 /** The pads of slot i with header h: a view of Storage, or an unsealed copy (null while locked). */
 function padsOf(i: number, h: RecHead): Uint8Array | null {
-  const p = readBody(files[i], h);
+  const r = recs[i];
+  const p = r && r.length >= h.k + h.l ? new Uint8Array(E.toArrayBuffer(r), h.k, h.l) : null;
   if (!p || !h.e) return p;
   if (!sk || !sh) return null;
   const u = new Uint8Array(p.subarray(8));
@@ -99,11 +114,10 @@ function put(i: number, info: SlotInfo, pads: Uint8Array, key: Uint8Array | null
     body.set(pads, 8);
     sealBytes(sh, key, body.subarray(0, 8), body.subarray(8));
   }
-  const f = writeRecord(baseOf(i), files[i], fields, body);
+  const f = writeRecord(baseOf(i), fileOf(i), fields, body);
   if (body !== pads) zero(body);
   if (!f) return false;
-  files[i] = f;
-  names[i] = info.name;
+  keep(i, f, info.name);
   return true;
 }
 
@@ -135,8 +149,7 @@ export function resealSlots(key: Uint8Array | null): number {
 }
 
 function clear(i: number): void {
-  files[i] = "";
-  names[i] = "";
+  keep(i, "", "");
 }
 
 /** Erases slot i; its bytes stay in flash as trash until the caller compacts (record.ts scrub). */

@@ -311,8 +311,9 @@ describe("firmware bundle: the wire", () => {
   it("an unexpected exception inside a handler becomes one E_INTERNAL reply, and the device serves on", () => {
     const d = device();
     d.call("add", { name: "a", key: KEY });
+    // Storage reads fail: wipe (after its press) cannot even list the slots
     d.failReads = true;
-    const r = d.call("code", { name: "a" });
+    const r = d.call("wipe", { confirm: "wipe" });
     expect(r).toMatchObject({ ok: false, e: ERR.INTERNAL });
     d.failReads = false;
     expect(d.call("code", { name: "a" }).d.codes[0].code).toBe(otp(KEY, T));

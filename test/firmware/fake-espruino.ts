@@ -154,6 +154,7 @@ export class FakeEspruino {
         hwRand: () => (Math.random() * 2 ** 32) | 0,
         on() {},
         getSizeOf: () => 1,
+        toArrayBuffer: (s: string) => new Uint8Array([...String(s)].map((c) => c.charCodeAt(0) & 255)).buffer,
       },
       process: { env: { BOARD: "FAKE", VERSION: "2v29" }, memory: () => ({ free: 2000, usage: 500, total: 2500, history: 0 }), version: "2v29" },
       getTime: () => self.rtc + self.ms / 1000,
