@@ -592,6 +592,8 @@ export class Device {
       removeAllListeners: (ev?: string) => { if (ev === undefined) dev.events.clear(); else dev.events.delete(ev); },
       emit: (ev: string, a?: unknown) => { for (const h of dev.events.get(ev) || []) h(a); },
       getSizeOf: (v: unknown) => countBlocks([v], { builtins: dev.realm.builtins, flashStrings: dev.flashStrings, closures: false, functionProto: dev.realm.functionProto }),
+      // E.toArrayBuffer(str): the string's bytes as an ArrayBuffer (on a device a view of a flash string, no copy)
+      toArrayBuffer: (str: unknown) => dev.ctxBuffer(fromLatin1(String(str))),
       reboot: () => { dev.pending = { kind: "load" }; },
       setRTCPrescaler: board.rtc === "stm32" ? () => {} : undefined,
       getRTCPrescaler: board.rtc === "stm32" ? () => 32768 : undefined,
