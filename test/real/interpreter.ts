@@ -349,6 +349,8 @@ export class Interpreter {
   private server: net.Server | null = null;
   private serverPort = 0;
   private bridges = new Set<ChildProcess>();
+  private pendingBridges = 0;
+  private bridgeChain: Promise<void> = Promise.resolve();
   private socatLog = "";
   private ownsDir: boolean;
   private fakeFile: string | null = null;
@@ -405,7 +407,8 @@ export class Interpreter {
     const script = path.join(this.dir, "run.sh");
     fs.writeFileSync(script, "#!/bin/sh\nexec " + (env.length ? "env " + env.map(q).join(" ") + " " : "") + q(this.binary) + (this.opts.args || []).map((a) => " " + q(a)).join("") + "\n", { mode: 0o700 });
     this.socatLog = "";
-    const socat = spawn("socat", ["PTY,link=" + this.tty + ",raw,echo=0", "EXEC:" + script + ",pty,raw,echo=0"], {
+    const verbose = process.env.HWTOTP_REAL_DEBUG === "socat" ? ["-v"] : []; // traffic on socat's stderr (socatLog)
+    const socat = spawn("socat", [...verbose, "PTY,link=" + this.tty + ",raw,echo=0", "EXEC:" + script + ",pty,raw,echo=0"], {
       cwd: this.dir,
       detached: true,
       stdio: ["ignore", "ignore", "pipe"],
@@ -455,27 +458,46 @@ export class Interpreter {
   async tcp(): Promise<string> {
     if (!this.server) {
       const server = net.createServer((sock) => {
-        const b = spawn("socat", ["STDIO", "FILE:" + this.tty + ",raw,echo=0"], { detached: true, stdio: ["pipe", "pipe", "ignore"] });
-        this.bridges.add(b);
+        // One bridge at a time, like one opener of a serial port: a connection waits (paused) until the
+        // previous bridge has exited; two socats reading the pty at once would each take part of the output
+        // (seen under load: the CLI's second run lost its prompts and did not upload).
+        sock.pause();
         sock.setNoDelay(true);
-        sock.pipe(b.stdin!);
-        b.stdout!.pipe(sock);
-        const end = () => {
-          if (!exited(b)) {
-            try {
-              process.kill(b.pid!, "SIGTERM");
-            } catch {
-              /* gone */
+        let closed = false;
+        sock.on("close", () => (closed = true));
+        sock.on("error", () => (closed = true));
+        this.pendingBridges++;
+        const run = () =>
+          new Promise<void>((done) => {
+            this.pendingBridges--;
+            if (closed) return done();
+            const b = spawn("socat", ["STDIO", "FILE:" + this.tty + ",raw,echo=0"], { detached: true, stdio: ["pipe", "pipe", "ignore"] });
+            this.bridges.add(b);
+            // When the client hangs up, what it sent still goes to the device (socat drains its input, then
+            // exits on EOF), as on a serial port: killing the bridge here lost the tail of uploads whenever the
+            // interpreter was slower than the espruino CLI, which quits soon after its last write.
+            const paced = pacedWriter(b.stdin!);
+            const end = () => paced.end();
+            sock.on("end", end);
+            sock.on("close", end);
+            sock.on("error", end);
+            b.stdin!.on("error", () => {});
+            b.on("exit", () => {
+              this.bridges.delete(b);
+              sock.destroy();
+              done();
+            });
+            sock.on("data", (d: Buffer) => paced.write(d));
+            b.stdout!.pipe(sock);
+            if (process.env.HWTOTP_REAL_DEBUG) {
+              // traffic log for debugging the harness: DIR/bridge.log
+              const log = (dir: string) => (d: Buffer) => fs.appendFileSync(path.join(this.dir, "bridge.log"), dir + " " + JSON.stringify(d.toString("latin1")) + "\n");
+              sock.on("data", log(">"));
+              b.stdout!.on("data", log("<"));
             }
-          }
-        };
-        sock.on("close", end);
-        sock.on("error", end);
-        b.stdin!.on("error", () => {});
-        b.on("exit", () => {
-          this.bridges.delete(b);
-          sock.destroy();
-        });
+            sock.resume();
+          });
+        this.bridgeChain = this.bridgeChain.then(run);
       });
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
@@ -489,26 +511,65 @@ export class Interpreter {
 
   /** Waits until no TCP bridge is open (the CLI's connection ended), so the pty is free for another opener. */
   async bridgesClosed(ms = 10000): Promise<void> {
-    await waitUntil(() => this.bridges.size === 0, "the TCP bridge to close", ms);
+    await waitUntil(() => this.bridges.size === 0 && this.pendingBridges === 0, "the TCP bridge to close", ms);
   }
 
   /**
    * Flashes firmware/dist/firmware.js (or o.firmwarePath) the way `hwtotp flash` does: host/src/flash.ts
    * flashFirmware through the espruino CLI over the TCP bridge, board "linux". Needs the REPL (a fresh
-   * interpreter, or one whose Storage was erased).
+   * interpreter, or one whose Storage was erased). See withCrashRetry for the one retry it allows.
    */
   async flash(o: Partial<FlashOptions> = {}): Promise<FlashResult> {
     const port = await this.tcp();
-    const lines: string[] = [];
-    try {
-      const r = await flashFirmware({ port, board: "linux", ...o, log: (l) => { lines.push(l); o.log?.(l); } });
-      await this.bridgesClosed();
-      return r;
-    } catch (e) {
-      (e as Error).message += "\n--- espruino CLI output ---\n" + lines.slice(-40).join("\n");
-      throw e;
+    return this.withCrashRetry("flashing", async () => {
+      const lines: string[] = [];
+      try {
+        const r = await flashFirmware({ port, board: "linux", ...o, log: (l) => { lines.push(l); o.log?.(l); } });
+        await this.bridgesClosed();
+        return r;
+      } catch (e) {
+        (e as Error).message += "\n--- espruino CLI output ---\n" + lines.slice(-40).join("\n");
+        throw e;
+      }
+    });
+  }
+
+  /** True while the interpreter process runs. */
+  alive(): boolean {
+    return this.interpreterPid > 0 && alive(this.interpreterPid) && !isZombieOrGone(this.interpreterPid);
+  }
+
+  /** What socat said about the interpreter (its exit status, the interpreter's stderr). */
+  log(): string {
+    return this.socatLog;
+  }
+
+  /**
+   * Runs fn (an upload to a fresh interpreter); if the interpreter process died during it, starts a new one
+   * on an empty Storage (a fresh board) and runs fn again, up to `tries` times in all. A harness limit, not
+   * a firmware fault: under CPU load the Linux build's console input sometimes trips ASSERT(len <= 64) at
+   * src/jsdevices.c:601 during an espruino CLI upload and exits (status 1), which a board does not do.
+   * Counted in `crashes`.
+   */
+  async withCrashRetry<T>(what: string, fn: () => Promise<T>, tries = 3): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (this.alive() || attempt >= tries) {
+          if (!this.alive()) (e as Error).message += "\n--- the interpreter exited; socat: " + this.socatLog.slice(-600);
+          throw e;
+        }
+        this.crashes.push(what + ": " + (/ASSERT[^\r\n]*/.exec(this.socatLog)?.[0] || this.socatLog.trim().split("\n").slice(-1)[0] || "exited"));
+        await this.kill();
+        fs.rmSync(this.flashPath, { force: true });
+        await this.spawn();
+      }
     }
   }
+
+  /** Interpreter exits that withCrashRetry recovered from (what was running, and why). */
+  readonly crashes: string[] = [];
 
   /** A raw protocol client on the pty (the host's serial link). Close it before flashing or restarting. */
   connect(): Promise<LineClient> {
@@ -605,6 +666,46 @@ export class Interpreter {
   }
 }
 
+/**
+ * Feeds a stream at most PACE_BYTES per PACE_MS (in order; end() after the last byte). The Linux build has no
+ * flow control on its console, and a burst of several KB while it is busy can trip ASSERT(len <= 64) in its
+ * input path (src/jsdevices.c:601: the process exits), seen under CPU load during uploads. A USB board
+ * paces the host by itself.
+ */
+const PACE_BYTES = 64;
+const PACE_MS = 1;
+function pacedWriter(out: NodeJS.WritableStream): { write(d: Buffer): void; end(): void } {
+  const queue: Buffer[] = [];
+  let timer: NodeJS.Timeout | null = null;
+  let ending = false;
+  const pump = () => {
+    timer = null;
+    let n = 0;
+    while (queue.length && n < PACE_BYTES) {
+      const head = queue[0];
+      const take = Math.min(head.length, PACE_BYTES - n);
+      out.write(head.subarray(0, take));
+      n += take;
+      if (take === head.length) queue.shift();
+      else queue[0] = head.subarray(take);
+    }
+    if (queue.length) timer = setTimeout(pump, PACE_MS);
+    else if (ending) out.end();
+  };
+  return {
+    write(d) {
+      if (ending) return;
+      queue.push(d);
+      if (!timer) timer = setTimeout(pump, 0);
+    },
+    end() {
+      if (ending) return;
+      ending = true;
+      if (!timer) pump();
+    },
+  };
+}
+
 function isZombieOrGone(pid: number): boolean {
   try {
     const st = fs.readFileSync("/proc/" + pid + "/stat", "utf8");
@@ -663,7 +764,9 @@ export async function replEval(it: Interpreter, expr: string, timeoutMs = 60000)
         clearTimeout(timer);
         reject(e);
       };
-      void link.write("\x03\x10print('<" + tag + ">'+JSON.stringify(" + expr + ")+'</" + tag + ">')\n");
+      // No Ctrl-C (0x03): at an idle prompt the Linux build says "Press Ctrl-C again to exit" and a second
+      // one ends the process.
+      void link.write("\x10print('<" + tag + ">'+JSON.stringify(" + expr + ")+'</" + tag + ">')\n");
     });
   } finally {
     await link.close();
