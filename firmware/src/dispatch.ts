@@ -16,18 +16,17 @@ import {
   type SlotInfo,
 } from "../../protocol/index.ts";
 import { FW_VERSION } from "./version.ts";
-import { blockSize, makePads, type Hashes } from "./hmac.ts";
-import { computeHotp, counterAt } from "./totp.ts";
+import { makePads, type Hashes } from "./hmac.ts";
+import { computeHotp } from "./totp.ts";
 import { clockData, corrected, forwardRoom, isSet, JUMP_MAX, noteReveal, now, setClock, withheld, type ClockSet } from "./clock.ts";
-import { hasButton, TOUCH_WAIT_MS, waitTouch } from "./touch.ts";
-import { changePin, clearPin, lock, locked, pinSet, pinState, setPin, touchIdle, tryPin } from "./pin.ts";
-import { scrub } from "./record.ts";
-import { fromHex, zero } from "./seal.ts";
+import { button, TOUCH_WAIT_MS, waitTouch } from "./touch.ts";
+import { changePin, clearPin, lock, locked, pinState, setPin, touchIdle, tryPin } from "./pin.ts";
+import { st } from "./record.ts";
+import { fromHex } from "./seal.ts";
 import {
   MAX_SLOTS,
   deleteSlot,
   findSlot,
-  freeSlot,
   infoOf,
   slotHead,
   slotIndexes,
@@ -70,7 +69,7 @@ function opHello(a: Args, res: Res): void {
     clock: clockData(),
     heap: { free: m.free, usage: m.usage, total: m.total },
     pin: pinState(),
-    guard: { button: hasButton(), pin: pinSet() },
+    guard: { button: button() !== undefined, pin: pinState().set },
   });
 }
 
@@ -88,7 +87,7 @@ function safely(res: Res, fn: () => void): void {
  * is for. Without a button: fn at once when `optional` (the PIN is then the only guard), else E_TOUCH.
  */
 function touchThen(res: Res, what: string, long: boolean, optional: boolean, fn: () => void): void {
-  if (!hasButton()) {
+  if (button() === undefined) {
     if (optional) fn();
     else res(ERR.TOUCH, "No button to confirm " + what + ".");
     return;
@@ -127,7 +126,7 @@ function opSetTime(a: Args, res: Res): void {
   };
   if (!jump) apply();
   else if (a.force !== true) res(ERR.JUMP, lost ? "The clock was lost: setting it needs force and a press." : "A jump of " + Math.round(d) + " s needs force and a press.");
-  else if (!refuseLocked(res)) touchThen(res, lost ? "setting the lost clock" : "clock jump of " + (d > 0 ? "+" : "") + Math.round(d) + " s", true, pinSet(), apply);
+  else if (!refuseLocked(res)) touchThen(res, lost ? "setting the lost clock" : "clock jump of " + (d > 0 ? "+" : "") + Math.round(d) + " s", true, pinState().set, apply);
 }
 
 function opAdd(a: Args, res: Res): void {
@@ -143,7 +142,7 @@ function opAdd(a: Args, res: Res): void {
     res(ERR.EXISTS, "Slot " + name + " exists.");
     return;
   }
-  const i = freeSlot();
+  const i = findSlot("");
   if (i < 0) {
     res(ERR.FULL, "All slots used.");
     return;
@@ -158,11 +157,11 @@ function opAdd(a: Args, res: Res): void {
   if (a.serial !== undefined) info.serial = a.serial as string;
   const key = fromHex(a.key as string);
   a.key = undefined;
-  const b = blockSize(alg);
+  const b = alg === "SHA512" ? 128 : 64;
   const pads = makePads(hash, b, key);
-  zero(key);
+  key.fill(0);
   const ok = writeSlot(i, info, pads);
-  zero(pads);
+  pads.fill(0);
   if (!ok) res(ERR.STORAGE, STORAGE_FAILED);
   else res(null, { slot: info });
 }
@@ -190,7 +189,7 @@ function opDelete(a: Args, res: Res): void {
     if (i < 0) res(ERR.NOSLOT, "No slot " + name + ".");
     else {
       deleteSlot(i);
-      scrub();
+      st.compact();
       res(null, { name: name });
     }
   });
@@ -199,7 +198,7 @@ function opDelete(a: Args, res: Res): void {
 /** The code entry of slot i (info s, header h); the code itself only when h is given (shown). */
 function codeOf(i: number, s: SlotInfo, t: number, h: RecHead | null): CodeInfo {
   const key = h ? slotKey(i, h, hashes) : null;
-  const step = counterAt(t, s.period);
+  const step = Math.floor(t / s.period);
   const c: CodeInfo = {
     name: s.name,
     code: key ? computeHotp(key, step, s.digits) : null,
@@ -258,7 +257,7 @@ function opWipe(a: Args, res: Res): void {
   if (refuseLocked(res)) return;
   touchThen(res, "wipe every slot", true, true, function () {
     const n = wipeSlots();
-    scrub();
+    st.compact();
     res(null, { slots: n });
   });
 }
@@ -283,7 +282,7 @@ function opLock(a: Args, res: Res): void {
 }
 
 function opPin(a: Args, res: Res): void {
-  const set = pinSet();
+  const set = pinState().set;
   const next = a.next as string | undefined;
   const idle = a.idle === undefined ? pinState().idle : (a.idle as number);
   if (set ? a.pin === undefined || (next === undefined && a.idle !== undefined) : a.pin !== undefined || next === undefined) {

@@ -7,8 +7,8 @@
 // set and some slots plain: the next unlock seals them again (every slot reads back old or new).
 import { LIMITS, type PinState } from "../../protocol/index.ts";
 import type { Hash, Hashes } from "./hmac.ts";
-import { eraseRecord, readBody, readHead, scanRecord, scrub, writeRecord, type RecHead } from "./record.ts";
-import { hashOf, ITER_HMAC, ITER_JS, ITER_PBKDF2, randomBytes, same, stretchPin, zero } from "./seal.ts";
+import { eraseRecord, readBody, readHead, scanRecord, st, writeRecord, type RecHead } from "./record.ts";
+import { hashOf, ITER_HMAC, ITER_JS, ITER_PBKDF2, randomBytes, stretchPin } from "./seal.ts";
 import { resealSlots, setSealKey, wipeSlots } from "./store.ts";
 
 const BASE = "hwt.p";
@@ -32,25 +32,21 @@ function body(): Uint8Array {
 
 function save(r: { [k: string]: unknown }, b: Uint8Array): boolean {
   const f = writeRecord(BASE, file, r, b);
-  zero(b);
+  b.fill(0);
   if (!f) return false;
   file = f;
   rec = readHead(f);
   return true;
 }
 
-function drop(): void {
+/** Erases the PIN record, and with `all` every slot too (the last wrong try); then compacts. */
+function drop(all: boolean): void {
+  lock();
+  if (all) wipeSlots();
   eraseRecord(BASE);
   rec = null;
   file = "";
-}
-
-/** Wipes every slot and the PIN (the last wrong try). */
-function wipeAll(): void {
-  lock();
-  wipeSlots();
-  drop();
-  scrub();
+  st.compact();
 }
 
 export function loadPin(c: unknown, h: Hashes): void {
@@ -58,11 +54,7 @@ export function loadPin(c: unknown, h: Hashes): void {
   hashes = h;
   rec = scanRecord(BASE);
   file = rec ? rec.w : "";
-  if (rec && !((rec.r as number) > 0)) wipeAll();
-}
-
-export function pinSet(): boolean {
-  return rec !== null;
+  if (rec && !((rec.r as number) > 0)) drop(true);
 }
 
 export function locked(): boolean {
@@ -76,7 +68,7 @@ export function pinState(): PinState {
 export function lock(): void {
   if (timer) clearTimeout(timer);
   timer = 0;
-  zero(dek);
+  if (dek) dek.fill(0);
   dek = null;
   setSealKey(null, null);
 }
@@ -109,8 +101,8 @@ function sealRec(pin: string, k: Uint8Array, idle: number): boolean {
   b.set(hashOf(h, kek, 1), 16);
   const w = hashOf(h, kek, 2);
   for (let j = 0; j < k.length; j++) b[16 + k.length + j] = k[j] ^ w[j];
-  zero(kek);
-  zero(w);
+  kek.fill(0);
+  w.fill(0);
   return save({ r: LIMITS.PIN_TRIES, m: s.m, a: a, i: s.i, d: idle }, b);
 }
 
@@ -127,24 +119,27 @@ export function tryPin(pin: string): number {
   const h = hashFor(r.a as string);
   const n = (b.length - 16) / 2;
   const kek = stretchPin(crypto, h, { m: r.m as string, a: r.a as string, i: r.i as number }, pin, b.subarray(0, 16));
-  if (!same(hashOf(h, kek, 1), b.subarray(16, 16 + n))) {
-    zero(kek);
-    zero(b);
+  const v = hashOf(h, kek, 1);
+  let d = 0;
+  for (let j = 0; j < n; j++) d |= v[j] ^ b[16 + j];
+  if (d) {
+    kek.fill(0);
+    b.fill(0);
     if (left <= 0) {
-      wipeAll();
+      drop(true);
       return -1;
     }
     return 0;
   }
   const w = hashOf(h, kek, 2);
-  zero(kek);
+  kek.fill(0);
   lock();
   dek = new Uint8Array(n);
   for (let j = 0; j < n; j++) dek[j] = b[16 + n + j] ^ w[j];
-  zero(w);
+  w.fill(0);
   setSealKey(dek, h);
   save(head(LIMITS.PIN_TRIES), b);
-  if (resealSlots(dek) > 0) scrub();
+  if (resealSlots(dek) > 0) st.compact();
   touchIdle();
   return 1;
 }
@@ -154,13 +149,13 @@ export function setPin(pin: string, idle: number): boolean {
   const h = hashFor(hashes.SHA256 ? "SHA256" : "SHA1");
   const k = randomBytes(h, hashes.SHA256 ? 32 : 20);
   if (!sealRec(pin, k, idle)) {
-    zero(k);
+    k.fill(0);
     return false;
   }
   dek = k;
   setSealKey(null, h);
   const n = resealSlots(k);
-  scrub();
+  st.compact();
   touchIdle();
   return n >= 0;
 }
@@ -168,7 +163,7 @@ export function setPin(pin: string, idle: number): boolean {
 /** Changes the PIN and idle time (unlocked): the same data key under a new PIN and salt; the old record scrubbed. */
 export function changePin(pin: string, idle: number): boolean {
   if (!dek || !sealRec(pin, dek, idle)) return false;
-  scrub();
+  st.compact();
   touchIdle();
   return true;
 }
@@ -176,8 +171,6 @@ export function changePin(pin: string, idle: number): boolean {
 /** Clears the PIN (unlocked): every slot unsealed, then the record erased, and the flash scrubbed. */
 export function clearPin(): boolean {
   if (resealSlots(null) < 0) return false;
-  drop();
-  lock();
-  scrub();
+  drop(false);
   return true;
 }

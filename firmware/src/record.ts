@@ -4,6 +4,11 @@
 // header (JSON, ASCII: q = sequence, l = body length, c = body checksum, plus the caller's fields), the body
 // (raw bytes, read through readArrayBuffer so 8-bit and UTF-8 builds agree). Names stay far below 28 chars.
 
+/**
+ * Storage. After erasing pads (delete, wipe, PIN changes) callers compact it, so erased files are gone from
+ * the flash image; safe because `hwtotp flash` writes the firmware first after an erase: compaction never
+ * moves it.
+ */
 export const st = require("Storage");
 
 export interface RecHead {
@@ -119,12 +124,4 @@ export function writeRecord(base: string, current: string, fields: { [k: string]
 export function eraseRecord(base: string): void {
   drop(base + "a");
   drop(base + "b");
-}
-
-/**
- * Compacts Storage, so erased files (trash: old pads, old PIN records) are gone from the flash image. Safe
- * because `hwtotp flash` writes the firmware first after an erase: compaction never moves it.
- */
-export function scrub(): void {
-  st.compact();
 }

@@ -22,16 +22,7 @@ function bytesOf(s: string): Uint8Array {
   return u;
 }
 
-export function zero(u: Uint8Array | null): void {
-  if (u) u.fill(0);
-}
 
-/** Equal contents, in time that depends only on the length. */
-export function same(x: Uint8Array, y: Uint8Array): boolean {
-  let d = x.length ^ y.length;
-  for (let i = 0; i < x.length && i < y.length; i++) d |= x[i] ^ y[i];
-  return d === 0;
-}
 
 export function fromHex(s: string): Uint8Array {
   const out = new Uint8Array(s.length / 2);
@@ -46,7 +37,7 @@ export function hashOf(h: Hash, a: Uint8Array, n: number): Uint8Array {
   m[a.length] = n >> 8;
   m[a.length + 1] = n & 255;
   const out = new Uint8Array(h(m));
-  zero(m);
+  m.fill(0);
   return out;
 }
 
@@ -68,14 +59,14 @@ export function stretchPin(crypto: unknown, h: Hash, s: Stretch, pin: string, sa
   }
   const pk = bytesOf(pin);
   const pads = makePads(h, 64, pk);
-  zero(pk);
+  pk.fill(0);
   let u = hmacWithPads(h, 64, pads, salt);
   for (let k = 1; k < s.i; k++) {
     const v = hmacWithPads(h, 64, pads, u);
-    zero(u);
+    u.fill(0);
     u = v;
   }
-  zero(pads);
+  pads.fill(0);
   return u;
 }
 

@@ -1,10 +1,12 @@
 // SHA-1 (FIPS 180-4 §6.1) in ES5-safe JavaScript, for boards without require("crypto") (Bangle.js 1, Jolt.js,
 // Original). Returns an ArrayBuffer like Espruino's native hashes. Counters stay below 2^31: lengths < 256 MB.
 
-const W = new Int32Array(80);
+/** The message schedule, made on first use (a board with native hashes never pays its ~30 variables). */
+let W: Int32Array | null = null;
 
 export function sha1(data: Uint8Array): ArrayBuffer {
   const len = data.length;
+  if (!W) W = new Int32Array(80);
   const w = W;
   let h0 = 0x67452301;
   let h1 = 0xefcdab89 | 0;

@@ -9,7 +9,7 @@ import type { Algorithm, SlotInfo } from "../../protocol/index.ts";
 import { eraseRecord, headOf, scanRecord, st, writeRecord, type RecHead } from "./record.ts";
 import type { HmacKey } from "./totp.ts";
 import type { Hash, Hashes } from "./hmac.ts";
-import { randomBytes, sealBytes, zero } from "./seal.ts";
+import { randomBytes, sealBytes } from "./seal.ts";
 
 export const MAX_SLOTS = 32;
 
@@ -52,14 +52,9 @@ export function usedSlots(): number {
   return slotIndexes().length;
 }
 
-/** Index of the slot of that (non-empty) name, or -1. */
+/** Index of the slot of that name, or -1; findSlot("") is a free slot (loadSlots has filled every entry). */
 export function findSlot(name: string): number {
   return names.indexOf(name);
-}
-
-/** Index of a free slot, or -1 (loadSlots has filled every entry of names). */
-export function freeSlot(): number {
-  return names.indexOf("");
 }
 
 export function slotIndexes(): number[] {
@@ -115,7 +110,7 @@ function put(i: number, info: SlotInfo, pads: Uint8Array, key: Uint8Array | null
     sealBytes(sh, key, body.subarray(0, 8), body.subarray(8));
   }
   const f = writeRecord(baseOf(i), fileOf(i), fields, body);
-  if (body !== pads) zero(body);
+  if (body !== pads) body.fill(0);
   if (!f) return false;
   keep(i, f, info.name);
   return true;
@@ -140,7 +135,7 @@ export function resealSlots(key: Uint8Array | null): number {
     if (!p) return -1;
     const u = new Uint8Array(p);
     const ok = put(i, infoOf(h), u, key);
-    zero(u);
+    u.fill(0);
     if (!ok) return -1;
     n++;
   }
@@ -148,14 +143,10 @@ export function resealSlots(key: Uint8Array | null): number {
   return n;
 }
 
-function clear(i: number): void {
-  keep(i, "", "");
-}
-
-/** Erases slot i; its bytes stay in flash as trash until the caller compacts (record.ts scrub). */
+/** Erases slot i; its bytes stay in flash as trash until the caller compacts (record.ts st). */
 export function deleteSlot(i: number): void {
   eraseRecord(baseOf(i));
-  clear(i);
+  keep(i, "", "");
 }
 
 /** Erases every slot, including files of slots beyond MAX_SLOTS or torn ones. Returns how many slots were used. */
@@ -163,6 +154,6 @@ export function wipeSlots(): number {
   const n = usedSlots();
   const all = st.list(/^hwt\.s/);
   for (let k = 0; k < all.length; k++) st.erase(all[k]);
-  for (let i = 0; i < MAX_SLOTS; i++) clear(i);
+  for (let i = 0; i < MAX_SLOTS; i++) keep(i, "", "");
   return n;
 }

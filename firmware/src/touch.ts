@@ -15,10 +15,6 @@ export function button(): EspruinoPin | undefined {
   return typeof BTN !== "undefined" ? BTN : typeof BTN1 !== "undefined" ? BTN1 : undefined;
 }
 
-export function hasButton(): boolean {
-  return button() !== undefined;
-}
-
 /**
  * Calls done(true) on a press (held LONG_PRESS_MS or more when `long`), done(false) after TOUCH_WAIT_MS.
  * Returns false (and never calls done) if busy or without a button.
