@@ -1,6 +1,8 @@
 // The daemon: owns the device, serves clients on a Unix socket (0600) with the device protocol itself,
-// one request at a time to the device, reconnects when the device goes away (answering E_NODEVICE
-// meanwhile), and logs each code request (time, slot, client pid/uid — never the code).
+// one request at a time to the device (a request waiting for a press lets the next ones through, so the
+// device answers them, or E_BUSY when they need a press too), relays press notices to the client whose
+// request it is, reconnects when the device goes away (answering E_NODEVICE meanwhile), and logs each code
+// request and each change (time, op, slot, client pid/uid — never a code, a seed or a PIN).
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -11,10 +13,12 @@ import {
   createLineReader,
   encodeError,
   encodeOk,
+  encodePress,
   parseRequest,
+  type PressData,
 } from "../../protocol/index.ts";
-import { DeviceNotFoundError, HwtotpError } from "./errors.ts";
-import { STORAGE_TIMEOUT_MS, Session } from "./session.ts";
+import { DeviceError, DeviceNotFoundError, HwtotpError } from "./errors.ts";
+import { Session } from "./session.ts";
 import { type ClientIntro, unsafePath } from "./daemon-client.ts";
 
 export interface DaemonOptions {
@@ -47,6 +51,8 @@ export class Daemon {
   private stopped = false;
   private clients = new Set<net.Socket>();
   private nextClient = 1;
+  /** The request that waits for a press on the device (at most one does), to name it in another's E_BUSY. */
+  private waiting: { client: number; what: string } | null = null;
   readonly log: (line: string) => void;
 
   constructor(readonly opts: DaemonOptions) {
@@ -170,11 +176,11 @@ export class Daemon {
         const p = parseRequest(line);
         if (!p.ok) return send(encodeError(p.id, p.e, p.m));
         const req = p.req;
-        this.enqueue(client, req.op, req.a).then(
+        this.enqueue(client, req.op, req.a, (press) => send(encodePress(req.id, press))).then(
           (d) => send(encodeOk(req.id, d)),
           (e: unknown) => {
             const err = e instanceof HwtotpError ? e : new HwtotpError(String(e));
-            send(encodeError(req.id, err.code, err.message));
+            send(encodeError(req.id, err.code, err.message, err instanceof DeviceError ? err.data : undefined));
           },
         );
       },
@@ -202,8 +208,14 @@ export class Daemon {
     return p;
   }
 
-  /** Serialises device access: one request at a time, in arrival order. */
-  private enqueue(client: Client, op: string, a: { [k: string]: unknown }): Promise<{ [k: string]: unknown }> {
+  /**
+   * Serialises device access: one request at a time, in arrival order. A request the device holds for a
+   * press gives up its turn once the device said so (its notice), so the others are not queued behind a
+   * wait of up to 15 s: the device answers them, or says E_BUSY to those needing a press too.
+   */
+  private enqueue(client: Client, op: string, a: { [k: string]: unknown }, relay: (p: PressData) => void): Promise<{ [k: string]: unknown }> {
+    let release: () => void = () => {};
+    const turn = new Promise<void>((r) => (release = r));
     const run = async () => {
       let s: Session;
       try {
@@ -212,33 +224,59 @@ export class Daemon {
         this.scheduleRetry();
         throw new DeviceNotFoundError("The daemon has no device right now (" + this.lastError.replace(/\.$/, "") + ").");
       }
-      const touch = (op === OPS.CODE && a.name !== undefined) || op === OPS.SET_TIME;
-      const storage = op === OPS.ADD || op === OPS.DELETE || op === OPS.WIPE;
-      const ms = touch ? s.touchTimeoutMs : storage ? Math.max(s.timeoutMs, STORAGE_TIMEOUT_MS) : s.timeoutMs;
+      let waited = false;
+      const onPress = (press: PressData) => {
+        waited = true;
+        this.waiting = { client: client.id, what: press.what };
+        this.logOp(client, "press", "for=" + JSON.stringify(press.what) + (press.long ? " long" : ""));
+        relay(press);
+        release();
+      };
       try {
-        const d = await s.request<{ [k: string]: unknown }>(op, a, ms);
-        if (op === OPS.CODE) this.logCode(client, a.name as string | undefined, "ok");
+        const d = await s.request<{ [k: string]: unknown }>(op, a, { onPress });
+        this.logResult(client, op, a, "ok");
         return d;
       } catch (e) {
-        const err = e instanceof HwtotpError ? e : new HwtotpError(String(e));
-        if (op === OPS.CODE) this.logCode(client, a.name as string | undefined, err.code);
+        let err = e instanceof HwtotpError ? e : new HwtotpError(String(e));
+        this.logResult(client, op, a, err.code);
+        if (err.code === "E_BUSY" && this.waiting && this.waiting.client !== client.id) {
+          err = new DeviceError("E_BUSY", "Busy: the token waits for a press to confirm " + this.waiting.what + " for another request; press its button only if you asked for that, then try again.");
+        }
         if (err.disconnected || err.code === "E_TIMEOUT") this.dropSession(err.message);
         throw err;
+      } finally {
+        if (waited && this.waiting?.client === client.id) this.waiting = null;
       }
     };
     const p = this.queue.then(run, run);
-    this.queue = p.catch(() => {});
+    p.then(release, release);
+    this.queue = turn;
     return p;
   }
 
-  private logCode(client: Client, name: string | undefined, result: string): void {
+  /** One log line per code request and per change; the arguments of unlock and pin (PINs) never appear. */
+  private logResult(client: Client, op: string, a: { [k: string]: unknown }, result: string): void {
+    if (op === OPS.CODE) this.logOp(client, "code", "slot=" + (a.name === undefined ? "*" : JSON.stringify(a.name)), result);
+    else if (op === OPS.ADD || op === OPS.DELETE) this.logOp(client, op, "slot=" + JSON.stringify(a.name), result);
+    else if (op === OPS.PIN) this.logOp(client, "pin", "action=" + pinAction(a), result);
+    else if (op === OPS.WIPE || op === OPS.UNLOCK || op === OPS.LOCK) this.logOp(client, op, "", result);
+    else if (op === OPS.SET_TIME && a.force === true) this.logOp(client, "settime", "force", result);
+  }
+
+  private logOp(client: Client, op: string, what: string, result?: string): void {
     this.log(
-      stamp() +
-        " code slot=" + (name === undefined ? "*" : JSON.stringify(name)) +
+      stamp() + " " + op + (what ? " " + what : "") +
         " pid=" + (client.pid ?? "?") + " uid=" + (client.uid ?? "?") + (client.verified ? "" : " (unverified)") +
-        " client=" + client.id + " result=" + result,
+        " client=" + client.id + (result === undefined ? "" : " result=" + result),
     );
   }
+}
+
+/** Which kind of pin op, from which arguments are present (never their values). */
+function pinAction(a: { [k: string]: unknown }): string {
+  if (a.pin === undefined) return "set";
+  if (a.next !== undefined) return "change";
+  return a.idle !== undefined ? "idle" : "clear";
 }
 
 function stamp(): string {

@@ -104,11 +104,14 @@ const DEVICE_EXIT: { [code: string]: number } = {
 
 /** The device (or the daemon on its behalf) answered with an error code. */
 export class DeviceError extends HwtotpError {
-  constructor(code: string, message: string) {
+  /** The error reply's data (E_PIN: {tries, wiped}), passed on as it came; never holds a secret. */
+  data?: { [k: string]: unknown };
+  constructor(code: string, message: string, data?: { [k: string]: unknown }) {
     super(message || "The device refused the request (" + code + ").");
     this.code = code;
     this.exitCode = DEVICE_EXIT[code] ?? EXIT.ERROR;
     this.disconnected = code === "E_DISCONNECTED" || code === "E_NODEVICE";
+    if (data) this.data = data;
   }
 }
 export class NoSuchSlotError extends DeviceError {}
@@ -116,9 +119,37 @@ export class SlotExistsError extends DeviceError {}
 export class DeviceFullError extends DeviceError {}
 export class ClockError extends DeviceError {}
 export class TouchTimeoutError extends DeviceError {}
-export class PinError extends DeviceError {}
 
-const DEVICE_CLASS: { [code: string]: new (code: string, m: string) => DeviceError } = {
+/**
+ * A wrong PIN (E_PIN): `tries` left before the token wipes itself, `wiped` when that was the last one. The
+ * sentence is the host's, from the reply's data (the device's own may be terser); it never holds the PIN.
+ */
+export class PinError extends DeviceError {
+  tries: number | null;
+  wiped: boolean;
+  constructor(code: string, message: string, data?: { [k: string]: unknown }) {
+    const tries = typeof data?.tries === "number" && data.tries >= 0 ? Math.floor(data.tries) : null;
+    const wiped = data?.wiped === true;
+    super(code, code === ERR.PIN ? pinSentence(tries, wiped, message) : message, data);
+    this.tries = tries;
+    this.wiped = wiped;
+  }
+}
+
+/** The token has a PIN and this session is locked (E_LOCKED): `hwtotp unlock` first. */
+export class LockedError extends PinError {
+  constructor(code: string, message: string, data?: { [k: string]: unknown }) {
+    super(code, "The token is locked: run `hwtotp unlock` first (it stays unlocked until a reset, a power cut, `hwtotp lock` or its idle time).", data);
+  }
+}
+
+function pinSentence(tries: number | null, wiped: boolean, said: string): string {
+  if (wiped) return "Wrong PIN, and that was the last try: the token wiped every slot and its PIN.";
+  if (tries === null) return said || "Wrong PIN.";
+  return tries === 1 ? "Wrong PIN: 1 try left; one more wrong PIN wipes every slot and the PIN." : "Wrong PIN: " + tries + " tries left.";
+}
+
+const DEVICE_CLASS: { [code: string]: new (code: string, m: string, d?: { [k: string]: unknown }) => DeviceError } = {
   [ERR.NOSLOT]: NoSuchSlotError,
   [ERR.EXISTS]: SlotExistsError,
   [ERR.FULL]: DeviceFullError,
@@ -127,12 +158,12 @@ const DEVICE_CLASS: { [code: string]: new (code: string, m: string) => DeviceErr
   [ERR.TOUCH]: TouchTimeoutError,
   [ERR.BUSY]: TouchTimeoutError,
   [ERR.PIN]: PinError,
-  [ERR.LOCKED]: PinError,
+  [ERR.LOCKED]: LockedError,
 };
 
-export function deviceError(code: string, message: string): DeviceError {
+export function deviceError(code: string, message: string, data?: { [k: string]: unknown }): DeviceError {
   const C = DEVICE_CLASS[code] ?? DeviceError;
-  return new C(code, message);
+  return new C(code, message, data);
 }
 
 /** Exit code for anything thrown. */

@@ -1,5 +1,6 @@
 // Reads a secret so it need not sit in shell history or on argv: from a prompt (no echo), from stdin ("-"),
-// or from a file ("@FILE"). A literal value is accepted too, with a warning about ps and history.
+// or from a file ("@FILE"). A literal value is accepted too, with a warning about ps and history, except
+// where the caller refuses it (a PIN: `literal: false`).
 import fs from "node:fs";
 import { UsageError } from "./errors.ts";
 
@@ -19,6 +20,17 @@ export interface ReadOptions {
    * so a refused value gets one sentence, not two. Default: the note is printed here.
    */
   noteLater?: boolean;
+  /** The option the spec came from (e.g. "--pin"), named when a literal is refused. */
+  option?: string;
+  /** false: refuse a literal value (only a prompt, - or @FILE), with a sentence that does not repeat it. */
+  literal?: boolean;
+  /** On the prompt, ask twice and refuse when the two answers differ (a new PIN). */
+  confirm?: boolean;
+}
+
+/** "Base32 secret" → "base32 secret", "PIN" → "PIN", "New PIN" → "new PIN". */
+function inSentence(what: string): string {
+  return what.replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase());
 }
 
 /** Said when a secret was taken from argv. */
@@ -31,11 +43,14 @@ export const ARGV_NOTE = "Note: a secret given on the command line is visible in
 export async function readSecret(spec: string | true, opts: ReadOptions): Promise<SecretSource> {
   const stdin = opts.stdin ?? process.stdin;
   const stderr = opts.stderr ?? process.stderr;
+  const what = inSentence(opts.what);
+  checkSecretSpec(spec, opts);
   if (spec === true || spec === "") {
-    if (!stdin.isTTY) {
-      throw new UsageError("No terminal to ask for the " + opts.what.toLowerCase() + " on: pass - to read it from stdin, or @FILE.");
+    const value = (await promptHidden(opts.what + ": ", stdin, stderr)).trim();
+    if (opts.confirm && (await promptHidden(opts.what + " again: ", stdin, stderr)).trim() !== value) {
+      throw new UsageError("The two entries of the " + what + " differ; nothing was changed.");
     }
-    return { from: "prompt", value: (await promptHidden(opts.what + ": ", stdin, stderr)).trim() };
+    return { from: "prompt", value };
   }
   if (spec === "-") {
     const chunks: Buffer[] = [];
@@ -43,7 +58,7 @@ export async function readSecret(spec: string | true, opts: ReadOptions): Promis
     const buf = Buffer.concat(chunks);
     const value = buf.toString("utf8").trim();
     buf.fill(0);
-    if (!value) throw new UsageError("Read an empty " + opts.what.toLowerCase() + " from stdin.");
+    if (!value) throw new UsageError("Read an empty " + what + " from stdin.");
     return { from: "stdin", value };
   }
   if (spec.startsWith("@")) {
@@ -54,16 +69,45 @@ export async function readSecret(spec: string | true, opts: ReadOptions): Promis
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       throw new UsageError(
-        "Cannot read the " + opts.what.toLowerCase() + " from " + file + ": " + (code === "ENOENT" ? "no such file" : code ?? "error") + ".",
+        "Cannot read the " + what + " from " + file + ": " + (code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : code ?? "error") + ".",
       );
     }
     const value = buf.toString("utf8").trim();
     buf.fill(0);
     if (!value) throw new UsageError("The file " + file + " is empty.");
+    // A secret that must never sit on argv (a PIN) should not sit in a file others can read either.
+    const mode = opts.literal === false ? modeOf(file) : 0;
+    if (mode & 0o044) stderr.write("Note: " + file + " can be read by other users (mode " + (mode & 0o777).toString(8).padStart(4, "0") + "); keep it 0600.\n");
     return { from: "file " + file, value };
   }
   if (!opts.noteLater) stderr.write(ARGV_NOTE + "\n");
   return { from: "argument", value: spec };
+}
+
+function modeOf(file: string): number {
+  try {
+    return fs.statSync(file).mode;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * What readSecret would refuse before reading anything: a prompt without a terminal, and a literal value
+ * where none is allowed (`literal: false`). Call it early to refuse bad input before reaching the device.
+ */
+export function checkSecretSpec(spec: string | true, opts: ReadOptions): void {
+  const what = inSentence(opts.what);
+  const opt = opts.option ? opts.option + " " : "";
+  if (spec === true || spec === "") {
+    if (!(opts.stdin ?? process.stdin).isTTY) throw new UsageError("No terminal to ask for the " + what + " on: pass " + opt + "- to read it from stdin, or " + opt + "@FILE.");
+    return;
+  }
+  if (spec === "-" || spec.startsWith("@") || opts.literal !== false) return;
+  throw new UsageError(
+    (opts.option ?? "The option") + " takes - (read the " + what + " from stdin) or @FILE, never the " + what +
+      " itself (the command line shows in `ps` and shell history); leave it out to be asked on the terminal.",
+  );
 }
 
 function promptHidden(question: string, stdin: NodeJS.ReadStream, stderr: NodeJS.WriteStream): Promise<string> {

@@ -1,9 +1,11 @@
 // Shared plumbing of every command: the common options (--device, --json, --socket, --no-daemon), how a
-// session is obtained (the daemon when it runs, else the device directly), output, and errors → exit codes.
+// session is obtained (the daemon when it runs, else the device directly), press notices on stderr, output,
+// and errors → exit codes.
 import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { EXIT, HwtotpError, UsageError, exitCodeOf } from "../errors.ts";
+import { LIMITS, type PressData } from "../../../protocol/index.ts";
+import { EXIT, HwtotpError, PinError, UsageError, exitCodeOf } from "../errors.ts";
 import { Session, type SessionOptions, TOUCH_TIMEOUT_MS } from "../session.ts";
 import { connectDaemon, defaultSocketPath, unsafePath } from "../daemon-client.ts";
 import { createLink } from "../link/index.ts";
@@ -59,7 +61,29 @@ const trace = process.env.HWTOTP_TRACE
   ? (what: string) => process.stderr.write("trace " + performance.now().toFixed(1) + " ms " + what + "\n")
   : () => {};
 
+/** What the device waits for, as the user reads it on stderr (the device's notice; protocol PressNotice). */
+export function pressSentence(p: PressData): string {
+  return (p.long ? "hold the button for " + LIMITS.LONG_PRESS_MS / 1000 + " s" : "press the button") + " to confirm: " + p.what;
+}
+
+/** Press notices printed so far (hintWhileWaiting stays quiet once the device said itself what it waits for). */
+let noticesShown = 0;
+
+/** Prints each press notice of the session's requests on stderr (with --json too: stdout keeps the document). */
+export function showPresses(s: Session): void {
+  s.onPress((p) => {
+    noticesShown++;
+    say(pressSentence(p));
+  });
+}
+
 export async function openSession(opts: CommonOptions, sessionOpts: SessionOptions = {}): Promise<{ session: Session; route: Route }> {
+  const r = await openRoute(opts, sessionOpts);
+  showPresses(r.session);
+  return r;
+}
+
+async function openRoute(opts: CommonOptions, sessionOpts: SessionOptions): Promise<{ session: Session; route: Route }> {
   trace("open session");
   if (!opts.device && opts.daemon !== false) {
     const sock = opts.socket ?? defaultSocketPath();
@@ -97,10 +121,13 @@ export function say(text: string): void {
 
 /**
  * Says `text` on stderr if `p` has not settled after `afterMs` — e.g. "press the button" while a touch
- * slot waits on the device (the host cannot know in advance which request will wait).
+ * slot waits on the device (the host cannot know in advance which request will wait) — unless the device
+ * sent its own press notice meanwhile (firmware with notices says what the press confirms).
  */
 export async function hintWhileWaiting<T>(p: Promise<T>, text: string | (() => string | null), afterMs = 400): Promise<T> {
+  const seen = noticesShown;
   const timer = setTimeout(() => {
+    if (noticesShown !== seen) return;
     const t = typeof text === "function" ? text() : text;
     if (t) say(t);
   }, afterMs);
@@ -118,12 +145,13 @@ const NEXT: { [code: string]: [RegExp, string] } = {
   E_NOSLOT: [/./, "`hwtotp list` shows the slots"],
   E_FULL: [/./, "free one with `hwtotp delete NAME`"],
   E_EXISTS: [/./, "pick another name, or `hwtotp delete NAME` first"],
-  E_TOUCH: [/./, "press the device's button while its LED blinks"],
+  E_TOUCH: [/^(?!Not held)/, "press the device's button while its LED blinks"],
+  E_TOUCH_LONG: [/^Not held/, "hold the device's button for " + LIMITS.LONG_PRESS_MS / 1000 + " s while its LED blinks fast"],
 };
 
 export function sentenceOf(err: unknown): string {
   if (err instanceof HwtotpError) {
-    const next = NEXT[err.code];
+    const next = err.code === "E_TOUCH" && /^Not held/.test(err.message) ? NEXT.E_TOUCH_LONG : NEXT[err.code];
     if (next && next[0].test(err.message) && !/hwtotp |button/.test(err.message)) return err.message.replace(/\.$/, "") + ": " + next[1] + ".";
     return err.message;
   }
@@ -140,7 +168,9 @@ export function reportError(err: unknown, json: boolean): number {
     const c = err instanceof HwtotpError ? err.code : "E_HOST";
     // An error that must hand something over (add's kept slot: its generated URI) carries it as `uri`.
     const uri = err instanceof HwtotpError && typeof (err as { uri?: unknown }).uri === "string" ? { uri: (err as { uri?: string }).uri } : {};
-    process.stdout.write(JSON.stringify({ error: { code: c, message: sentence, exit: code }, ...uri }, null, 2) + "\n");
+    // A wrong PIN says how many tries are left (and whether the token wiped itself) for scripts too.
+    const tries = err instanceof PinError && err.code === "E_PIN" && err.tries !== null ? { tries: err.tries, wiped: err.wiped } : {};
+    process.stdout.write(JSON.stringify({ error: { code: c, message: sentence, exit: code, ...tries }, ...uri }, null, 2) + "\n");
   }
   if (!(err instanceof HwtotpError) && process.env.HWTOTP_DEBUG && err instanceof Error) process.stderr.write(String(err.stack) + "\n");
   return code;

@@ -20,6 +20,9 @@ const LAZY: { [name: string]: () => Promise<{ register: Register }> } = {
   add: () => import("./commands/add.ts"),
   code: () => import("./commands/code.ts"),
   delete: () => import("./commands/delete.ts"),
+  pin: () => import("./commands/pin.ts"),
+  unlock: () => import("./commands/unlock.ts"),
+  lock: () => import("./commands/lock.ts"),
   time: () => import("./commands/time.ts"),
   "resync-codes": () => import("./commands/resync-codes.ts"),
   exec: () => import("./commands/exec.ts"),
@@ -133,7 +136,7 @@ export async function buildProgram(registers?: Register[]): Promise<Command> {
     .configureOutput({ outputError: () => {} }) // main() prints the (redacted) sentence, and --json's document
     .enablePositionalOptions()
     .showSuggestionAfterError()
-    .addHelpText("after", "\nExit codes: 0 ok, 1 error, 2 bad input, 3 no device, 4 firmware mismatch, 5 no such slot,\n6 refused (exists/full), 7 clock, 8 touch, 9 PIN; `exec` returns its command's code.");
+    .addHelpText("after", "\nExit codes: 0 ok, 1 error, 2 bad input, 3 no device, 4 firmware mismatch, 5 no such slot,\n6 refused (exists/full), 7 clock, 8 touch, 9 PIN (wrong, or locked: `hwtotp unlock`);\n`exec` returns its command's code.");
   // The common options also work before the command (`hwtotp --device tcp://… info`); a value given
   // after the command wins.
   program

@@ -9,6 +9,9 @@ import { register as list } from "./list.ts";
 import { register as add } from "./add.ts";
 import { register as code } from "./code.ts";
 import { register as del } from "./delete.ts";
+import { register as pin } from "./pin.ts";
+import { register as unlock } from "./unlock.ts";
+import { register as lock } from "./lock.ts";
 import { register as time } from "./time.ts";
 import { register as resyncCodes } from "./resync-codes.ts";
 import { register as exec } from "./exec.ts";
@@ -27,6 +30,9 @@ export const commands: Array<(program: Command) => void> = [
   add,
   code,
   del,
+  pin,
+  unlock,
+  lock,
   time,
   resyncCodes,
   exec,

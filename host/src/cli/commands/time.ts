@@ -55,7 +55,7 @@ export function register(program: Command): void {
         maxJump,
         force: !!opts.force,
         onPlan: (p) => {
-          if (p.action === "jump") say("The correction of " + p.correction.toFixed(1) + " s is a jump: press the button on the device to confirm.");
+          if (p.action === "jump") say("The correction of " + p.correction.toFixed(1) + " s is a jump: the device asks for a long press of its button to confirm it.");
           else if (opts.force && p.action === "set" && !p.sample.ok && p.sample.reason === "device clock was unset") say("The device clock is unset: if the device blinks (it lost its clock while holding slots), press its button to confirm.");
           else if (opts.force && p.action === "set" && p.correction > 0) say("If the device blinks, press its button to confirm the correction.");
         },
