@@ -19,7 +19,8 @@ let tmp: string;
 
 beforeAll(async () => {
   await ensureHostBuilt();
-  target = await startEmu({ board: "pico" });
+  // A user who confirms deletes (a press each); touch codes are pressed by their own tests.
+  target = await startEmu({ board: "pico", autoPress: (p) => !p.what.startsWith("code of slot") });
   env = privateEnv({ HWTOTP_DEVICE: target.address });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-cli-t-"));
 });
@@ -373,7 +374,8 @@ describe("touch slots", () => {
     target.emu.control.pressButton(100);
     const r = await pressed;
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/press its button/);
+    expect(r.stderr).toMatch(/^press the button to confirm: code of slot touchy$/m);
+    expect(r.stderr).not.toMatch(/Waiting for the device/); // the device's notice replaces the host's guess
     const d = JSON.parse(r.stdout);
     expect(d.codes[0].code).toBe(new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(B32) }).generate({ timestamp: d.t * 1000 }));
     const ignored = cli(["code", "touchy"]);
@@ -402,7 +404,7 @@ describe("a board without the firmware", () => {
 
 describe("a board whose clock was never set", () => {
   it("refuses codes with exit 7 and says how to set it; time sync fixes it", async () => {
-    const unset = await startEmu({ clock: 0 });
+    const unset = await startEmu({ clock: 0, autoPress: true });
     const env0 = privateEnv({ HWTOTP_DEVICE: unset.address });
     try {
       expect((await runCli(["add", "c", "--secret", "-"], { env: env0, input: B32 })).code).toBe(0);
@@ -415,10 +417,9 @@ describe("a board whose clock was never set", () => {
       const refused = await runCli(["time", "sync"], { env: env0 });
       expect(refused.code).toBe(7);
       expect(refused.stderr).toMatch(/lost its clock.*`hwtotp time sync --force` and press the button/);
-      const forced = runCli(["time", "sync", "--force"], { env: env0 });
-      const presser = setInterval(() => unset.emu.control.pressButton(50), 200);
-      const sync = await forced.finally(() => clearInterval(presser));
+      const sync = await runCli(["time", "sync", "--force"], { env: env0 });
       expect(sync.code, sync.stderr).toBe(0);
+      expect(sync.stderr).toMatch(/^hold the button for 2 s to confirm: setting the lost clock$/m);
       const ok = await runCli(["code", "c", "--json"], { env: env0 });
       expect(ok.code, ok.stderr).toBe(0);
     } finally {

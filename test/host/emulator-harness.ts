@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
+import { createEmulator, type Emulator, type EmulatorOptions } from "../../firmware/emulator/index.ts";
 import type { ListData } from "../../protocol/index.ts";
 import { MemoryLink } from "../../host/src/link/memory.ts";
 import { Session } from "../../host/src/session.ts";
@@ -20,9 +20,19 @@ export interface EmuTarget {
 
 let nextRange = 1_000_000;
 
-export async function startEmu(o: { board?: string; stateFile?: string; port?: number; flashed?: boolean; clock?: number } = {}): Promise<EmuTarget> {
+export interface EmuOptions {
+  board?: string;
+  stateFile?: string;
+  port?: number;
+  flashed?: boolean;
+  clock?: number;
+  /** A user at the board confirming what the firmware asks a press for (see EmulatorOptions.autoPress). */
+  autoPress?: EmulatorOptions["autoPress"];
+}
+
+export async function startEmu(o: EmuOptions = {}): Promise<EmuTarget> {
   const stateFile = o.stateFile ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-emu-")), "state.json");
-  const emu = createEmulator({ board: o.board ?? "pico", stateFile, clock: o.clock ?? Date.now() / 1000, flashed: o.flashed });
+  const emu = createEmulator({ board: o.board ?? "pico", stateFile, clock: o.clock ?? Date.now() / 1000, flashed: o.flashed, autoPress: o.autoPress });
   await emu.start();
   const { port } = await emu.listen({ port: o.port ?? 0 });
   const session = async () => {

@@ -1,17 +1,23 @@
 // A stand-in token for host tests: a TCP server on 127.0.0.1 that speaks protocol v1 through
-// protocol/index.ts (parseRequest, encodeOk/encodeError) and computes RFC 6238 codes with node:crypto.
+// protocol/index.ts (parseRequest, encodeOk/encodeError/encodePress) and computes RFC 6238 codes with
+// node:crypto. An optional PIN (unlock, lock, pin; E_PIN with tries, E_LOCKED) and, with `press` set, a
+// notice before the reply of delete, wipe and pin, then the reply after `press.replyAfterMs`.
 // Modes imitate a bare Espruino REPL, a newer firmware, and a device that never answers.
 import { createHmac } from "node:crypto";
 import net from "node:net";
 import {
   ERR,
   MAX_REQUEST_LINE,
+  LIMITS,
   OPS,
   PROTOCOL_VERSION,
+  type PinState,
+  type PressData,
   type SlotInfo,
   createLineReader,
   encodeError,
   encodeOk,
+  encodePress,
   parseRequest,
 } from "../../protocol/index.ts";
 
@@ -32,6 +38,10 @@ export interface FakeDevice {
   maxSlots: number;
   /** Runs before each valid request is handled; returning an error code makes the device refuse it with that code. */
   hook?: (op: string, a: Record<string, unknown>) => string | void;
+  /** The PIN (null: none), tries left, unlocked, idle seconds. */
+  pin: { value: string | null; tries: number; unlocked: boolean; idle: number };
+  /** Set: delete, wipe and pin send a press notice (wipe a long one) and reply replyAfterMs later, as if pressed. */
+  press?: { ms: number; replyAfterMs: number };
   /** Drop every connection (an unplug). */
   dropAll(): void;
   close(): Promise<void>;
@@ -60,6 +70,7 @@ export async function startFakeDevice(
     requests: [],
     mode: opts.mode ?? "ok",
     maxSlots: opts.maxSlots ?? 32,
+    pin: { value: null, tries: LIMITS.PIN_TRIES, unlocked: false, idle: 0 },
     dropAll: () => {
       for (const s of sockets) s.destroy();
     },
@@ -73,7 +84,36 @@ export async function startFakeDevice(
     const { key: _k, ...info } = s;
     return info;
   };
-  const handle = (line: string): string | null => {
+  const pinState = (): PinState => ({ set: dev.pin.value !== null, locked: dev.pin.value !== null && !dev.pin.unlocked, tries: dev.pin.tries, idle: dev.pin.idle });
+  /** A PIN check that spends a try first (null: right; else the error reply). */
+  const tryPin = (id: number, pin: unknown): string | null => {
+    dev.pin.tries--;
+    if (pin === dev.pin.value) {
+      dev.pin.tries = LIMITS.PIN_TRIES;
+      dev.pin.unlocked = true;
+      return null;
+    }
+    if (dev.pin.tries <= 0) {
+      dev.slots.clear();
+      dev.pin = { value: null, tries: LIMITS.PIN_TRIES, unlocked: false, idle: 0 };
+      return encodeError(id, ERR.PIN, "Wrong PIN: the token wiped itself.", { tries: 0, wiped: true });
+    }
+    return encodeError(id, ERR.PIN, "Wrong PIN: " + dev.pin.tries + " tries left.", { tries: dev.pin.tries, wiped: false });
+  };
+  const handle = (line: string, send: (s: string) => void): string | null => {
+    const out = handleNow(line);
+    if (out === null || dev.press === undefined) return out;
+    const req = parseRequest(line);
+    if (!req.ok || out.indexOf('"ok":true') < 0) return out;
+    const op = req.req.op;
+    const what = op === OPS.DELETE ? "delete slot " + req.req.a.name : op === OPS.WIPE ? "wipe every slot" : op === OPS.PIN ? "change the PIN" : null;
+    if (what === null) return out;
+    const p: PressData = { what, long: op === OPS.WIPE, ms: dev.press.ms };
+    send(encodePress(req.req.id, p));
+    setTimeout(() => send(out), dev.press.replyAfterMs);
+    return null;
+  };
+  const handleNow = (line: string): string | null => {
     dev.requests.push(line);
     if (dev.mode === "silent") return null;
     if (dev.mode === "repl") return ">" + line + "\r\nUncaught SyntaxError: Got ':' expected EOF\r\n at line 1 col 5\r\n";
@@ -87,6 +127,8 @@ export async function startFakeDevice(
     const { id, op, a } = p.req;
     const refused = dev.hook?.(op, a as Record<string, unknown>);
     if (refused) return encodeError(id, refused, "Refused by the test (" + refused + ").");
+    const guarded = op === OPS.LIST || op === OPS.CODE || op === OPS.ADD || op === OPS.DELETE || op === OPS.WIPE;
+    if (guarded && pinState().locked) return encodeError(id, ERR.LOCKED, "Locked: unlock with the PIN first.");
     const t = now();
     const clockData = () => ({ set: dev.clock.offset !== null, t, raw: t, ppm: 0, synced: null, samples: 0 });
     switch (op) {
@@ -94,7 +136,30 @@ export async function startFakeDevice(
         return encodeOk(id, {
           fw: "0.0.0-fake", proto: PROTOCOL_VERSION, board: "FAKE", algs: ["SHA1", "SHA256", "SHA512"],
           slots: { used: dev.slots.size, max: dev.maxSlots }, clock: clockData(), heap: { free: 1000, usage: 100, total: 1100 },
+          pin: pinState(), guard: { button: dev.press !== undefined, pin: dev.pin.value !== null },
         });
+      case OPS.UNLOCK: {
+        if (dev.pin.value === null) return encodeOk(id, { ...pinState() });
+        return tryPin(id, a.pin) ?? encodeOk(id, { ...pinState() });
+      }
+      case OPS.LOCK:
+        dev.pin.unlocked = false;
+        return encodeOk(id, { ...pinState() });
+      case OPS.PIN: {
+        const set = dev.pin.value !== null;
+        if (set ? a.pin === undefined : a.pin !== undefined || a.next === undefined) return encodeError(id, ERR.ARG, "Bad pin arguments.");
+        if (set) {
+          const bad = tryPin(id, a.pin);
+          if (bad) return bad;
+        }
+        if (a.next === undefined && a.idle === undefined) dev.pin = { value: null, tries: LIMITS.PIN_TRIES, unlocked: false, idle: 0 };
+        else {
+          if (a.next !== undefined) dev.pin.value = a.next as string;
+          if (a.idle !== undefined) dev.pin.idle = a.idle as number;
+          dev.pin.unlocked = true;
+        }
+        return encodeOk(id, { ...pinState() });
+      }
       case OPS.TIME:
         return encodeOk(id, clockData());
       case OPS.SET_TIME: {
@@ -147,9 +212,12 @@ export async function startFakeDevice(
     sock.setEncoding("utf8");
     sock.on("close", () => sockets.delete(sock));
     sock.on("error", () => {});
+    const send = (out: string) => {
+      if (!sock.destroyed) sock.write(out);
+    };
     const reader = createLineReader(MAX_REQUEST_LINE, (line) => {
-      const out = handle(line);
-      if (out !== null && !sock.destroyed) sock.write(out);
+      const out = handle(line, send);
+      if (out !== null) send(out);
     }, () => sock.write(encodeError(null, ERR.FRAME, "Frame too long.")));
     sock.on("data", (s: string) => reader.push(s));
   });

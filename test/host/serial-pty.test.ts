@@ -29,7 +29,7 @@ let tty: string;
 d("serial link over a pty", () => {
   beforeAll(async () => {
     await ensureHostBuilt();
-    target = await startEmu({ board: "puckjs" });
+    target = await startEmu({ board: "puckjs", autoPress: true }); // delete waits for a press
     tty = (await target.emu.pty())!.path;
   });
   afterAll(async () => {
