@@ -12,6 +12,7 @@ interface EmulateOptions {
   driftPpm?: string;
   fresh?: boolean;
   pty?: string | boolean;
+  autoPress?: boolean;
   json?: boolean;
 }
 
@@ -41,6 +42,7 @@ export function register(program: Command): void {
     .option("--drift-ppm <n>", "RTC drift in ppm (positive: runs fast)")
     .option("--fresh", "a board without the firmware: Espruino REPL (flash it with hwtotp flash --port tcp://…)")
     .option("--pty [path]", "also expose the link as a pty through socat (if installed)")
+    .option("--auto-press", "confirm every press the firmware asks for (delete, PIN changes, jumps, touch codes), as a user at the board would")
     .option("--json", "print the addresses as one JSON document")
     .action(async (opts: EmulateOptions) => {
       const listen = hostPort(opts.listen, "listen");
@@ -52,6 +54,7 @@ export function register(program: Command): void {
         clock: num(opts.clock, "clock") ?? Date.now() / 1000,
         driftPpm: num(opts.driftPpm, "drift-ppm"),
         flashed: opts.fresh ? false : undefined,
+        autoPress: opts.autoPress === true,
         log: (l) => process.stderr.write("emulator: " + l + "\n"),
       });
       await emu.start();
@@ -70,6 +73,7 @@ export function register(program: Command): void {
         process.stdout.write("Emulated " + emu.board.envBoard + " (" + info.mode + ") listening on " + info.device + "\n");
         process.stdout.write("Control channel (JSON lines) on " + info.control + "\n");
         if (opts.pty) process.stdout.write(pty ? "Pty: " + pty.path + "\n" : "No pty: socat is not installed.\n");
+        if (!opts.autoPress) process.stdout.write('Button presses (delete, PIN changes, jumps): {"cmd":"pressButton","args":[100]} on the control channel (2500 ms for a long one), or run with --auto-press\n');
         process.stdout.write("Try: hwtotp --device " + info.device + " info   (Ctrl-C stops the emulator)\n");
       }
       await new Promise<void>((resolve) => {
