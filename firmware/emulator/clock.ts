@@ -9,6 +9,8 @@ export interface Timer {
   fn: () => void;
   /** The program's own callback (heap root). */
   user?: Function;
+  /** Extra arguments given to setTimeout/setInterval (kept in an "args" array on the device). */
+  args?: number;
 }
 
 export class VirtualClock {
@@ -70,9 +72,9 @@ export class VirtualClock {
     this.clearAll();
   }
 
-  add(fn: () => void, ms: number, repeat: boolean, user?: Function): number {
+  add(fn: () => void, ms: number, repeat: boolean, user?: Function, args?: number): number {
     const delay = Math.max(0, +ms || 0);
-    const t: Timer = { id: this.nextId++, due: this.ticks() + delay, interval: repeat ? Math.max(delay, 1) : 0, fn: fn, user: user };
+    const t: Timer = { id: this.nextId++, due: this.ticks() + delay, interval: repeat ? Math.max(delay, 1) : 0, fn: fn, user: user, args: args };
     this.timers.push(t);
     this.schedule();
     return t.id;
@@ -92,6 +94,10 @@ export class VirtualClock {
   }
 
   /** Callbacks of the timers (heap roots). */
+  timerList(): readonly Timer[] {
+    return this.timers;
+  }
+
   timerFns(): Function[] {
     return this.timers.map((t) => t.user || t.fn);
   }

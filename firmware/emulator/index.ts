@@ -72,7 +72,7 @@ export interface EmulatorControl {
   freeze(frozen: boolean): void;
   /** The device's getTime(). */
   now(): number;
-  /** A press of `ms` milliseconds (rising then falling edge). */
+  /** A press of `ms` milliseconds: the rising edge, the device clock moved on by `ms`, the falling edge. */
   pressButton(ms?: number): void;
   holdButton(down: boolean): void;
   /** Reset button: RAM lost, RTC kept, boots again. */
@@ -205,7 +205,7 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
     flash.cutAfter = -1;
     clock.powerUp(t);
     clock.running = true;
-    device.boot({ load: true });
+    device.boot({ kind: "power" });
     clock.schedule();
   }
 
@@ -244,8 +244,12 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
     freeze: (f) => clock.setFrozen(f),
     now: () => clock.now(),
     pressButton: (ms = 100) => {
+      // The rising edge now, the falling edge `ms` later in device time: the RTC moves on by the press (timers due
+      // meanwhile fire, as they would while a finger holds the button), so getTime() and the watch events'
+      // time/lastTime both measure it.
       device.setButton(true);
-      device.setButton(false, ms / 1000);
+      clock.advance(ms / 1000);
+      device.setButton(false);
     },
     holdButton: (down) => device.setButton(down),
     reset: () => {

@@ -178,9 +178,37 @@ function matchhere(re: string, at: number, pos: number, infoIn: Info): RegexMatc
   }
 }
 
-/** Espruino's `match()`: tries startIndex, then each later index that still has a char (never str.length itself
- *  unless it is startIndex: /$/ does not match "ab" on the device). */
+/** Espruino's `match()`: the endsWith shortcut, then startIndex, then each later index that still has a char
+ *  (never str.length itself unless it is startIndex: only the shortcut finds /$/ at the end of "ab"). */
+/**
+ * jswrap_regexp_constructor's "endsWith" shortcut (2v29, ESPR_NO_REGEX_OPTIMISE unset): a source of plain characters
+ * (\. and \\ allowed) ending in `$` is matched by a case-sensitive string compare at the end, whatever the flags;
+ * when that fails, exec falls back to the engine. Returns the text to compare, or null.
+ */
+export function endsWithShortcut(source: string): string | null {
+  let ch = "";
+  let plain = true;
+  let buf = "";
+  for (let i = 0; i < source.length; i++) {
+    const wasSlash = ch === "\\";
+    if (ch && ".[]()|^*+$".indexOf(ch) >= 0) plain = false;
+    ch = source[i];
+    if (wasSlash && ".\\".indexOf(ch) < 0) {
+      plain = false;
+      ch = "";
+    }
+    if (ch && (wasSlash || ch !== "\\") && buf.length < 32) buf += ch;
+    if (wasSlash) ch = "";
+  }
+  return ch === "$" && plain && buf.length < 32 ? buf.substring(0, buf.length - 1) : null;
+}
+
 export function espruinoMatch(source: string, str: string, startIndex: number, ignoreCase: boolean, sticky = false): RegexMatch | null {
+  const ew = endsWithShortcut(source);
+  if (ew !== null) {
+    const idx = str.length - ew.length;
+    if (startIndex <= idx && str.substring(idx) === ew) return { index: idx, parts: [ew] };
+  }
   const info: Info = { src: str, startIndex: startIndex, ignoreCase: ignoreCase, rangeMatch: false, rangeFirstChar: NO_RANGE, groups: 0, groupStart: [], groupEnd: [] };
   let r = matchhere(source, 0, startIndex, info);
   if (sticky) return r;

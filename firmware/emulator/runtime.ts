@@ -1,12 +1,13 @@
 // The emulated Espruino board: interpreter realm, console/REPL, serial devices and Loopbacks, pins and the
 // button, Storage on a flash image, crypto per board, the virtual RTC, a variable cap, boot sequence.
-import { createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, pbkdf2Sync, randomBytes } from "node:crypto";
 import { BoardProfile } from "./boards.ts";
 import { VirtualClock } from "./clock.ts";
-import { countBlocks, stringBlocks } from "./heap.ts";
+import { bufferBlocks, countBlocks, flatBlocks, layoutOf, nameBlocks, SourceIndex, stringBlocks, type HeapWalkOptions, type Layout } from "./heap.ts";
 import { createRealm, Realm } from "./sandbox.ts";
-import { Flash, PowerCut, Storage, StorageError, fromLatin1, latin1 } from "./storage.ts";
+import { Flash, PowerCut, Storage, StorageError, fromLatin1, latin1, type MovedFile } from "./storage.ts";
 import { espruinoSource } from "./transform.ts";
+import { espruinoJsonParse, type JsonRealm } from "./json.ts";
 import { Repl } from "./repl.ts";
 
 export const ESPRUINO_VERSION = "2v29";
@@ -20,6 +21,23 @@ export class OutOfMemory extends Error {
     super("Out of Memory!");
   }
 }
+
+/**
+ * The interpreter read garbage (a compaction moved code it was running from memory-mapped flash): raised out of
+ * the Storage call that compacted, and out of every API call until the task ends; the device then runs nothing
+ * more until reset.
+ */
+export class DeviceFault extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DeviceFault";
+  }
+}
+
+/** Built-in libraries and classes the device adds to its root when a program first names them (measured on Linux). */
+const LIBRARIES = ["JSON", "Math", "E", "process", "Date", "Number", "String", "Boolean", "Array", "Error", "TypeError",
+  "SyntaxError", "ReferenceError", "InternalError", "RegExp", "Promise", "ArrayBuffer", "DataView", "Uint8Array", "Int8Array",
+  "Uint8ClampedArray", "Uint16Array", "Int16Array", "Uint32Array", "Int32Array", "Float32Array", "Float64Array", "console"];
 
 type DataHandler = (data: string) => void;
 
@@ -57,6 +75,8 @@ export interface Watch {
   pin: string;
   repeat: boolean;
   edge: string;
+  /** Debounce in ms (0: none). */
+  debounce: number;
 }
 
 export interface DeviceOptions {
@@ -86,6 +106,16 @@ export class Device {
   nextWatch = 1;
   events = new Map<string, Function[]>();
   flashStrings = new Set<string>();
+  /** Block geometry of the board's interpreter. */
+  layout: Layout;
+  /** Scripts compiled since boot (where each function's parameters, locals and nesting are read from). */
+  sources = new SourceIndex();
+  /** ArrayBuffers the API made (flat strings on the device). */
+  apiBuffers = new WeakSet<object>();
+  /** Built-in library/class objects the program referenced (the device adds them to its root then). */
+  touched = new Set<string>();
+  /** Built-in classes whose prototype the program used (new, instanceof): prototype and constructor names. */
+  protoUsed = new Set<string>();
   totalVars: number;
   usage = 0;
   /** Unused: kept 0 (temporaries are freed at once on Espruino; only the allocation in progress is counted). */
@@ -94,6 +124,16 @@ export class Device {
   peak = 0;
   tasks = 0;
   oom = false;
+  /**
+   * Set when a compaction moved a file whose code was running inside a loop on a board with memory-mapped
+   * flash (see onCompacted): the device's interpreter then reads garbage. Modelled as a crash: the program gets
+   * no more events, its output is dropped, until reset or power-up.
+   */
+  fault: null | { reason: string; file: string } = null;
+  /** Debugging: when set, the next heap walks add their blocks per category here. */
+  heapTally: Record<string, number> | null = null;
+  /** Storage files whose code ran since boot (their functions may point into them). */
+  running: string[] = [];
   on = false;
   booting = false;
   pending: null | { kind: "reset" | "load"; file?: string } = null;
@@ -105,8 +145,10 @@ export class Device {
     this.board = opts.board;
     this.flash = opts.flash;
     this.storage = new Storage(opts.flash);
+    this.storage.onCompact = (moved) => this.onCompacted(moved);
     this.clock = opts.clock;
     this.totalVars = opts.vars || opts.board.vars;
+    this.layout = layoutOf(opts.board.layout);
     this.consoleName = opts.board.consoleDevice;
     this.repl = new Repl(this);
     this.clock.runTask = (fn) => this.task(fn);
@@ -116,7 +158,7 @@ export class Device {
     const b = new Port(this, "LoopbackB", (s) => this.ports.get("LoopbackA")!.input(s));
     this.ports.set(a.name, a);
     this.ports.set(b.name, b);
-    if (opts.board.name !== "linux") this.ports.set("Serial1", new Port(this, "Serial1", () => {}));
+    this.ports.set("Serial1", new Port(this, "Serial1", () => {}));
     for (const p of [opts.board.button, ...opts.board.leds]) if (p) this.pins.set(p, { state: false, api: null });
   }
 
@@ -130,6 +172,7 @@ export class Device {
 
   // ---------------------------------------------------------------- output
   portWrite(p: Port, v: unknown): void {
+    if (this.fault) return; // a crashed device says nothing
     let s: string;
     if (typeof v === "string") s = v;
     else if (typeof v === "number") s = String.fromCharCode(v & 255);
@@ -163,7 +206,7 @@ export class Device {
   // ---------------------------------------------------------------- tasks and memory
   /** Runs one event-loop task of the device (a data event, timer, watch), catching what Espruino would report. */
   task(fn: () => void): void {
-    if (!this.on) return;
+    if (!this.on || this.fault) return;
     try {
       fn();
     } catch (e) {
@@ -185,50 +228,140 @@ export class Device {
     if (this.pending) {
       const p = this.pending;
       this.pending = null;
-      if (p.kind === "reset") this.boot({ load: false, banner: true });
-      else this.boot({ load: true, file: p.file });
+      if (p.kind === "reset") this.boot({ kind: "reset", banner: true });
+      else this.boot({ kind: "load", file: p.file });
     }
   }
 
   reportError(e: unknown): void {
     if (e instanceof PowerCut) throw e;
+    if (this.fault) return;
     if (e instanceof OutOfMemory) {
       this.consoleWrite("ERROR: Out of Memory!\r\nExecution Interrupted\r\n");
       return;
     }
     const err = e as any;
-    const name = err && typeof err === "object" ? (err.name === undefined ? "Error" : err.name) : "";
-    const msg = err && typeof err === "object" ? err.message : JSON.stringify(e);
-    this.consoleWrite("Uncaught " + (name ? name + ": " : "") + msg + "\r\n");
+    if (this.realm && err instanceof this.realm.intrinsics.Error) this.consoleWrite("Uncaught " + String(err) + "\r\n");
+    else {
+      const name = err && typeof err === "object" ? (err.name === undefined ? "Error" : err.name) : "";
+      const msg = err && typeof err === "object" ? err.message : JSON.stringify(e);
+      this.consoleWrite("Uncaught " + (name ? name + ": " : "") + msg + "\r\n");
+    }
     this.log("uncaught: " + (err && err.stack ? err.stack : String(e)));
   }
 
-  /** Full estimate of variables in use (walks globals, listeners, timers and closures). */
+  private jsonHelpers: JsonRealm | null = null;
+
+  /** What json.ts needs from the realm: its constructors, its SyntaxError, and the crashing prototype. */
+  jsonRealm(): JsonRealm {
+    if (this.jsonHelpers && this.jsonHelpers.newObject === this.jsonFor) return this.jsonHelpers;
+    const i = this.realm.intrinsics;
+    const dev = this;
+    const crash = (what: string): never => {
+      return dev.crash("ASSERT(jsvHasChildren(parent)) FAILED AT src/jsvar.c: " + what + " through a __proto__ that is not an object");
+    };
+    const poison = new Proxy(Object.create(null), {
+      get: (_t, k) => (typeof k === "symbol" || k === "toJSON" ? undefined : crash("a lookup of " + String(k))),
+      set: (_t, k) => crash("setting " + String(k)),
+      has: (_t, k) => (typeof k === "symbol" ? false : crash("a lookup of " + String(k))),
+    });
+    this.realm.builtins.add(poison);
+    const newObject = (): any => new i.Object();
+    this.jsonFor = newObject;
+    this.jsonHelpers = { newObject: newObject, newArray: () => new i.Array(), syntaxError: (m: string) => new i.SyntaxError(m), poison: poison };
+    return this.jsonHelpers;
+  }
+
+  private jsonFor: unknown = null;
+
+  /** The device crashed (an assertion, or garbage read as code): it runs nothing more until reset. */
+  crash(reason: string): never {
+    if (!this.fault) {
+      this.fault = { reason: reason, file: "" };
+      this.log("fault: " + reason);
+    }
+    throw new DeviceFault(this.fault.reason);
+  }
+
+  /** Blocks of `v`'s graph that the last heap walk did not find held by the program (a task's temporaries). */
+  transientBlocks(v: unknown): number {
+    const o = this.walkOptions(false);
+    o.skip = this.lastSeen || undefined;
+    return countBlocks([v], o);
+  }
+
+  /** Objects the last full heap walk counted. */
+  lastSeen: WeakSet<object> | null = null;
+
+  /** Options for a heap walk over this device's realm. */
+  walkOptions(closures: boolean): HeapWalkOptions {
+    const i = this.realm.intrinsics;
+    return {
+      builtins: this.realm.builtins, flashStrings: this.flashStrings, closures: closures, functionProto: this.realm.functionProto,
+      layout: this.layout, sources: this.sources, apiBuffers: this.apiBuffers,
+      defaultProtos: [i.Object.prototype, i.Array.prototype, Object.prototype, Array.prototype],
+    };
+  }
+
+  /**
+   * Full estimate of variables in use, as process.memory().usage counts them: the interpreter's own root
+   * (board.baseVars), the built-in objects the program made the interpreter instantiate, the program's globals,
+   * the event listeners, timers and watches (with the objects Espruino keeps for them) and everything they reach,
+   * closure scopes included (heap.ts).
+   */
   measureHeap(): number {
     if (!this.realm) return 0;
+    const L = this.layout;
     const g = this.realm.global;
-    const roots: unknown[] = [];
+    let fixed = this.board.baseVars;
+    // Built-in libraries and classes the program referenced: a root name and the object; a prototype it used.
+    for (const k of this.touched) fixed += nameBlocks(k.length, L) + 1;
+    for (const k of this.protoUsed) fixed += nameBlocks(9, L) + 1 + nameBlocks(11, L);
+    // Devices the program used (USB, LoopbackA…): an object in the root with a __proto__ to the Serial class.
+    let devices = 0;
+    for (const p of this.ports.values()) {
+      if (!this.touched.has(p.name) && !p.handlers.length && this.consoleName !== p.name) continue;
+      if (!this.touched.has(p.name)) fixed += nameBlocks(p.name.length, L) + 1;
+      fixed += nameBlocks(9, L);
+      devices++;
+      if (p.handlers.length) fixed += nameBlocks(7, L) + 1 + p.handlers.length; // "#ondata": [fn, …]
+    }
+    if (devices) fixed += nameBlocks(6, L) + 1 + nameBlocks(9, L) + 1 + nameBlocks(11, L); // Serial and its prototype
+    // E.on(…) listeners: "#on<event>" names on E.
+    for (const [ev, hs] of this.events) if (hs.length) fixed += nameBlocks(3 + ev.length, L) + 1 + hs.length;
+    // Timers (jswrap_interactive.c: {time, intr, cb, args}) and watches (jswrap_io.c: {pin, recur, debounce, edge, cb, state}).
+    for (const t of this.clock.timerList()) fixed += 2 + nameBlocks(4, L) + 1 + (t.interval ? nameBlocks(4, L) + 1 : 0) + nameBlocks(2, L) + (t.args ? nameBlocks(4, L) + 1 + t.args : 0);
+    for (const w of this.watches) {
+      fixed += 2 + nameBlocks(3, L) + 1 + (w.repeat ? nameBlocks(5, L) + 1 : 0) + (w.debounce > 0 ? nameBlocks(8, L) + 1 : 0) + (w.edge !== "both" ? nameBlocks(4, L) : 0) + nameBlocks(2, L) + nameBlocks(5, L) + 1;
+    }
+    // The program's globals are children of the root: a name each and its value.
+    const root: Record<string, unknown> = {};
     for (const k of Object.getOwnPropertyNames(g)) {
       if (this.realm.baseline.has(k)) continue;
-      roots.push(k);
       try {
-        roots.push(g[k]);
+        const d = Object.getOwnPropertyDescriptor(g, k);
+        root[k] = d && "value" in d ? d.value : undefined;
       } catch (e) {
         /* accessor */
       }
     }
-    for (const p of this.ports.values()) roots.push(p.handlers.slice());
+    const roots: unknown[] = [root];
+    for (const p of this.ports.values()) roots.push(...p.handlers);
     for (const w of this.watches) roots.push(w.fn);
-    for (const hs of this.events.values()) roots.push(hs.slice());
-    roots.push(this.clock.timerFns());
-    const base = 30; // the interpreter's root, pins, console and timer lists of a fresh board
-    this.usage = base + countBlocks(roots, { builtins: this.realm.builtins, flashStrings: this.flashStrings, closures: true, functionProto: this.realm.functionProto });
+    for (const hs of this.events.values()) roots.push(...hs);
+    for (const t of this.clock.timerList()) roots.push(t.user || t.fn);
+    const o = this.walkOptions(true);
+    if (this.heapTally) o.tally = this.heapTally;
+    o.seenOut = new WeakSet();
+    this.lastSeen = o.seenOut;
+    this.usage = fixed + countBlocks(roots, o) - 1; // the root object is in baseVars
+    if (this.heapTally) this.heapTally.fixed = (this.heapTally.fixed || 0) + fixed;
     return this.usage;
   }
 
   /** An allocation of `chars` characters is about to happen: fail like the device when it does not fit. */
   inFlight(chars: number): void {
-    this.alloc(stringBlocks(chars));
+    this.alloc(stringBlocks(chars, this.layout));
   }
 
   /**
@@ -238,6 +371,7 @@ export class Device {
    * is added to the last measured usage: a task's true peak is somewhat higher.
    */
   alloc(blocks: number): void {
+    if (this.fault) throw new DeviceFault(this.fault.reason);
     if (this.oom) throw new OutOfMemory(); // execution is interrupted: a catch in the program does not resume it
     const now = this.usage + blocks;
     if (now > this.peak) this.peak = now;
@@ -248,36 +382,111 @@ export class Device {
   }
 
   // ---------------------------------------------------------------- boot
-  boot(o: { load: boolean; file?: string; banner?: boolean }): void {
+  /**
+   * Boots as jsiInit/jsiSemiInit/jsiSoftInit and jsfLoadBootCodeFromFlash (src/jsinteractive.c, src/jsflash.c) do:
+   *  - "power": power-up or the reset button (first boot). The board reads its button first (targets/stm32 and
+   *    nrf5x main.c: jsiInit(!buttonState)): held, it loads no saved state (.varimg) and no .bootcde;
+   *  - "reset": reset() at the REPL (no saved state, no .bootcde); "load": load() (all) or load(file).
+   * Every boot then runs .bootPowerOn (first boot only), .boot0–.boot3, then .bootrst if it exists, else
+   * .bootcde unless this boot loads no code; on Bangle.js a held BTN1 at first boot skips .bootPowerOn and
+   * .boot0–.boot3 too. Then E.on("init") handlers and onInit(); load(file) runs the file after them.
+   * .varimg (save()) is not emulated: a board with one would load that state first.
+   */
+  boot(o: { kind: "power" | "reset" | "load"; file?: string; banner?: boolean }): void {
+    const first = o.kind === "power";
+    const held = first && this.buttonHeld();
+    const autoLoad = o.kind === "power" ? !held : o.kind === "load" && !o.file;
     this.on = true;
     this.booting = true;
     this.clock.clearAll();
     this.watches = [];
     this.events = new Map();
     this.flashStrings = new Set();
+    this.sources = new SourceIndex();
+    this.apiBuffers = new WeakSet();
+    this.touched = new Set();
+    this.protoUsed = new Set();
+    this.fault = null;
+    this.running = [];
     for (const p of this.ports.values()) p.handlers = [];
     this.consoleName = this.board.consoleDevice;
     this.echo = true;
     this.repl.reset();
-    this.realm = createRealm();
+    this.realm = createRealm({
+      construct: (name) => this.protoUsed.add(name),
+      badProto: (o) => Object.setPrototypeOf(o, this.jsonRealm().poison),
+    });
     this.installApi();
     this.realm.adopt();
+    this.trackBuiltins();
     this.usage = 0;
     this.taskAlloc = 0;
     this.peak = 0;
     if (o.banner) this.consoleWrite(this.banner());
-    if (o.load) {
-      if (o.file) this.runFile(o.file);
-      else {
-        for (const f of [".boot0", ".boot1", ".boot2", ".boot3"]) if (this.storage.find(f)) this.runFile(f);
-        if (!this.buttonHeld() && this.storage.find(".bootcde")) this.runFile(".bootcde");
-      }
-      for (const h of this.events.get("init") || []) this.safeCall(h);
-      if (typeof this.realm.global.onInit === "function") this.safeCall(this.realm.global.onInit);
-    }
+    const skipBoot = this.board.bangle && held;
+    const run = (f: string): void => {
+      if (this.storage.find(f)) this.runFile(f);
+    };
+    if (first && !skipBoot) run(".bootPowerOn");
+    if (!skipBoot) for (const f of [".boot0", ".boot1", ".boot2", ".boot3"]) run(f);
+    if (this.storage.find(".bootrst")) run(".bootrst");
+    else if (autoLoad) run(".bootcde");
+    for (const h of this.events.get("init") || []) this.safeCall(h);
+    if (typeof this.realm.global.onInit === "function") this.safeCall(this.realm.global.onInit);
+    if (o.file) run(o.file);
     this.booting = false;
     this.measureHeap();
-    if (this.consoleName === this.board.consoleDevice && !o.load) this.consoleWrite(">");
+    if (this.consoleName === this.board.consoleDevice && o.kind === "reset") this.consoleWrite(">");
+  }
+
+  /** Records which built-in libraries/classes and devices the program names (heap estimate: measureHeap). */
+  private trackBuiltins(): void {
+    const g = this.realm.global;
+    const dev = this;
+    for (const name of LIBRARIES.concat(Array.from(this.ports.keys()))) {
+      const d = Object.getOwnPropertyDescriptor(g, name);
+      if (!d || !("value" in d)) continue;
+      let v = d.value;
+      Object.defineProperty(g, name, {
+        configurable: true, enumerable: d.enumerable,
+        get() {
+          dev.touched.add(name);
+          return v;
+        },
+        set(x) {
+          v = x;
+        },
+      });
+    }
+  }
+
+  /**
+   * A compaction rewrote files at other addresses. Espruino 2v29 updates every native/flash string that points
+   * into a moved file (jsvar.c jsvUpdateMemoryAddress, since 2v08) and re-reads the running lexer's pointer after
+   * every function call (jsparse.c jspeFunctionCall, since 2v20), but a loop keeps saved lexer positions
+   * (JslCharPos in jspeStatementFor/While) whose string iterators hold raw pointers into memory-mapped flash: when
+   * the loop seeks back there, it reads whatever now lies at the old address. So on STM32/nRF52 boards, moving a
+   * file while code from it runs inside a loop garbles it; flash strings (Linux, Bangle.js 2's SPI flash) reload
+   * through the updated pointer and survive. Modelled as a crash (fault), decided from the V8 stack: a frame of a
+   * moved file inside a loop of the function running there.
+   */
+  onCompacted(moved: MovedFile[]): void {
+    if (!this.board.memoryMappedFlash || this.fault || this.booting) return;
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 500;
+    const holder: { stack?: string } = {};
+    Error.captureStackTrace(holder);
+    Error.stackTraceLimit = limit;
+    const frames = (holder.stack || "").split("\n").map((l) => /\(?([^\s()]+):(\d+):(\d+)\)?\s*$/.exec(l)).filter((m) => m) as RegExpExecArray[];
+    for (const m of moved) {
+      if (this.running.indexOf(m.name) < 0) continue;
+      const f = frames.find((x) => x[1] === m.name && this.sources.inLoop(m.name, +x[2], +x[3]));
+      if (f) {
+        this.fault = { reason: "compaction moved " + m.name + " (0x" + m.from.toString(16) + " -> 0x" + m.to.toString(16) + ") while a loop in it ran (line " + f[2] + ")", file: m.name };
+        this.log("fault: " + this.fault.reason);
+        return;
+      }
+    }
   }
 
   buttonHeld(): boolean {
@@ -303,13 +512,16 @@ export class Device {
     if (!bytes) return;
     const src = latin1(bytes);
     this.flashStrings.add(src);
-    this.evalSource(src, name, true);
+    if (this.running.indexOf(name) < 0) this.running.push(name);
+    this.evalSource(src, name, true, true);
   }
 
-  /** Runs source as the interpreter would; errors are reported on the console. */
-  evalSource(src: string, filename: string, report: boolean): unknown {
+  /** Runs source as the interpreter would; errors are reported on the console. `flash`: code read from Storage. */
+  evalSource(src: string, filename: string, report: boolean, flash = false): unknown {
     try {
-      return this.realm.run(espruinoSource(src), filename);
+      const code = this.compile(src);
+      this.sources.add(code, flash, flash ? filename : undefined);
+      return this.realm.run(code, filename);
     } catch (e) {
       if (!report) throw e;
       this.reportError(e);
@@ -318,13 +530,17 @@ export class Device {
   }
 
   // ---------------------------------------------------------------- button
-  setButton(state: boolean, timeDelta?: number): void {
+  /**
+   * The button changes state now (device time). Watches on it get Espruino's event object {state, time, lastTime}
+   * (jsinteractive.c): time of this change and of the pin's previous change, whatever edge the watch filters.
+   */
+  setButton(state: boolean): void {
     const b = this.board.button;
     if (!b) throw new Error("Board " + this.board.name + " has no button.");
     const pin = this.pins.get(b)!;
     if (pin.state === state) return;
     pin.state = state;
-    const time = this.clock.now() + (timeDelta || 0);
+    const time = this.clock.now();
     const lastTime = this.lastButtonTime || time;
     this.lastButtonTime = time;
     if (!this.on) return;
@@ -333,7 +549,8 @@ export class Device {
       if (w.edge === "rising" && !state) continue;
       if (w.edge === "falling" && state) continue;
       if (!w.repeat) this.watches = this.watches.filter((x) => x !== w);
-      this.task(() => w.fn({ state: state, time: time, lastTime: lastTime }));
+      const ev = this.ctxValue({ state: state, time: time, lastTime: lastTime });
+      this.task(() => w.fn(ev));
     }
   }
 
@@ -344,9 +561,10 @@ export class Device {
   }
 
   private ctxBuffer(bytes: Uint8Array): ArrayBuffer {
-    this.alloc(1 + stringBlocks(bytes.length));
+    this.alloc(1 + flatBlocks(bytes.length, this.layout));
     const ab = new this.realm.intrinsics.ArrayBuffer(bytes.length);
     new this.realm.intrinsics.Uint8Array(ab).set(bytes);
+    this.apiBuffers.add(ab);
     return ab;
   }
 
@@ -359,15 +577,20 @@ export class Device {
   }
 
   private storageCall<T>(fn: () => T): T {
+    if (this.fault) throw new DeviceFault(this.fault.reason);
+    let r: T;
     try {
-      return fn();
+      r = fn();
     } catch (e) {
       if (e instanceof PowerCut) throw e;
-      if (e instanceof StorageError) throw new (this.realm.global.Error)(e.message);
+      if (e instanceof StorageError) throw new (this.realm.intrinsics.Error)(e.message);
       throw e;
     } finally {
       this.opts.persist();
     }
+    const fault = this.fault as Device["fault"]; // set by a compaction inside fn
+    if (fault) throw new DeviceFault(fault.reason);
+    return r;
   }
 
   private storageApi(): any {
@@ -387,11 +610,11 @@ export class Device {
         const s = readStr(name);
         if (s === undefined) return undefined;
         try {
-          const v = dev.realm.intrinsics.JSON.parse(s);
-          dev.alloc(countBlocks([v], { builtins: dev.realm.builtins, flashStrings: dev.flashStrings, closures: false }));
+          const v = espruinoJsonParse(s, dev.jsonRealm(), true); // jswrap_json_parse_liberal: unquoted keys too
+          dev.alloc(countBlocks([v], dev.walkOptions(false)));
           return v;
         } catch (e) {
-          if (e instanceof OutOfMemory) throw e;
+          if (e instanceof OutOfMemory || e instanceof DeviceFault) throw e;
           if (noExceptions) return undefined;
           throw e;
         }
@@ -411,7 +634,9 @@ export class Device {
       }),
       erase: (name: string) => dev.storageCall(() => st.erase(String(name))),
       eraseAll: () => dev.storageCall(() => st.eraseAll()),
-      compact: () => dev.storageCall(() => st.compact()),
+      compact: () => {
+        dev.storageCall(() => st.compact());
+      },
       list: (re?: unknown) => {
         let names = st.list();
         if (re !== undefined && re !== null) {
@@ -425,15 +650,112 @@ export class Device {
     };
   }
 
+  /** jsError: the device prints "ERROR: …" on its console and carries on (no exception). */
+  private jsError(msg: string): void {
+    this.consoleWrite("ERROR: " + msg + "\r\n");
+  }
+
+  /**
+   * require("crypto") (libs/crypto/jswrap_crypto.c): SHA1 and the board's SHA256 (+SHA224) / SHA512 (+SHA384),
+   * PBKDF2 where built with TLS, AES where built with AES or TLS. Every result is an ArrayBuffer. Like the device,
+   * the functions are not enumerable (Object.keys(require("crypto")) is []).
+   */
   private cryptoApi(): any {
     const dev = this;
     const api: any = {};
-    for (const h of this.board.hashes || []) {
+    const def = (k: string, v: unknown): void => {
+      Object.defineProperty(api, k, { value: v, writable: true, configurable: true, enumerable: false });
+    };
+    const hashes = (this.board.hashes || []).slice();
+    if (hashes.indexOf("SHA256") >= 0) hashes.push("SHA224");
+    if (hashes.indexOf("SHA512") >= 0) hashes.push("SHA384");
+    for (const h of hashes) {
       const algo = h.toLowerCase();
-      api[h] = (data: unknown) => {
+      def(h, (data: unknown) => {
         const digest = createHash(algo).update(dev.toBytes(data)).digest();
         return dev.ctxBuffer(new Uint8Array(digest));
+      });
+    }
+    if (this.board.pbkdf2) {
+      // jswrap_crypto_PBKDF2: keySize in 32-bit words (default 4, also for <= 0), iterations (default and minimum 1),
+      // hasher by name (default SHA1; a name the board lacks throws "Unknown Hasher"); options that are not an
+      // object only print an error and the defaults apply.
+      def("PBKDF2", function (pass: unknown, salt: unknown, options?: any) {
+        let keySize = 4;
+        let iterations = 1;
+        let hasher = "SHA1";
+        if (options !== null && typeof options === "object" && !Array.isArray(options)) {
+          keySize = Math.trunc(+options.keySize || 0);
+          if (!(keySize > 0)) keySize = 4;
+          iterations = Math.trunc(+options.iterations || 0);
+          if (!(iterations >= 1)) iterations = 1;
+          if (options.hasher !== undefined) {
+            hasher = String(options.hasher);
+            if (hashes.indexOf(hasher) < 0) throw new (dev.realm.intrinsics.Error)("Unknown Hasher " + JSON.stringify(hasher));
+          }
+        } else if (options !== undefined) dev.jsError("Options should be an object or undefined, got " + typeName(options));
+        const key = pbkdf2Sync(dev.toBytes(pass), dev.toBytes(salt), iterations, keySize * 4, hasher.toLowerCase());
+        return dev.ctxBuffer(new Uint8Array(key));
+      });
+    }
+    if (this.board.aes) {
+      // jswrap_crypto_AEScrypt: key 128/192/256 bits, options {iv (16 bytes, default zeros), mode CBC (default,
+      // no padding: the length must be a multiple of 16), CFB (CFB8), CTR (counter from zero, iv unused), ECB
+      // (whole blocks only)}; OFB and bad lengths fail with a printed error and undefined.
+      const crypt = (encrypt: boolean) => function (message: unknown, key: unknown, options?: any) {
+        let iv: Uint8Array = new Uint8Array(16);
+        let mode = "CBC";
+        if (options !== null && typeof options === "object") {
+          if (options.iv !== undefined) {
+            const b = dev.toBytes(options.iv);
+            iv = new Uint8Array(16);
+            iv.set(b.subarray(0, 16));
+          }
+          if (options.mode !== undefined) {
+            mode = String(options.mode);
+            if (["CBC", "CFB", "CTR", "OFB", "ECB"].indexOf(mode) < 0) throw new (dev.realm.intrinsics.Error)("Unknown Crypto mode " + JSON.stringify(mode));
+          }
+        } else if (options !== undefined) {
+          dev.jsError("'options' must be undefined, or an Object");
+          return undefined;
+        }
+        const msg = dev.toBytes(message);
+        const k = dev.toBytes(key);
+        if ([16, 24, 32].indexOf(k.length) < 0) {
+          dev.jsError("Invalid key length");
+          return undefined;
+        }
+        const bits = k.length * 8;
+        let out: Uint8Array;
+        try {
+          if (mode === "CBC") {
+            if (msg.length % 16) throw new Error("Invalid input length");
+            const c = encrypt ? createCipheriv("aes-" + bits + "-cbc", k, iv) : createDecipheriv("aes-" + bits + "-cbc", k, iv);
+            c.setAutoPadding(false);
+            out = new Uint8Array(Buffer.concat([c.update(msg), c.final()]));
+          } else if (mode === "CFB") {
+            const c = encrypt ? createCipheriv("aes-" + bits + "-cfb8", k, iv) : createDecipheriv("aes-" + bits + "-cfb8", k, iv);
+            out = new Uint8Array(Buffer.concat([c.update(msg), c.final()]));
+          } else if (mode === "CTR") {
+            const c = createCipheriv("aes-" + bits + "-ctr", k, new Uint8Array(16));
+            out = new Uint8Array(Buffer.concat([c.update(msg), c.final()]));
+          } else if (mode === "ECB") {
+            out = new Uint8Array(msg.length);
+            const whole = msg.length - (msg.length % 16);
+            const c = encrypt ? createCipheriv("aes-" + bits + "-ecb", k, null) : createDecipheriv("aes-" + bits + "-ecb", k, null);
+            c.setAutoPadding(false);
+            out.set(Buffer.concat([c.update(msg.subarray(0, whole)), c.final()]));
+          } else throw new Error("Feature unavailable");
+        } catch (e) {
+          dev.jsError((e as Error).message);
+          return undefined;
+        }
+        return dev.ctxBuffer(out);
       };
+      const AES: any = {};
+      Object.defineProperty(AES, "encrypt", { value: crypt(true), writable: true, configurable: true, enumerable: false });
+      Object.defineProperty(AES, "decrypt", { value: crypt(false), writable: true, configurable: true, enumerable: false });
+      def("AES", AES);
     }
     return api;
   }
@@ -490,7 +812,6 @@ export class Device {
     def("print", print);
     def("console", { log: print, info: print, warn: print, error: print, debug: print });
     for (const [name, port] of this.ports) def(name, port.api);
-    if (board.name === "linux") def("Serial1", undefined);
     for (const name of ["BTN", "BTN1", "LED1", "LED2", "LED3"]) def(name, undefined);
     for (const name of this.pins.keys()) def(name, this.pinApi(name));
     if (board.button) def("BTN", g[board.button]);
@@ -507,35 +828,56 @@ export class Device {
     const timer = (repeat: boolean) => function (fn: unknown, ms?: number) {
       const extra = Array.prototype.slice.call(arguments, 2);
       const f = typeof fn === "function" ? fn : () => dev.evalSource(String(fn), "timeout", true);
-      return dev.clock.add(() => (f as Function).apply(undefined, extra), ms || 0, repeat, f as Function);
+      return dev.clock.add(() => (f as Function).apply(undefined, extra), ms || 0, repeat, f as Function, extra.length || undefined);
     };
     def("setTimeout", timer(false));
     def("setInterval", timer(true));
-    // jswrap_interactive.c (_jswrap_interface_clearTimeoutOrInterval): no argument clears all timers; an id that
-    // is not running (never set, already fired, already cleared) throws Error "Unknown Timeout"/"Unknown Interval".
+    // jswrap_interactive.c (_jswrap_interface_clearTimeoutOrInterval, 2v29): no argument clears all timers; an
+    // explicit undefined throws "clearTimeout(undefined) not allowed. Use clearTimeout() instead"; an id that is not
+    // running (never set, already fired, already cleared) is ignored (seen on the Linux build).
     const clear = (what: string) => function (id?: number) {
-      if (arguments.length === 0 || id === undefined) dev.clock.clearAll();
-      else if (!dev.clock.clear(id)) throw new (g.Error)("Unknown " + what);
+      if (arguments.length === 0) dev.clock.clearAll();
+      else if (id === undefined) throw new (dev.realm.intrinsics.Error)("clear" + what + "(undefined) not allowed. Use clear" + what + "() instead");
+      else dev.clock.clear(id);
     };
     def("clearTimeout", clear("Timeout"));
     def("clearInterval", clear("Interval"));
     def("changeInterval", (id: number, ms: number) => dev.clock.change(id, ms));
+    // jswrap_io.c (jswrap_interface_setWatch): options an object {repeat, edge, debounce} or a boolean (repeat);
+    // on a built-in button the defaults are edge "rising" and debounce 25 ms, on other pins "both" and 0; edge may
+    // be 1/-1/0 or "rising"/"falling"/"both", anything else is a TypeError. The callback gets {state, time, lastTime}.
     def("setWatch", (fn: any, pin: any, opts: any) => {
-      const o = typeof opts === "object" && opts ? opts : {};
       const name = dev.pinKey(pin);
-      if (name === undefined) throw new (g.Error)("Invalid pin " + String(pin));
-      const w = { id: dev.nextWatch++, fn: fn, pin: name, repeat: !!o.repeat, edge: o.edge || "both" };
+      if (name === undefined) throw new (dev.realm.intrinsics.Error)("Invalid pin " + String(pin));
+      const isButton = name === board.button;
+      let repeat = false;
+      let edge = isButton ? "rising" : "both";
+      let debounce = isButton ? 25 : 0;
+      if (opts !== null && typeof opts === "object") {
+        if (opts.repeat !== undefined) repeat = !!opts.repeat;
+        if (opts.debounce !== undefined) debounce = +opts.debounce > 0 ? +opts.debounce : 0;
+        const e = opts.edge;
+        if (typeof e === "number") edge = e > 0 ? "rising" : e < 0 ? "falling" : "both";
+        else if (e !== undefined) {
+          if (e !== "rising" && e !== "falling" && e !== "both") throw new (dev.realm.global.TypeError)("'edge' in setWatch should be 1, -1, 0, 'rising', 'falling' or 'both'");
+          edge = e;
+        }
+      } else repeat = !!opts;
+      if (typeof fn !== "function" && typeof fn !== "string") throw new (dev.realm.intrinsics.Error)("Function or String not supplied!");
+      const cb = typeof fn === "function" ? fn : () => dev.evalSource(String(fn), "watch", true);
+      const w: Watch = { id: dev.nextWatch++, fn: cb, pin: name, repeat: repeat, edge: edge, debounce: debounce };
       dev.watches.push(w);
       return w.id;
     });
-    // jswrap_io.c (jswrap_interface_clearWatch): an id that is not a live watch (a non-repeating watch that
-    // fired is gone) throws Error "Unknown Watch".
-    def("clearWatch", (id?: number) => {
-      if (id === undefined) dev.watches = [];
+    // jswrap_io.c (jswrap_interface_clearWatch): no argument clears all; an explicit undefined throws; an id that is
+    // not a live watch (a non-repeating watch that fired is gone) throws Error "Unknown Watch <id>".
+    def("clearWatch", function (id?: number) {
+      if (arguments.length === 0) dev.watches = [];
+      else if (id === undefined) throw new (dev.realm.intrinsics.Error)("clearWatch(undefined) not allowed. Use clearWatch() instead");
       else {
         const n = dev.watches.length;
         dev.watches = dev.watches.filter((w) => w.id !== id);
-        if (dev.watches.length === n) throw new (g.Error)("Unknown Watch");
+        if (dev.watches.length === n) throw new (dev.realm.intrinsics.Error)("Unknown Watch " + String(id));
       }
     });
     def("digitalWrite", (pin: any, v: unknown) => {
@@ -553,13 +895,25 @@ export class Device {
     def("save", () => { dev.consoleWrite("save() is not emulated: use Storage (.bootcde)\r\n"); });
     def("echo", (on: boolean) => { dev.echo = !!on; });
     def("btoa", (s: string) => Buffer.from(String(s), "latin1").toString("base64"));
+    // JSON as the device parses it (json.ts); JSON.stringify's argument and result are live at once, so their
+    // blocks (those not already held by the program) are an allocation that must fit, as on the device.
+    const J = dev.realm.global.JSON;
+    const realStringify = J.stringify;
+    Object.defineProperty(J, "parse", { value: function parse(text: unknown) { return espruinoJsonParse(String(text), dev.jsonRealm()); }, writable: true, configurable: true, enumerable: false });
+    Object.defineProperty(J, "stringify", {
+      value: function stringify(v: unknown, r?: unknown, sp?: unknown) {
+        const out = realStringify.call(J, v, r, sp);
+        if (typeof out === "string" && out.length > 32) dev.alloc(dev.transientBlocks(v) + stringBlocks(out.length, dev.layout));
+        return out;
+      }, writable: true, configurable: true, enumerable: false,
+    });
     def("atob", (s: string) => Buffer.from(String(s), "base64").toString("latin1"));
     const modules: Record<string, any> = { Storage: dev.storageApi() };
     if (board.hashes) modules.crypto = dev.cryptoApi();
     for (const k in modules) dev.realm.builtins.add(modules[k]);
     def("require", (name: string) => {
       if (Object.prototype.hasOwnProperty.call(modules, name)) return modules[name];
-      throw new (g.Error)("Module " + name + " not found");
+      throw new (dev.realm.intrinsics.Error)("Module " + JSON.stringify(String(name)) + " not found");
     });
     const env = {
       VERSION: ESPRUINO_VERSION, GIT_COMMIT: "emulated", BOARD: board.envBoard, RAM: 0, FLASH: 0,
@@ -591,7 +945,7 @@ export class Device {
       },
       removeAllListeners: (ev?: string) => { if (ev === undefined) dev.events.clear(); else dev.events.delete(ev); },
       emit: (ev: string, a?: unknown) => { for (const h of dev.events.get(ev) || []) h(a); },
-      getSizeOf: (v: unknown) => countBlocks([v], { builtins: dev.realm.builtins, flashStrings: dev.flashStrings, closures: false, functionProto: dev.realm.functionProto }),
+      getSizeOf: (v: unknown) => countBlocks([v], dev.walkOptions(false)),
       // E.toArrayBuffer(str): the string's bytes as an ArrayBuffer (on a device a view of a flash string, no copy)
       toArrayBuffer: (str: unknown) => dev.ctxBuffer(fromLatin1(String(str))),
       reboot: () => { dev.pending = { kind: "load" }; },
@@ -606,13 +960,33 @@ export class Device {
   }
 
   /** Evaluates a REPL/packet expression; returns its value. */
+  /** transform.ts's source, its SyntaxError (syntax Espruino rejects) made one of the program's realm. */
+  private compile(src: string): string {
+    try {
+      return espruinoSource(src);
+    } catch (e) {
+      if (e instanceof SyntaxError && this.realm) throw new this.realm.intrinsics.SyntaxError(e.message);
+      throw e;
+    }
+  }
+
   evalExpr(src: string): unknown {
-    return this.realm.run(espruinoSource(src), "REPL");
+    const code = this.compile(src);
+    this.sources.add(code, false);
+    return this.realm.run(code, "REPL");
   }
 
   get echoOn(): boolean {
     return this.echo;
   }
+}
+
+/** The type name Espruino's %t prints (jsvGetTypeOf-ish: Number, String, Boolean, Array, Object, Function). */
+function typeName(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "Array";
+  const t = typeof v;
+  return t === "number" ? "Number" : t === "string" ? "String" : t === "boolean" ? "Boolean" : t === "function" ? "Function" : t === "undefined" ? "undefined" : "Object";
 }
 
 /** Espruino's REPL rendering of a value (`=…`). */

@@ -4,7 +4,7 @@ import vm from "node:vm";
 import { EspruinoRegexError, espruinoMatch } from "./regex.ts";
 
 /** Built-ins Espruino lacks: removed from the realm. */
-export const MISSING_GLOBALS = ["Symbol", "Map", "Set", "WeakMap", "WeakSet", "WeakRef", "FinalizationRegistry", "BigInt", "BigInt64Array", "BigUint64Array", "Proxy", "Reflect", "Intl", "WebAssembly", "SharedArrayBuffer", "Atomics", "AggregateError", "globalThis", "queueMicrotask", "escape", "unescape", "EvalError", "URIError"];
+export const MISSING_GLOBALS = ["RangeError", "Symbol", "Map", "Set", "WeakMap", "WeakSet", "WeakRef", "FinalizationRegistry", "BigInt", "BigInt64Array", "BigUint64Array", "Proxy", "Reflect", "Intl", "WebAssembly", "SharedArrayBuffer", "Atomics", "AggregateError", "globalThis", "queueMicrotask", "escape", "unescape", "EvalError", "URIError"];
 export const MISSING_MEMBERS: [string, string][] = [
   ["Array", "from"], ["Array", "of"], ["Object", "freeze"], ["Object", "isFrozen"], ["Object", "seal"], ["Object", "fromEntries"],
   ["Math", "trunc"], ["Math", "imul"], ["Math", "sign"], ["Math", "cbrt"], ["Math", "hypot"], ["Math", "clz32"], ["Math", "fround"],
@@ -18,14 +18,14 @@ export const MISSING_MEMBERS: [string, string][] = [
 ];
 /** Constructors whose prototype object hides the built-in methods (`Array.prototype.slice` is undefined). */
 const WRAPPED = ["Object", "Array", "String", "Number", "Boolean", "Function", "Date", "RegExp", "Promise", "Error", "TypeError",
-  "RangeError", "SyntaxError", "ReferenceError", "ArrayBuffer", "DataView", "Uint8Array", "Int8Array", "Uint8ClampedArray",
+  "SyntaxError", "ReferenceError", "InternalError", "ArrayBuffer", "DataView", "Uint8Array", "Int8Array", "Uint8ClampedArray",
   "Uint16Array", "Int16Array", "Uint32Array", "Int32Array", "Float32Array", "Float64Array"];
 
 export interface Realm {
   context: vm.Context;
   global: any;
   /** The realm's own intrinsics, before wrapping (for values the runtime hands to the program). */
-  intrinsics: { ArrayBuffer: ArrayBufferConstructor; Uint8Array: Uint8ArrayConstructor; JSON: JSON; Array: ArrayConstructor; Object: ObjectConstructor };
+  intrinsics: { ArrayBuffer: ArrayBufferConstructor; Uint8Array: Uint8ArrayConstructor; JSON: JSON; Array: ArrayConstructor; Object: ObjectConstructor; Error: ErrorConstructor; SyntaxError: SyntaxErrorConstructor };
   functionProto: object;
   /** Every built-in object of the realm (excluded from the heap estimate). */
   builtins: WeakSet<object>;
@@ -56,11 +56,21 @@ function collectBuiltins(g: any, set: WeakSet<object>): void {
   }
 }
 
-export function createRealm(): Realm {
+export interface RealmHooks {
+  /** A wrapped constructor was used with `new` or `instanceof` (its prototype object is then instantiated on the device). */
+  construct?: (name: string) => void;
+  /**
+   * `o.__proto__ = x` with x not an object (null, a number…): on the device the object then has a prototype that is
+   * not an object, and the next lookup that misses trips an assertion (see json.ts).
+   */
+  badProto?: (o: object) => void;
+}
+
+export function createRealm(hooks: RealmHooks = {}): Realm {
   const context = vm.createContext({}, { codeGeneration: { strings: true, wasm: false } });
   const g = vm.runInContext("this", context);
   const ev = (src: string): any => vm.runInContext(src, context);
-  const intrinsics = { ArrayBuffer: g.ArrayBuffer, Uint8Array: g.Uint8Array, JSON: g.JSON, Array: g.Array, Object: g.Object };
+  const intrinsics = { ArrayBuffer: g.ArrayBuffer, Uint8Array: g.Uint8Array, JSON: g.JSON, Array: g.Array, Object: g.Object, Error: g.Error, SyntaxError: g.SyntaxError };
   const realObject = g.Object;
   const typedProto = Object.getPrototypeOf(g.Uint8Array.prototype);
 
@@ -108,6 +118,27 @@ export function createRealm(): Realm {
   // TypeError` is false for them (the TypeError wrapper below only claims errors the program constructed).
   Object.defineProperty(g.TypeError.prototype, "name", { value: undefined, writable: true, configurable: true });
   const madeByProgram = new WeakSet<object>();
+  // Errors on the device (src/jswrap_error.c, seen on the Linux build): RangeError does not exist, InternalError
+  // does; no error has a `name`; TypeError, SyntaxError, ReferenceError and InternalError are not instanceof Error
+  // (an engine error such as null.x is a plain Error, see above); String(e) is "TypeError: msg".
+  g.InternalError = ev("(function () { return class InternalError extends Error {}; })()");
+  const RealTypeError = g.TypeError;
+  const notErrors = [g.SyntaxError, g.ReferenceError, g.InternalError];
+  for (const C of [g.Error, g.SyntaxError, g.ReferenceError, g.InternalError]) {
+    const label = C === g.Error ? "Error" : C.name;
+    Object.defineProperty(C.prototype, "name", { value: undefined, writable: true, configurable: true });
+    Object.defineProperty(C.prototype, "toString", {
+      value: function (this: any) { return this.message ? label + ": " + this.message : label; }, writable: true, configurable: true,
+    });
+  }
+  Object.defineProperty(RealTypeError.prototype, "toString", {
+    value: function (this: any) {
+      const label = madeByProgram.has(this) ? "TypeError" : "Error";
+      return this.message ? label + ": " + this.message : label;
+    }, writable: true, configurable: true,
+  });
+  const plainError = (x: unknown): boolean =>
+    !notErrors.some((C) => x instanceof C) && !(x instanceof RealTypeError && madeByProgram.has(x as object));
 
   // Trap: static methods are not inherited by subclasses (a function's prototype link cannot be changed).
   const realSetProto = g.Object.setPrototypeOf;
@@ -115,7 +146,11 @@ export function createRealm(): Realm {
   const protoDesc = Object.getOwnPropertyDescriptor(g.Object.prototype, "__proto__")!;
   Object.defineProperty(g.Object.prototype, "__proto__", {
     get: protoDesc.get, configurable: true,
-    set: function (this: any, p: any) { if (typeof this !== "function") protoDesc.set!.call(this, p); },
+    set: function (this: any, p: any) {
+      if (typeof this === "function") return;
+      if ((p === null || (typeof p !== "object" && typeof p !== "function")) && hooks.badProto && this !== null && typeof this === "object") hooks.badProto(this);
+      else protoDesc.set!.call(this, p);
+    },
   });
 
   // Built-ins Espruino lacks.
@@ -132,6 +167,10 @@ export function createRealm(): Realm {
   }
 
   // Trap: a built-in read off a prototype object (`Array.prototype.slice`) is undefined; reads off instances work.
+  // Object.prototype's own hasOwnProperty, toString and valueOf are the exception (seen on the Linux build): they
+  // read as functions off Object.prototype and, through the prototype chain, off every other prototype.
+  const OBJECT_PROTO_VISIBLE = ["hasOwnProperty", "toString", "valueOf"];
+  const objectProto = g.Object.prototype;
   const altProtos = new Map<Function, object>();
   for (const name of WRAPPED) {
     const Real = g[name];
@@ -140,7 +179,7 @@ export function createRealm(): Realm {
     const hidden = new Set(Reflect.ownKeys(realProto).filter((k) => k !== "constructor"));
     const view: object = new Proxy(realProto, {
       get(t, k, r) {
-        if (r === view) return hidden.has(k) ? undefined : Reflect.get(t, k, t);
+        if (r === view) return hidden.has(k) ? (OBJECT_PROTO_VISIBLE.indexOf(k as string) >= 0 ? objectProto[k as string] : undefined) : Reflect.get(t, k, t);
         return Reflect.get(t, k, r);
       },
       set(t, k, v, r) {
@@ -164,6 +203,7 @@ export function createRealm(): Realm {
     }
     const isError = name === "TypeError";
     const W = function (this: unknown, ...args: unknown[]) {
+      if (new.target && hooks.construct) hooks.construct(name);
       const o = new.target ? Reflect.construct(Real, args, new.target === W ? instanceTarget : new.target) : Real.apply(this, args);
       if (isError) madeByProgram.add(o);
       return o;
@@ -177,10 +217,15 @@ export function createRealm(): Realm {
     Object.defineProperty(W, "prototype", { value: view, writable: false });
     const alt = altProtos.get(Real);
     if (alt) Object.defineProperty(alt, "constructor", { value: W, writable: true, configurable: true });
+    const hasInstance = isError ? (x: unknown) => x instanceof Real && madeByProgram.has(x as object)
+      : name === "Error" ? (x: unknown) => x instanceof Real && plainError(x)
+      : alt ? (x: unknown) => x instanceof Real || (typeof x === "object" && x !== null && alt.isPrototypeOf(x))
+        : (x: unknown) => x instanceof Real;
     Object.defineProperty(W, Symbol.hasInstance, {
-      value: isError ? (x: unknown) => x instanceof Real && madeByProgram.has(x as object)
-        : alt ? (x: unknown) => x instanceof Real || (typeof x === "object" && x !== null && alt.isPrototypeOf(x))
-          : (x: unknown) => x instanceof Real,
+      value: (x: unknown) => {
+        if (hooks.construct) hooks.construct(name);
+        return hasInstance(x);
+      },
     });
     Object.setPrototypeOf(W, Object.getPrototypeOf(Real));
     Object.defineProperty(g, name, { value: W, writable: true, configurable: true, enumerable: false });

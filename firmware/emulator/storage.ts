@@ -1,12 +1,15 @@
-// Espruino's Storage module (jsflash.c) modelled on a NOR-flash image: append-only files with 32-byte
-// headers, erase by clearing a flag (bits only go 1→0), trash reclaimed by compact(), pages erased whole.
+// Espruino's Storage module (src/jsflash.c, 2v29) modelled on a NOR-flash image, byte for byte in its layout:
+// append-only files, each a 32-byte header (u32 size, whose top 8 bits are the flags: 0 for a normal file,
+// then a 28-byte 0-padded name) and its data padded to 4 bytes; erase zeroes the first 4 bytes of the name
+// (bits only go 1→0), leaving the file as trash that still reads until compact(); pages are erased whole.
+// So an image the emulator writes is an espruino.flash the Linux build reads, and the reverse.
 // Every flash primitive (program a chunk, erase a page) is one step, so a power cut can land between any two.
 
 /** Header: u32 size (low 24 bits) | flags (top 8 bits), then 28 bytes of 0-padded name. */
 const HEADER = 32;
 const NAME_MAX = 28;
-/** Flags byte values: 0xFF live, 0x00 erased (trash). */
-const LIVE = 0xff;
+/** Flags of the files jsfIsRealFile keeps (JSFF_NONE, JSFF_STORAGEFILE, JSFF_COMPRESSED). */
+const REAL_FLAGS = [0, 64, 128];
 /** Bytes programmed per flash step. */
 const PROGRAM_CHUNK = 256;
 
@@ -24,13 +27,21 @@ export interface StorageFile {
   size: number;
 }
 
+/** A file compaction rewrote at another address (data start before and after). */
+export interface MovedFile {
+  name: string;
+  from: number;
+  to: number;
+}
+
+/** Storage.getStats() as the device gives it (jswrap_storage.c). */
 export interface StorageStats {
+  totalBytes: number;
+  freeBytes: number;
   fileBytes: number;
   fileCount: number;
   trashBytes: number;
   trashCount: number;
-  total: number;
-  free: number;
 }
 
 function align4(n: number): number {
@@ -52,7 +63,10 @@ export class Flash {
   constructor(size: number, pageBytes: number, image?: Uint8Array) {
     this.bytes = new Uint8Array(size).fill(0xff);
     this.pageBytes = pageBytes;
-    if (image) this.bytes.set(image.subarray(0, Math.min(size, image.length)));
+    if (image) {
+      this.bytes.set(image.subarray(0, Math.min(size, image.length)));
+      migrateImage(this.bytes); // a state file from before the emulator used Espruino's exact layout
+    }
   }
 
   private step(): void {
@@ -106,35 +120,103 @@ export function fromLatin1(s: string): Uint8Array {
 /** Storage errors carry Espruino's own sentences. */
 export class StorageError extends Error {}
 
+function header(name: string, size: number, flags = 0): Uint8Array {
+  const h = new Uint8Array(HEADER);
+  h[0] = size & 0xff;
+  h[1] = (size >> 8) & 0xff;
+  h[2] = (size >> 16) & 0xff;
+  h[3] = flags & 0xff;
+  for (let i = 0; i < name.length; i++) h[4 + i] = name.charCodeAt(i) & 0xff;
+  return h;
+}
+
+/**
+ * Converts, in place, an image of the emulator's first layout (flags byte 0xFF for a live file, 0x00 for trash)
+ * to Espruino's (flags 0, trash marked by a zeroed name start). An image with no header flagged 0xFF is already
+ * in Espruino's layout (Espruino writes no such flags) and is left alone.
+ */
+export function migrateImage(b: Uint8Array): boolean {
+  const heads: number[] = [];
+  let addr = 0;
+  let old = false;
+  while (addr + HEADER <= b.length) {
+    const size = b[addr] | (b[addr + 1] << 8) | (b[addr + 2] << 16);
+    if ((size === 0xffffff && b[addr + 3] === 0xff) || size === 0 || addr + HEADER + size > b.length) break;
+    if (b[addr + 3] === 0xff) old = true;
+    heads.push(addr);
+    addr += HEADER + align4(size);
+  }
+  if (!old) return false;
+  for (const a of heads) {
+    if (b[a + 3] !== 0xff) b.fill(0, a + 4, a + 8);
+    b[a + 3] = 0;
+  }
+  return true;
+}
+
 export class Storage {
   constructor(readonly flash: Flash) {}
 
-  /** Walks the headers from the start; stops at an unprogrammed header or at a corrupt one (like jsfGetNextFileHeader). */
-  scan(): { live: StorageFile[]; trash: StorageFile[]; end: number } {
+  private pageStart(addr: number): number {
+    return addr - (addr % this.flash.pageBytes);
+  }
+
+  /** A valid header at addr (jsfGetFileHeader): size not unset, not 0, file inside the bank. */
+  private headerAt(addr: number): { size: number; flags: number; name: string; erased: boolean } | null {
     const b = this.flash.bytes;
+    if (addr + HEADER > b.length) return null;
+    const size = b[addr] | (b[addr + 1] << 8) | (b[addr + 2] << 16);
+    const flags = b[addr + 3];
+    if ((size === 0xffffff && flags === 0xff) || size === 0 || addr + HEADER + size > b.length) return null;
+    const erased = b[addr + 4] === 0 && b[addr + 5] === 0 && b[addr + 6] === 0 && b[addr + 7] === 0;
+    let name = "";
+    for (let i = 0; i < NAME_MAX; i++) {
+      const c = b[addr + 4 + i];
+      if (c === 0) break;
+      name += String.fromCharCode(c);
+    }
+    return { size: size, flags: flags, name: name, erased: erased };
+  }
+
+  /**
+   * Walks the headers from the start as jsfGetNextFileHeader(GNFH_GET_ALL) does: after each file the next header
+   * sits at the 4-byte aligned end; when none is there, the next page start is tried once (older firmwares
+   * aligned files to pages). `end`: where the next file goes; `firstTrashPage`: where compaction starts (the
+   * last page that begins with a header, at or before the first trash file; jsfGetStorageStats).
+   */
+  scan(): { live: StorageFile[]; trash: StorageFile[]; end: number; firstTrashPage: number; lastUnbroken: number } {
     const live: StorageFile[] = [];
     const trash: StorageFile[] = [];
     let addr = 0;
-    while (addr + HEADER <= b.length) {
-      const size = b[addr] | (b[addr + 1] << 8) | (b[addr + 2] << 16);
-      const flags = b[addr + 3];
-      if (size === 0xffffff && flags === 0xff) break; // free space
-      if (size === 0 || addr + HEADER + size > b.length) break; // corrupt: treat the rest as unusable
-      let name = "";
-      for (let i = 0; i < NAME_MAX; i++) {
-        const c = b[addr + 4 + i];
-        if (c === 0) break;
-        name += String.fromCharCode(c);
+    let unbroken = 0;
+    let firstTrashPage = -1;
+    let h = this.headerAt(addr);
+    while (h) {
+      if (this.pageStart(addr) === addr) unbroken = addr;
+      const f = { name: h.name, addr: addr + HEADER, size: h.size };
+      if (!h.erased && REAL_FLAGS.indexOf(h.flags) >= 0) live.push(f);
+      else {
+        trash.push(f);
+        if (h.erased && firstTrashPage < 0) firstTrashPage = unbroken;
       }
-      const f = { name: name, addr: addr + HEADER, size: size };
-      if (flags === LIVE && name.length > 0) live.push(f);
-      else trash.push(f);
-      addr += HEADER + align4(size);
+      addr += HEADER + align4(h.size);
+      h = this.headerAt(addr);
+      if (!h) {
+        const next = this.pageStart(addr) + this.flash.pageBytes;
+        if (next !== addr && next + HEADER <= this.flash.bytes.length) {
+          const h2 = this.headerAt(next);
+          if (h2) {
+            addr = next;
+            h = h2;
+          }
+        }
+      }
     }
-    return { live: live, trash: trash, end: addr };
+    return { live: live, trash: trash, end: addr, firstTrashPage: firstTrashPage, lastUnbroken: unbroken };
   }
 
   find(name: string): StorageFile | undefined {
+    name = Storage.fileName(name);
     const files = this.scan().live;
     for (let i = files.length - 1; i >= 0; i--) if (files[i].name === name) return files[i];
     return undefined;
@@ -156,7 +238,11 @@ export class Storage {
 
   static checkName(name: string): void {
     if (typeof name !== "string" || name.length === 0) throw new StorageError("Invalid filename");
-    if (name.length > NAME_MAX) throw new StorageError("File name too long (max " + NAME_MAX + " chars)");
+  }
+
+  /** jsfNameFromVar: a name is cut to its first 28 characters (no error on the device). */
+  static fileName(name: string): string {
+    return name.length > NAME_MAX ? name.substring(0, NAME_MAX) : name;
   }
 
   private isErased(addr: number, size: number): boolean {
@@ -165,36 +251,47 @@ export class Storage {
     return true;
   }
 
+  /** jsfEraseFileInternal: the first 4 bytes of the name become 0. */
   private eraseHeader(f: StorageFile): void {
-    this.flash.program(f.addr - HEADER + 3, new Uint8Array([0]));
+    this.flash.program(f.addr - HEADER + 4, new Uint8Array(4));
+    if (this.onErase) this.onErase(f);
   }
 
+  /** Called after a file is erased (the device nulls the strings that point into it). */
+  onErase: ((f: StorageFile) => void) | null = null;
+  /** Called after a compaction that rewrote files at other addresses (the device's running code may be there). */
+  onCompact: ((moved: MovedFile[]) => void) | null = null;
+
+  /**
+   * _jsfCreateFile: appends; when the file does not fit, compacts only if free space plus trash would hold it
+   * ("better to fail fast"), then tries once more.
+   */
   private createFile(name: string, size: number): StorageFile {
     let s = this.scan();
     const need = HEADER + align4(size);
-    if (s.end + need <= this.flash.bytes.length && !this.isErased(s.end, need)) {
+    const len = this.flash.bytes.length;
+    if (s.end + need <= len && !this.isErased(s.end, need)) {
       // Leftovers of an interrupted write past the last header: flash must be erased before reuse.
       this.compact();
       s = this.scan();
     }
-    if (s.end + need > this.flash.bytes.length) {
-      this.compact();
-      s = this.scan();
-      if (s.end + need > this.flash.bytes.length) throw new StorageError("Unable to find or create file");
+    if (s.end + need > len) {
+      let trash = 0;
+      for (const t of s.trash) trash += HEADER + align4(t.size);
+      if (need < len - s.end + trash) {
+        this.compact();
+        s = this.scan();
+      }
+      if (s.end + need > len) throw new StorageError("Unable to find or create file");
     }
-    const h = new Uint8Array(HEADER);
-    h[0] = size & 0xff;
-    h[1] = (size >> 8) & 0xff;
-    h[2] = (size >> 16) & 0xff;
-    h[3] = LIVE;
-    for (let i = 0; i < name.length; i++) h[4 + i] = name.charCodeAt(i) & 0xff;
-    this.flash.program(s.end, h);
+    this.flash.program(s.end, header(name, size));
     return { name: name, addr: s.end + HEADER, size: size };
   }
 
   /** jsfWriteFile: same semantics as the device, including erase-old-then-create (not atomic). */
   write(name: string, data: Uint8Array, offset?: number, size?: number): boolean {
     Storage.checkName(name);
+    name = Storage.fileName(name);
     const off = offset || 0;
     let total = size || 0;
     if (off < 0 || total < 0) return false;
@@ -213,6 +310,7 @@ export class Storage {
     }
     if (!f) throw new StorageError("Unable to find or create file");
     if (off + data.length > f.size) throw new StorageError("Too much data for file size");
+    if (!this.isErased(f.addr + off, data.length)) throw new StorageError("File already written with different data");
     this.flash.program(f.addr + off, data);
     return true;
   }
@@ -224,34 +322,43 @@ export class Storage {
   }
 
   /**
-   * Reclaims trash the way a device without a spare page must: live files are buffered in RAM, then pages
-   * are erased and rewritten in order. A power cut mid-way loses the files not yet rewritten (as on the device),
-   * but what is left is always a well-formed store.
+   * jsfCompact: from the last page that starts with a header at or before the first trash file, every live file
+   * is rewritten contiguously (files before that page stay where they are), then the pages after the last one
+   * written are erased, so no trash byte is left anywhere (as the Linux build leaves none in espruino.flash).
+   * The device streams files through a page-sized RAM buffer; here the files are buffered whole, pages erased,
+   * then each rewritten data first and header last, so a power cut mid-way leaves a well-formed store that may
+   * lack files not yet rewritten (each is whole or absent). Returns the files that moved.
+   * With no trash it also runs when bytes past the last header are programmed (an interrupted write, which the
+   * device would trip over), from the page of the store's end.
    */
-  compact(): void {
+  compact(): MovedFile[] {
     const s = this.scan();
     const used = this.flash.usedLength();
-    if (s.trash.length === 0 && used <= s.end) return;
-    const keep = s.live.map((f) => ({ name: f.name, data: this.flash.bytes.slice(f.addr, f.addr + f.size) }));
-    const pages = Math.ceil(Math.max(s.end, used) / this.flash.pageBytes);
-    for (let p = 0; p < pages; p++) this.flash.erasePage(p);
-    let addr = 0;
+    const dirty = used > s.end;
+    const hasTrash = s.trash.some((t) => this.headerAt(t.addr - HEADER)!.erased);
+    if (!hasTrash && !dirty) return [];
+    const from = hasTrash ? s.firstTrashPage : this.pageStart(s.end) === s.end ? s.end : s.lastUnbroken;
+    const keep = s.live.filter((f) => f.addr - HEADER >= from).map((f) => ({ name: f.name, addr: f.addr, data: this.flash.bytes.slice(f.addr, f.addr + f.size), head: this.flash.bytes.slice(f.addr - HEADER, f.addr) }));
+    const last = Math.max(s.end, used);
+    const firstPage = from / this.flash.pageBytes;
+    const pages = Math.ceil(last / this.flash.pageBytes);
+    for (let p = firstPage; p < pages; p++) this.flash.erasePage(p);
+    let addr = from;
+    const moved: MovedFile[] = [];
     for (const f of keep) {
-      const h = new Uint8Array(HEADER);
-      h[0] = f.data.length & 0xff;
-      h[1] = (f.data.length >> 8) & 0xff;
-      h[2] = (f.data.length >> 16) & 0xff;
-      h[3] = LIVE;
-      for (let i = 0; i < f.name.length; i++) h[4 + i] = f.name.charCodeAt(i);
       this.flash.program(addr + HEADER, f.data); // data first, header last: a file is whole or absent
-      this.flash.program(addr, h);
+      this.flash.program(addr, f.head);
+      if (addr + HEADER !== f.addr) moved.push({ name: f.name, from: f.addr, to: addr + HEADER });
       addr += HEADER + align4(f.data.length);
     }
+    if (moved.length && this.onCompact) this.onCompact(moved);
+    return moved;
   }
 
   eraseAll(): void {
     const pages = Math.ceil(this.flash.bytes.length / this.flash.pageBytes);
     for (let p = 0; p < pages; p++) this.flash.erasePage(p);
+    if (this.onErase) this.onErase({ name: "", addr: 0, size: this.flash.bytes.length });
   }
 
   getFree(): number {
@@ -262,11 +369,23 @@ export class Storage {
     const s = this.scan();
     let fileBytes = 0;
     let trashBytes = 0;
+    let trashCount = 0;
+    let fileCount = 0;
     for (const f of s.live) fileBytes += HEADER + align4(f.size);
-    for (const f of s.trash) trashBytes += HEADER + align4(f.size);
+    fileCount = s.live.length;
+    for (const f of s.trash) {
+      // jsfGetStorageStats counts a file as trash only by its zeroed name; other flags count as files
+      if (this.headerAt(f.addr - HEADER)!.erased) {
+        trashBytes += HEADER + align4(f.size);
+        trashCount++;
+      } else {
+        fileBytes += HEADER + align4(f.size);
+        fileCount++;
+      }
+    }
     return {
-      fileBytes: fileBytes, fileCount: s.live.length, trashBytes: trashBytes, trashCount: s.trash.length,
-      total: this.flash.bytes.length, free: this.flash.bytes.length - s.end,
+      totalBytes: this.flash.bytes.length, freeBytes: this.flash.bytes.length - s.end,
+      fileBytes: fileBytes, fileCount: fileCount, trashBytes: trashBytes, trashCount: trashCount,
     };
   }
 }
