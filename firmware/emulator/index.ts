@@ -87,8 +87,16 @@ export interface EmulatorControl {
   storage(): { name: string; size: number }[];
   readFile(name: string): string | undefined;
   leds(): Record<string, boolean>;
-  /** "repl": the console is on the link; "firmware": a program moved it; "off": no power. */
-  mode(): "repl" | "firmware" | "off";
+  /**
+   * "repl": the console is on the link; "firmware": a program moved it; "off": no power; "fault": the interpreter
+   * crashed (see fault()) and answers nothing until reset or power-up.
+   */
+  mode(): "repl" | "firmware" | "off" | "fault";
+  /**
+   * Why the device crashed, or null: a compaction moved code running in a loop from memory-mapped flash, or a
+   * lookup through a __proto__ that is not an object tripped the interpreter's assertion (runtime.ts, json.ts).
+   */
+  fault(): string | null;
 }
 
 export interface Emulator {
@@ -277,7 +285,8 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
       for (const l of board.leds) o[l] = device.pins.get(l)!.state;
       return o;
     },
-    mode: () => (!device.on ? "off" : device.consoleName === board.consoleDevice ? "repl" : "firmware"),
+    mode: () => (!device.on ? "off" : device.fault ? "fault" : device.consoleName === board.consoleDevice ? "repl" : "firmware"),
+    fault: () => (device.fault ? device.fault.reason : null),
   };
 
   function serve(o: { port?: number; host?: string } | undefined, onConn: (so: net.Socket) => void): Promise<{ host: string; port: number }> {
@@ -322,7 +331,7 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
       servers.length = 0;
     },
     write(data) {
-      if (!device.on) return;
+      if (!device.on || device.fault) return; // a crashed device reads nothing
       const s = typeof data === "string" ? data : latin1(data);
       device.hostPort.input(s);
     },

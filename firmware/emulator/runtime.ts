@@ -237,6 +237,7 @@ export class Device {
     if (e instanceof PowerCut) throw e;
     if (this.fault) return;
     if (e instanceof OutOfMemory) {
+      this.log("out of memory (execution interrupted): " + this.usage + " in use of " + this.totalVars);
       this.consoleWrite("ERROR: Out of Memory!\r\nExecution Interrupted\r\n");
       return;
     }

@@ -176,6 +176,22 @@ export class RealInterpreter {
     return this.out.substring(from, this.out.indexOf(mark, from));
   }
 
+  /** Sends bytes, then waits until the output has gone quiet for `quietMs` (a reset or load() printing its banner). */
+  async sendAndSettle(s: string, quietMs = 300, ms = 10000): Promise<void> {
+    let n = this.out.length;
+    let since = Date.now();
+    this.send(s);
+    const t0 = Date.now();
+    for (;;) {
+      await sleep(20);
+      if (this.out.length !== n) {
+        n = this.out.length;
+        since = Date.now();
+      } else if (Date.now() - since >= quietMs && Date.now() - t0 >= quietMs) return;
+      if (Date.now() - t0 > ms) throw new Error("output never settled after " + JSON.stringify(s));
+    }
+  }
+
   /** Writes a Storage file through the REPL in base64 chunks (file sized by the first write). */
   async writeFile(name: string, data: Uint8Array | string): Promise<void> {
     const bytes = typeof data === "string" ? Buffer.from(data, "latin1") : Buffer.from(data);
