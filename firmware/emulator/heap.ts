@@ -292,6 +292,8 @@ export interface HeapWalkOptions {
   sources?: SourceIndex;
   /** ArrayBuffers the API made (their data is a flat string). */
   apiBuffers?: WeakSet<object>;
+  /** ArrayBuffers over an existing string (E.toArrayBuffer): that string's blocks. */
+  backing?: WeakMap<object, number>;
   /** Prototypes a plain object or array has without a "__proto__" child. */
   defaultProtos?: object[];
   /** Objects not counted (held already: the last full walk's). */
@@ -426,7 +428,8 @@ export function countBlocks(roots: unknown[], opts: HeapWalkOptions): number {
     }
     if (Object.prototype.toString.call(o) === "[object ArrayBuffer]") {
       const len = (o as ArrayBuffer).byteLength;
-      total += t("buffer", 1 + bufferBlocks(len, !!(opts.apiBuffers && opts.apiBuffers.has(o)), L));
+      const over = opts.backing ? opts.backing.get(o) : undefined;
+      total += t("buffer", 1 + (over !== undefined ? over : bufferBlocks(len, !!(opts.apiBuffers && opts.apiBuffers.has(o)), L)));
       continue;
     }
     if (typeof o === "function" && opts.functionProto && Object.getPrototypeOf(o) !== opts.functionProto) {

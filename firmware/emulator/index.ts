@@ -8,12 +8,12 @@
  *   emu.control.advance(30);                // fast-forward the RTC, firing timers
  *   await emu.stop();
  *
- * Options: board (pico|puckjs|bangle2|original|linux, default pico), stateFile (flash image kept across runs,
+ * Options: board (pico|puckjs|bangle2|original|linux|linux2500, default pico), stateFile (flash image kept across runs,
  * mode 0600), clock (Unix seconds at power-up; default: 0 as a board whose RTC lost power, host time on linux),
  * driftPpm, frozenClock (time moves only through control.advance/setClock), flashed (default true: .bootcde is
  * firmware/dist/firmware.js; false: a fresh board in REPL mode), firmwarePath, vars (override the variable cap).
  * Control (in-process as `control`, out of process as JSON lines over listenControl()): setClock, advance, setDrift,
- * freeze, now, pressButton, holdButton, reset, powerCycle, powerCutAfter, heap, storage, readFile, leds, mode.
+ * freeze, now, pressButton, holdButton, reset, powerCycle, powerCutAfter, heap, storage, readFile, leds, mode, fault.
  */
 import { spawn, ChildProcess, spawnSync } from "node:child_process";
 import fs from "node:fs";

@@ -112,6 +112,8 @@ export class Device {
   sources = new SourceIndex();
   /** ArrayBuffers the API made (flat strings on the device). */
   apiBuffers = new WeakSet<object>();
+  /** ArrayBuffers over an existing string (E.toArrayBuffer): the blocks of that string. */
+  backing = new WeakMap<object, number>();
   /** Built-in library/class objects the program referenced (the device adds them to its root then). */
   touched = new Set<string>();
   /** Built-in classes whose prototype the program used (new, instanceof): prototype and constructor names. */
@@ -299,7 +301,7 @@ export class Device {
     const i = this.realm.intrinsics;
     return {
       builtins: this.realm.builtins, flashStrings: this.flashStrings, closures: closures, functionProto: this.realm.functionProto,
-      layout: this.layout, sources: this.sources, apiBuffers: this.apiBuffers,
+      layout: this.layout, sources: this.sources, apiBuffers: this.apiBuffers, backing: this.backing,
       defaultProtos: [i.Object.prototype, i.Array.prototype, Object.prototype, Array.prototype],
     };
   }
@@ -405,6 +407,7 @@ export class Device {
     this.flashStrings = new Set();
     this.sources = new SourceIndex();
     this.apiBuffers = new WeakSet();
+    this.backing = new WeakMap();
     this.touched = new Set();
     this.protoUsed = new Set();
     this.fault = null;
@@ -620,9 +623,15 @@ export class Device {
           throw e;
         }
       },
+      // jswrap_storage_readArrayBuffer: an ArrayBuffer over the file's native/flash string, no copy (2 blocks)
       readArrayBuffer: (name: string) => {
         const b = st.readBytes(String(name));
-        return b ? dev.ctxBuffer(b) : undefined;
+        if (!b) return undefined;
+        dev.alloc(2);
+        const ab = new dev.realm.intrinsics.ArrayBuffer(b.length);
+        new dev.realm.intrinsics.Uint8Array(ab).set(b);
+        dev.backing.set(ab, 1);
+        return ab;
       },
       write: (name: string, data: unknown, offset?: number, size?: number) => dev.storageCall(() => {
         const bytes = dev.toBytes(data);
@@ -947,8 +956,16 @@ export class Device {
       removeAllListeners: (ev?: string) => { if (ev === undefined) dev.events.clear(); else dev.events.delete(ev); },
       emit: (ev: string, a?: unknown) => { for (const h of dev.events.get(ev) || []) h(a); },
       getSizeOf: (v: unknown) => countBlocks([v], dev.walkOptions(false)),
-      // E.toArrayBuffer(str): the string's bytes as an ArrayBuffer (on a device a view of a flash string, no copy)
-      toArrayBuffer: (str: unknown) => dev.ctxBuffer(fromLatin1(String(str))),
+      // E.toArrayBuffer(str): an ArrayBuffer on the string itself (jswrap_espruino.c, no copy): 1 block beside the
+      // string's own (1 for a string read from Storage, a native/flash string)
+      toArrayBuffer: (str: unknown) => {
+        const s = String(str);
+        dev.alloc(1);
+        const ab = new dev.realm.intrinsics.ArrayBuffer(s.length);
+        new dev.realm.intrinsics.Uint8Array(ab).set(fromLatin1(s));
+        dev.backing.set(ab, dev.flashStrings.has(s) ? 1 : stringBlocks(s.length, dev.layout));
+        return ab;
+      },
       reboot: () => { dev.pending = { kind: "load" }; },
       setRTCPrescaler: board.rtc === "stm32" ? () => {} : undefined,
       getRTCPrescaler: board.rtc === "stm32" ? () => 32768 : undefined,
