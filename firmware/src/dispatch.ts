@@ -112,60 +112,6 @@ function refuseLocked(res: Res): boolean {
   return true;
 }
 
-function opSetTime(a: Args, res: Res): void {
-  const t = a.t as number;
-  const prev = now();
-  const d = t - corrected();
-  const first = !isSet() || clockData().synced === null;
-  // a clock lost (power cut) while slots exist: any time is a jump, or a hostile host could name a future one
-  const lost = !isSet() && usedSlots() > 0;
-  const jump = lost || (isSet() && (d < -JUMP_MAX || d > forwardRoom()));
-  const apply = function () {
-    setClock(t, a as ClockSet, jump || first);
-    res(null, { prev: prev, t: now(), jump: jump });
-  };
-  if (!jump) apply();
-  else if (a.force !== true) res(ERR.JUMP, lost ? "The clock was lost: setting it needs force and a press." : "A jump of " + Math.round(d) + " s needs force and a press.");
-  else if (!refuseLocked(res)) touchThen(res, lost ? "setting the lost clock" : "clock jump of " + (d > 0 ? "+" : "") + Math.round(d) + " s", true, pinState().set, apply);
-}
-
-function opAdd(a: Args, res: Res): void {
-  if (refuseLocked(res)) return;
-  const name = a.name as string;
-  const alg = (a.alg === undefined ? "SHA1" : a.alg) as Algorithm;
-  const hash = hashes[alg];
-  if (!hash) {
-    res(ERR.ALG, "This board cannot compute " + alg + ".");
-    return;
-  }
-  if (findSlot(name) >= 0) {
-    res(ERR.EXISTS, "Slot " + name + " exists.");
-    return;
-  }
-  const i = findSlot("");
-  if (i < 0) {
-    res(ERR.FULL, "All slots used.");
-    return;
-  }
-  const info: SlotInfo = {
-    name: name,
-    alg: alg,
-    digits: a.digits === undefined ? 6 : (a.digits as number),
-    period: a.period === undefined ? 30 : (a.period as number),
-    touch: a.touch === true,
-  };
-  if (a.serial !== undefined) info.serial = a.serial as string;
-  const key = fromHex(a.key as string);
-  a.key = undefined;
-  const b = alg === "SHA512" ? 128 : 64;
-  const pads = makePads(hash, b, key);
-  key.fill(0);
-  const ok = writeSlot(i, info, pads);
-  pads.fill(0);
-  if (!ok) res(ERR.STORAGE, STORAGE_FAILED);
-  else res(null, { slot: info });
-}
-
 function opList(a: Args, res: Res): void {
   if (refuseLocked(res)) return;
   const out: SlotInfo[] = [];
@@ -175,24 +121,6 @@ function opList(a: Args, res: Res): void {
     if (s) out.push(s);
   }
   res(null, { slots: out, max: MAX_SLOTS });
-}
-
-function opDelete(a: Args, res: Res): void {
-  if (refuseLocked(res)) return;
-  const name = a.name as string;
-  if (findSlot(name) < 0) {
-    res(ERR.NOSLOT, "No slot " + name + ".");
-    return;
-  }
-  touchThen(res, "delete slot " + name, false, true, function () {
-    const i = findSlot(name);
-    if (i < 0) res(ERR.NOSLOT, "No slot " + name + ".");
-    else {
-      deleteSlot(i);
-      st.compact();
-      res(null, { name: name });
-    }
-  });
 }
 
 /** The code entry of slot i (info s, header h); the code itself only when h is given (shown). */
@@ -253,62 +181,137 @@ function opCode(a: Args, res: Res): void {
   });
 }
 
-function opWipe(a: Args, res: Res): void {
-  if (refuseLocked(res)) return;
-  touchThen(res, "wipe every slot", true, true, function () {
-    const n = wipeSlots();
-    st.compact();
-    res(null, { slots: n });
-  });
-}
-
-/** A PIN check that spends a try; false (after replying) when the PIN was wrong or could not be checked. */
-function pinRight(pin: string, res: Res): boolean {
-  const r = tryPin(pin);
-  if (r === 1) return true;
-  if (r === -2) res(ERR.STORAGE, STORAGE_FAILED);
-  else if (r === -1) res(ERR.PIN, "Wrong PIN: the token wiped itself.", { tries: 0, wiped: true });
-  else res(ERR.PIN, "Wrong PIN: " + pinState().tries + " tries left.", { tries: pinState().tries, wiped: false });
-  return false;
-}
-
-function opUnlock(a: Args, res: Res): void {
-  if (pinRight(a.pin as string, res)) res(null, pinState() as unknown as Args);
-}
-
-function opLock(a: Args, res: Res): void {
-  lock();
-  res(null, pinState() as unknown as Args);
-}
-
-function opPin(a: Args, res: Res): void {
-  const set = pinState().set;
-  const next = a.next as string | undefined;
-  const idle = a.idle === undefined ? pinState().idle : (a.idle as number);
-  if (set ? a.pin === undefined || (next === undefined && a.idle !== undefined) : a.pin !== undefined || next === undefined) {
-    res(ERR.ARG, set ? "Give the PIN, and next to change it or idle." : "No PIN set: give only next.");
-    return;
+/**
+ * The handlers of the ops that change something (settime, add, delete, wipe, unlock, lock, pin), made when
+ * such a request comes: on the device each function held from boot costs ~7 heap variables, and these
+ * are rare, so they are not held (the read path: hello, time, list, code, stays at the top level).
+ */
+function manage(op: string): ((a: Args, res: Res) => void) | null {
+  function opSetTime(a: Args, res: Res): void {
+    const t = a.t as number;
+    const prev = now();
+    const d = t - corrected();
+    const first = !isSet() || clockData().synced === null;
+    // a clock lost (power cut) while slots exist: any time is a jump, or a hostile host could name a future one
+    const lost = !isSet() && usedSlots() > 0;
+    const jump = lost || (isSet() && (d < -JUMP_MAX || d > forwardRoom()));
+    const apply = function () {
+      setClock(t, a as ClockSet, jump || first);
+      res(null, { prev: prev, t: now(), jump: jump });
+    };
+    if (!jump) apply();
+    else if (a.force !== true) res(ERR.JUMP, lost ? "The clock was lost: setting it needs force and a press." : "A jump of " + Math.round(d) + " s needs force and a press.");
+    else if (!refuseLocked(res)) touchThen(res, lost ? "setting the lost clock" : "clock jump of " + (d > 0 ? "+" : "") + Math.round(d) + " s", true, pinState().set, apply);
   }
-  touchThen(res, !set ? "set a PIN" : next !== undefined ? "change the PIN" : "clear the PIN", false, true, function () {
-    if (set && !pinRight(a.pin as string, res)) return;
-    if (!set ? setPin(next as string, idle) : next !== undefined ? changePin(next, idle) : clearPin()) res(null, pinState() as unknown as Args);
-    else res(ERR.STORAGE, STORAGE_FAILED);
-  });
+
+  function opAdd(a: Args, res: Res): void {
+    if (refuseLocked(res)) return;
+    const name = a.name as string;
+    const alg = (a.alg === undefined ? "SHA1" : a.alg) as Algorithm;
+    const hash = hashes[alg];
+    if (!hash) {
+      res(ERR.ALG, "This board cannot compute " + alg + ".");
+      return;
+    }
+    if (findSlot(name) >= 0) {
+      res(ERR.EXISTS, "Slot " + name + " exists.");
+      return;
+    }
+    const i = findSlot("");
+    if (i < 0) {
+      res(ERR.FULL, "All slots used.");
+      return;
+    }
+    const info: SlotInfo = {
+      name: name,
+      alg: alg,
+      digits: a.digits === undefined ? 6 : (a.digits as number),
+      period: a.period === undefined ? 30 : (a.period as number),
+      touch: a.touch === true,
+    };
+    if (a.serial !== undefined) info.serial = a.serial as string;
+    const key = fromHex(a.key as string);
+    a.key = undefined;
+    const b = alg === "SHA512" ? 128 : 64;
+    const pads = makePads(hash, b, key);
+    key.fill(0);
+    const ok = writeSlot(i, info, pads);
+    pads.fill(0);
+    if (!ok) res(ERR.STORAGE, STORAGE_FAILED);
+    else res(null, { slot: info });
+  }
+
+  function opDelete(a: Args, res: Res): void {
+    if (refuseLocked(res)) return;
+    const name = a.name as string;
+    if (findSlot(name) < 0) {
+      res(ERR.NOSLOT, "No slot " + name + ".");
+      return;
+    }
+    touchThen(res, "delete slot " + name, false, true, function () {
+      const i = findSlot(name);
+      if (i < 0) res(ERR.NOSLOT, "No slot " + name + ".");
+      else {
+        deleteSlot(i);
+        st.compact();
+        res(null, { name: name });
+      }
+    });
+  }
+
+  function opWipe(a: Args, res: Res): void {
+    if (refuseLocked(res)) return;
+    touchThen(res, "wipe every slot", true, true, function () {
+      const n = wipeSlots();
+      st.compact();
+      res(null, { slots: n });
+    });
+  }
+
+  /** A PIN check that spends a try; false (after replying) when the PIN was wrong or could not be checked. */
+  function pinRight(pin: string, res: Res): boolean {
+    const r = tryPin(pin);
+    if (r === 1) return true;
+    if (r === -2) res(ERR.STORAGE, STORAGE_FAILED);
+    else if (r === -1) res(ERR.PIN, "Wrong PIN: the token wiped itself.", { tries: 0, wiped: true });
+    else res(ERR.PIN, "Wrong PIN: " + pinState().tries + " tries left.", { tries: pinState().tries, wiped: false });
+    return false;
+  }
+
+  function opUnlock(a: Args, res: Res): void {
+    if (pinRight(a.pin as string, res)) res(null, pinState() as unknown as Args);
+  }
+
+  function opLock(a: Args, res: Res): void {
+    lock();
+    res(null, pinState() as unknown as Args);
+  }
+
+  function opPin(a: Args, res: Res): void {
+    const set = pinState().set;
+    const next = a.next as string | undefined;
+    const idle = a.idle === undefined ? pinState().idle : (a.idle as number);
+    if (set ? a.pin === undefined || (next === undefined && a.idle !== undefined) : a.pin !== undefined || next === undefined) {
+      res(ERR.ARG, set ? "Give the PIN, and next to change it or idle." : "No PIN set: give only next.");
+      return;
+    }
+    touchThen(res, !set ? "set a PIN" : next !== undefined ? "change the PIN" : "clear the PIN", false, true, function () {
+      if (set && !pinRight(a.pin as string, res)) return;
+      if (!set ? setPin(next as string, idle) : next !== undefined ? changePin(next, idle) : clearPin()) res(null, pinState() as unknown as Args);
+      else res(ERR.STORAGE, STORAGE_FAILED);
+    });
+  }
+
+  return op === OPS.SET_TIME ? opSetTime : op === OPS.ADD ? opAdd : op === OPS.DELETE ? opDelete : op === OPS.WIPE ? opWipe
+    : op === OPS.UNLOCK ? opUnlock : op === OPS.LOCK ? opLock : op === OPS.PIN ? opPin : null;
 }
 
 function route(op: string): ((a: Args, res: Res) => void) | null {
   if (op === OPS.HELLO) return opHello;
   if (op === OPS.TIME) return function (a: Args, res: Res) { res(null, clockData() as unknown as Args); };
-  if (op === OPS.SET_TIME) return opSetTime;
-  if (op === OPS.ADD) return opAdd;
   if (op === OPS.LIST) return opList;
-  if (op === OPS.DELETE) return opDelete;
   if (op === OPS.CODE) return opCode;
-  if (op === OPS.WIPE) return opWipe;
-  if (op === OPS.UNLOCK) return opUnlock;
-  if (op === OPS.LOCK) return opLock;
-  if (op === OPS.PIN) return opPin;
-  return null;
+  return manage(op);
 }
 
 /** Handles one request line; `send` is called exactly once with one reply line (maybe later: touch). */
