@@ -234,10 +234,14 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
     if (!cur || latin1(cur) !== code || (guard !== null && (!had || latin1(had) !== guard))) {
       // Firmware and guard first, then the files kept (as after `hwtotp flash`, minus its erase), so that no
       // compaction ever moves the running firmware.
-      const keep = device.storage.list().filter((n) => n !== ".bootcde" && n !== ".boot0").map((n) => ({ n, b: device.storage.readBytes(n)! }));
+      const keep = device.storage.list().filter((n) => n !== ".bootcde" && n !== ".boot0" && n !== ".hwtpad").map((n) => ({ n, b: device.storage.readBytes(n)! }));
       device.storage.eraseAll();
       device.storage.write(".bootcde", fromLatin1(code));
       if (guard !== null) device.storage.write(".boot0", fromLatin1(guard));
+      // the pad `hwtotp flash` writes (host/src/flash.ts PAD_FILE): nothing else shares the firmware's pages
+      const end = device.storage.scan().end;
+      const r = (end + 32) % flash.pageBytes;
+      if (end % flash.pageBytes) device.storage.write(".hwtpad", new Uint8Array(r ? flash.pageBytes - r : flash.pageBytes));
       for (const f of keep) device.storage.write(f.n, f.b);
     }
     persist();

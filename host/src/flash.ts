@@ -137,12 +137,21 @@ const CHECK = "hwtotp:check:";
  * chunk left as erased flash (0xFF, absent from the source) by a line lost on the way, and only then reboots
  * with load(). On a link that loses data the REPL stays, and flashing starts again.
  */
-function uploadExpr(files: { name: string; data: Buffer }[], boot0: Buffer | null): string {
+/** The file that fills the firmware's last flash page (never erased: the boot guard erases hwt.* only). */
+export const PAD_FILE = ".hwtpad";
+
+function uploadExpr(files: { name: string; data: Buffer }[], boot0: Buffer | null, page: number): string {
   const lines: string[] = [];
   if (boot0) {
     // atob of base64 keeps every byte as it is in the file (the CLI would turn a raw string's control
     // characters into "?"); one Storage.write line, throttled like the CLI's own on serial ports
     lines.push('require("Storage").write(".boot0",atob("' + boot0.toString("base64") + '"));');
+  }
+  // A pad up to the next flash page (PAD_FILE), so the pages holding the firmware and its guard never hold
+  // anything else: compaction (after every delete, wipe, PIN change) starts at the first page with an erased
+  // file and rewrites it in place, which a power cut there would lose.
+  if (page > 0) {
+    lines.push("(function(s,P){var g=s.getStats(),u=g.totalBytes-g.freeBytes,r=(u+32)%P;if(u%P)s.write(" + JSON.stringify(PAD_FILE) + ",new Uint8Array(r?P-r:P));})(require(\"Storage\")," + page + ");");
   }
   // One byte in 16 and the last one see any chunk left unwritten (the CLI writes chunks of hundreds of
   // bytes), at a thousand reads: a scan of every byte is slow where flash is a file (the Linux build).
@@ -171,7 +180,7 @@ export async function uploadWithEspruinoCli(o: FlashOptions): Promise<{ output: 
   const files = [{ name: ".bootcde", data: fwData }];
   if (b0Data) files.push({ name: ".boot0", data: b0Data });
   const erase = await eraseWithEspruinoCli(o);
-  const up = await runEspruinoCli(o, ["--storage", ".bootcde:" + fw, "-e", uploadExpr(files, b0Data)]);
+  const up = await runEspruinoCli(o, ["--storage", ".bootcde:" + fw, "-e", uploadExpr(files, b0Data, getBoard(o.board || "pico").pageBytes)]);
   if (!/Upload Complete/.test(up.output)) throw cliFailure("complete the upload", up.output);
   const check: "ok" | "bad" | "unseen" = up.output.indexOf(CHECK + "ok") >= 0 ? "ok" : up.output.indexOf(CHECK + "bad") >= 0 ? "bad" : "unseen";
   return { output: erase.output + up.output, ms: erase.ms + up.ms, files: files.map((f) => f.name), check };

@@ -116,6 +116,7 @@ export class FakeEspruino {
         return [...self.storage.keys()].filter((k) => !re || re.test(k));
       },
       compact() {},
+      getStats: () => ({ totalBytes: 1 << 20, freeBytes: 1 << 19, fileBytes: 0, fileCount: self.storage.size, trashBytes: 0, trashCount: 0 }),
       getFree() {
         return 40960;
       },
