@@ -246,6 +246,10 @@ function fail(id: number | null, e: string, m: string): ParseFail {
 
 /** Parses one request line and validates its arguments. */
 export function parseRequest(line: string): { ok: true; req: Request } | ParseFail {
+  // Espruino's JSON.parse makes a "__proto__" key (also spelt with \u escapes) the object's prototype, and a
+  // property lookup through a prototype that is not an object kills the real interpreter: such frames are
+  // refused before parsing. No valid frame has either (names, PINs and keys are printable ASCII).
+  if (line.indexOf("__proto__") >= 0 || line.indexOf("\\u") >= 0) return fail(null, ERR.FRAME, "Not a frame: __proto__ or a \\u escape.");
   let o: unknown;
   try {
     o = JSON.parse(line);

@@ -87,6 +87,18 @@ for (const b of builds) {
       await codeOk("b", kb);
     }, 120000);
 
+    it("frames with __proto__ (which would kill the interpreter through a non-object prototype) get E_FRAME", async () => {
+      for (const line of ['{"__proto__":1,"v":1,"id":8,"op":"time"}', '{"v":1,"id":9,"op":"code","a":{"name":{"__proto__":null}}}']) {
+        const before = c.lines.filter((l) => l.reply).length;
+        await c.raw(line + "\n");
+        await c.waitReplies(before + 1);
+        const r = c.lines.filter((l) => l.reply).pop()!.reply!;
+        expect(r).toMatchObject({ ok: false, e: ERR.FRAME, id: null });
+        expect(it0.alive()).toBe(true);
+      }
+      expect(dataOf(await c.request("hello")).slots.used).toBe(2);
+    }, 60000);
+
     it(`${LIMITS.PIN_TRIES} wrong PINs (a restart between them changes nothing) wipe every slot and the PIN`, async () => {
       dataOf(await c.request("lock"));
       for (let k = 1; k <= 3; k++) expect(err(await c.request("unlock", { pin: "0000" }), ERR.PIN).d).toEqual({ tries: 8 - k, wiped: false });
