@@ -78,7 +78,8 @@ beforeAll(async () => {
   cluster = await startCeph();
   cephStartMs = performance.now() - t;
   note("ceph start (empty dir to probe mfa check ok)", `${(cluster.timings.toFirstMfaCheckOk / 1000).toFixed(1)} s, attempt ${cluster.timings.attempts}`);
-  emu = createEmulator({ board: "pico", clock: Date.now() / 1000 });
+  // autoPress: a user at the board, who confirms the deletes of a rollback
+  emu = createEmulator({ board: "pico", clock: Date.now() / 1000, autoPress: true });
   await emu.start();
   const { port } = await emu.listen();
   stateDir = mkdtempSync(join(tmpdir(), "hwtotp-mfa-e2e-"));

@@ -69,7 +69,8 @@ describe("Keystone end to end (real server, real openstack CLI, token in the emu
     alice = await ks.createUser("alice", "demo");
     bob = await ks.createUser("bob", "demo");
 
-    emu = createEmulator({ board: "pico", clock: Date.now() / 1000 });
+    // autoPress: a user at the board, who confirms the deletes of a rollback
+    emu = createEmulator({ board: "pico", clock: Date.now() / 1000, autoPress: true });
     await emu.start();
     emu.onData((s) => {
       // Count code replies the device sends, to count codes spent.
