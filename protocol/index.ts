@@ -176,15 +176,20 @@ export function encodePress(id: number, p: PressData): string {
   return JSON.stringify({ v: PROTOCOL_VERSION, id: id, press: p }) + "\n";
 }
 
-/** Reads a press notice line (host side), or null when the line is not one. */
-export function parsePress(line: string): PressNotice | null {
-  let o: unknown;
+/** The JSON object a line holds (host side), or null when it holds none. */
+function jsonObject(line: string): { [k: string]: unknown } | null {
   try {
-    o = JSON.parse(line);
+    const o: unknown = JSON.parse(line);
+    return isObject(o) ? o : null;
   } catch (err) {
     return null;
   }
-  if (!isObject(o) || o.v !== PROTOCOL_VERSION || !isFrameId(o.id) || !isObject(o.press)) return null;
+}
+
+/** Reads a press notice line (host side), or null when the line is not one. */
+export function parsePress(line: string): PressNotice | null {
+  const o = jsonObject(line);
+  if (!o || o.v !== PROTOCOL_VERSION || !isFrameId(o.id) || !isObject(o.press)) return null;
   const p = o.press as { [k: string]: unknown };
   if (typeof p.what !== "string" || typeof p.long !== "boolean" || typeof p.ms !== "number") return null;
   return { id: o.id as number, press: { what: p.what as string, long: p.long as boolean, ms: p.ms as number } };
@@ -276,13 +281,8 @@ export function parseRequest(line: string): { ok: true; req: Request } | ParseFa
 
 /** Parses one reply line (host side). Returns null for a line that is not a reply of this protocol. */
 export function parseReply(line: string): Reply | null {
-  let o: unknown;
-  try {
-    o = JSON.parse(line);
-  } catch (err) {
-    return null;
-  }
-  if (!isObject(o) || typeof o.ok !== "boolean" || !("id" in o)) return null;
+  const o = jsonObject(line);
+  if (!o || typeof o.ok !== "boolean" || !("id" in o)) return null;
   if (o.v !== PROTOCOL_VERSION && !(o.ok === false && o.e === ERR.VERSION)) return null;
   const id = isFrameId(o.id) ? (o.id as number) : null;
   if (o.ok === true) return { id: id, ok: true, d: isObject(o.d) ? o.d : {} };

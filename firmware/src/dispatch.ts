@@ -60,6 +60,7 @@ export function setHashes(h: Hashes): void {
 
 function opHello(a: Args, res: Res): void {
   const m = process.memory();
+  const p = pinState();
   res(null, {
     fw: FW_VERSION,
     proto: PROTOCOL_VERSION,
@@ -68,8 +69,8 @@ function opHello(a: Args, res: Res): void {
     slots: { used: usedSlots(), max: MAX_SLOTS },
     clock: clockData(),
     heap: { free: m.free, usage: m.usage, total: m.total },
-    pin: pinState(),
-    guard: { button: button() !== undefined, pin: pinState().set },
+    pin: p,
+    guard: { button: button() !== undefined, pin: p.set },
   });
 }
 
@@ -274,7 +275,10 @@ function manage(op: string): ((a: Args, res: Res) => void) | null {
     if (r === 1) return true;
     if (r === -2) res(ERR.STORAGE, STORAGE_FAILED);
     else if (r === -1) res(ERR.PIN, "Wrong PIN: the token wiped itself.", { tries: 0, wiped: true });
-    else res(ERR.PIN, "Wrong PIN: " + pinState().tries + " tries left.", { tries: pinState().tries, wiped: false });
+    else {
+      const n = pinState().tries;
+      res(ERR.PIN, "Wrong PIN: " + n + " tries left.", { tries: n, wiped: false });
+    }
     return false;
   }
 

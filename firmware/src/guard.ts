@@ -2,9 +2,10 @@
 // then skips .bootcde and gives the REPL; shared/facts/espruino.md). So a held button at boot erases every
 // hwtotp file (slots, PIN, clock) and compacts Storage before the REPL can be used: the token's factory reset.
 // Bangle.js skips .boot0 too when BTN1 is held at first boot, so it gets no guard there.
+import { button } from "./touch.ts";
 
 function guardBoot(): void {
-  const b = typeof BTN !== "undefined" ? BTN : typeof BTN1 !== "undefined" ? BTN1 : undefined;
+  const b = button();
   if (b === undefined || !digitalRead(b)) return;
   const st = require("Storage");
   const all = st.list(/^hwt\./);
