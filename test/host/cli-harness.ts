@@ -1,6 +1,6 @@
 // Runs the real hwtotp binary (host/bin/hwtotp.js → host/dist) as a subprocess, with a private
 // environment: no daemon socket of the user's, no HWTOTP_DEVICE unless given.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -46,3 +46,13 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: 
     child.stdin.end(opts.input ?? "");
   });
 }
+
+/** util-linux `script` is here: tests that need a terminal (no-echo prompts) get their pty from it. */
+export const hasScript = (() => {
+  try {
+    execFileSync("script", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();

@@ -3,13 +3,13 @@
 // PIN; one sentence per failure (wrong PIN with the tries left, locked naming `hwtotp unlock`, exit 9); --json
 // documents; info's PIN and guard; press notices on stderr; E_BUSY for a second press-waiting request; eight
 // wrong PINs wiping the token.
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PressData } from "../../protocol/index.ts";
-import { BIN, type CliResult, ensureHostBuilt, privateEnv, runCli } from "./cli-harness.ts";
+import { BIN, type CliResult, ensureHostBuilt, hasScript, privateEnv, runCli } from "./cli-harness.ts";
 import { type EmuTarget, startEmu } from "./emulator-harness.ts";
 
 const B32 = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -49,14 +49,6 @@ const pinState = async () => {
 const noPinIn = (r: CliResult) => PINS.every((p) => !(r.stdout + r.stderr).includes(p));
 const oneLine = (r: CliResult) => r.stderr.trim().split("\n").length === 1;
 
-const hasScript = (() => {
-  try {
-    execFileSync("script", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 /** Runs hwtotp on a pty (util-linux script); `answer` gets each prompt seen so far and says what to type. */
 function onTerminal(args: string[], answers: [RegExp, string][]): Promise<{ code: number; out: string }> {

@@ -1,13 +1,13 @@
 // The real hwtotp binary as a subprocess against the real firmware in the emulator over TCP: every add
 // form, list without secrets, codes equal to otpauth's, delete, --json shapes, exec, and bad input (malformed
 // secret, unknown slot, bad URI, missing device, full device) leaving the slots unchanged.
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, type CliResult, ensureHostBuilt, privateEnv, runCli } from "./cli-harness.ts";
+import { BIN, type CliResult, ensureHostBuilt, hasScript, privateEnv, runCli } from "./cli-harness.ts";
 import { type EmuTarget, startEmu } from "./emulator-harness.ts";
 import { startFakeDevice } from "./fake-device.ts";
 
@@ -79,14 +79,6 @@ describe("hwtotp add (against the emulator)", () => {
     expect(secretsIn(r)).toBe(false);
     await expectCodeFor("Keystone:alice", OTPAuth.Secret.fromBase32(B32), { digits: 8 });
   });
-  const hasScript = (() => {
-    try {
-      execFileSync("script", ["--version"], { stdio: "ignore" });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
   it.runIf(hasScript)("prompts for --secret on a terminal without echoing it (util-linux script gives the pty)", async () => {
     const child = spawn("script", ["-qec", [process.execPath, BIN, "add", "prompted", "--secret"].map((a) => "'" + a + "'").join(" "), "/dev/null"], {
       env,
