@@ -4,7 +4,8 @@
  *   const emu = createEmulator({ board: "puckjs", clock: 1700000000 });
  *   await emu.start();                      // power up: boots .bootcde (the firmware) unless the button is held
  *   emu.onData((s) => …); emu.write(line);  // host side of the console port (USB / Bluetooth)
- *   const { port } = await emu.listen();    // TCP device link on 127.0.0.1 (hwtotp --device tcp://127.0.0.1:PORT)
+ *   const { path } = await emu.listenUnix(); // device link on a Unix socket, 0600 in a 0700 folder (--device unix:PATH)
+ *   const { port } = await emu.listen();    // or TCP on 127.0.0.1, open to every local user: tests, the espruino CLI
  *   emu.control.advance(30);                // fast-forward the RTC, firing timers
  *   await emu.stop();
  *
@@ -12,8 +13,10 @@
  * mode 0600), clock (Unix seconds at power-up; default: 0 as a board whose RTC lost power, host time on linux),
  * driftPpm, frozenClock (time moves only through control.advance/setClock), flashed (default true: .bootcde is
  * firmware/dist/firmware.js; false: a fresh board in REPL mode), firmwarePath, vars (override the variable cap).
- * Control (in-process as `control`, out of process as JSON lines over listenControl()): setClock, advance, setDrift,
- * freeze, now, pressButton, holdButton, reset, powerCycle, powerCutAfter, heap, storage, readFile, leds, mode, fault.
+ * Control (in-process as `control`, out of process as JSON lines over listenControlUnix() or listenControl()): setClock,
+ * advance, setDrift, freeze, now, pressButton, holdButton, reset, powerCycle, powerCutAfter, heap, storage, readFile,
+ * leds, mode, fault. The control channel reads the slot files (the seeds) and presses the button: whoever reaches it
+ * owns the token, so out of process it is a Unix socket only this user can open, unless TCP is asked for by name.
  */
 import { spawn, ChildProcess, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -26,6 +29,7 @@ import { VirtualClock } from "./clock.ts";
 import { Device } from "./runtime.ts";
 import { Flash, fromLatin1, latin1 } from "./storage.ts";
 import { createLineReader, LIMITS, MAX_REPLY_LINE, parsePress, type PressData } from "../../protocol/index.ts";
+import { writePrivateFile } from "../../host/src/private-file.ts";
 
 export { BOARDS, getBoard } from "./boards.ts";
 export type { BoardName, BoardProfile } from "./boards.ts";
@@ -108,10 +112,22 @@ export interface Emulator {
   write(data: string | Uint8Array): void;
   /** Device → host output; in-process listeners see everything, whichever TCP client owns the link. */
   onData(cb: (data: string) => void): () => void;
-  /** TCP device link: one client at a time owns it (like an exclusively opened serial port); others wait their turn. */
+  /**
+   * Device link on a Unix socket (mode 0600, in a folder only this user may enter: by default a new 0700 folder
+   * the emulator removes on stop). One client at a time owns the link (like an exclusively opened serial port);
+   * others wait their turn.
+   */
+  listenUnix(path?: string): Promise<{ path: string }>;
+  /** The control channel (JSON lines) on a Unix socket, like listenUnix. */
+  listenControlUnix(path?: string): Promise<{ path: string }>;
+  /** TCP device link on 127.0.0.1: every local user can reach it (tests, tools that speak only TCP). */
   listen(o?: { port?: number; host?: string }): Promise<{ host: string; port: number }>;
+  /** TCP control channel on 127.0.0.1: every local user can reach it, and with it the seeds. */
   listenControl(o?: { port?: number; host?: string }): Promise<{ host: string; port: number }>;
-  /** A pty bridged to the device link through socat (null when socat is absent). */
+  /**
+   * A pty (mode 0600) bridged to a Unix-socket device link through socat (null when socat is absent); the link
+   * `linkPath` names it, by default in the emulator's private folder.
+   */
   pty(linkPath?: string): Promise<{ path: string } | null>;
   /** The Device (interpreter internals), for tests. */
   readonly device: Device;
@@ -146,11 +162,24 @@ function loadState(file: string | undefined, board: BoardProfile): Uint8Array | 
   return new Uint8Array(Buffer.from(o.flash, "base64"));
 }
 
+/** The flash image holds the seeds in the clear (unless a PIN encrypts them): a private file, never through a symlink. */
 function saveState(file: string, board: BoardProfile, flash: Flash): void {
-  const data = JSON.stringify({ v: 1, board: board.name, flash: Buffer.from(flash.bytes.subarray(0, flash.usedLength())).toString("base64") });
-  const tmp = file + ".tmp" + process.pid;
-  fs.writeFileSync(tmp, data, { mode: 0o600 });
-  fs.renameSync(tmp, file);
+  writePrivateFile(file, JSON.stringify({ v: 1, board: board.name, flash: Buffer.from(flash.bytes.subarray(0, flash.usedLength())).toString("base64") }));
+}
+
+/** Why `dir` is no place for the emulator's sockets (another user could enter it or swap a socket), or null. */
+function unsafeFolder(dir: string): string | null {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(dir);
+  } catch (e) {
+    return "it does not exist";
+  }
+  if (st.isSymbolicLink()) return "it is a symlink";
+  if (!st.isDirectory()) return "it is not a folder";
+  if (typeof process.getuid === "function" && st.uid !== process.getuid()) return "it belongs to another user";
+  if ((st.mode & 0o077) !== 0) return "other users may enter it (chmod 700 it)";
+  return null;
 }
 
 export function createEmulator(opts: EmulatorOptions = {}): Emulator {
@@ -182,6 +211,13 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
   };
   const servers: net.Server[] = [];
   const children: ChildProcess[] = [];
+  /** The 0700 folder this emulator made for its sockets and pty link (removed on stop), and the sockets it bound. */
+  let ownDir: string | null = null;
+  const boundPaths: string[] = [];
+  const privateDir = (): string => {
+    if (!ownDir) ownDir = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-emu-")); // mkdtemp: mode 0700
+    return ownDir;
+  };
   let started = false;
   const persist = (): void => {
     if (opts.stateFile) saveState(opts.stateFile, board, flash);
@@ -306,6 +342,91 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
     });
   }
 
+  /** A Unix-socket server at `p` (default: NAME in the private folder), mode 0600, in a folder only this user enters. */
+  async function serveUnix(p: string | undefined, name: string, onConn: (so: net.Socket) => void): Promise<{ path: string }> {
+    const sock = p ? path.resolve(p) : path.join(privateDir(), name);
+    const bad = unsafeFolder(path.dirname(sock));
+    if (bad) throw new Error("Will not put the emulator's socket in " + path.dirname(sock) + ": " + bad + ".");
+    let old: fs.Stats | null = null;
+    try {
+      old = fs.lstatSync(sock);
+    } catch (e) {
+      /* free */
+    }
+    if (old) {
+      if (!old.isSocket()) throw new Error(sock + " exists and is not a socket; name another path.");
+      const alive = await new Promise<boolean>((resolve) => {
+        const c = net.connect(sock);
+        c.once("connect", () => (c.destroy(), resolve(true)));
+        c.once("error", () => resolve(false));
+      });
+      if (alive) throw new Error("Something already listens on " + sock + ".");
+      fs.unlinkSync(sock);
+    }
+    const srv = net.createServer(onConn);
+    await new Promise<void>((resolve, reject) => {
+      srv.once("error", reject);
+      // bind(2) creates the socket file under the umask: none of it for others, from the first instant (a worker
+      // thread cannot change the umask; the 0700 folder covers the moment until the chmod below)
+      let mask: number | null = null;
+      try {
+        mask = process.umask(0o177);
+      } catch (e) {
+        /* worker thread */
+      }
+      try {
+        srv.listen(sock, () => resolve());
+      } finally {
+        if (mask !== null) process.umask(mask);
+      }
+    });
+    fs.chmodSync(sock, 0o600);
+    servers.push(srv);
+    boundPaths.push(sock);
+    return { path: sock };
+  }
+
+  const onDeviceConn = (so: net.Socket): void => {
+    if (so.remoteFamily) so.setNoDelay(true);
+    sockets.add(so);
+    so.pause();
+    so.on("data", (b: Buffer) => {
+      if (active === so) emu.write(b.toString("latin1"));
+    });
+    so.on("close", () => detach(so));
+    so.on("error", () => detach(so));
+    waiting.push(so);
+    attach();
+  };
+
+  const onControlConn = (so: net.Socket): void => {
+    let buf = "";
+    sockets.add(so);
+    so.setEncoding("utf8");
+    so.on("error", () => {});
+    so.on("close", () => sockets.delete(so));
+    so.on("data", (chunk: string) => {
+      buf += chunk;
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.substring(0, nl).trim();
+        buf = buf.substring(nl + 1);
+        if (!line) continue;
+        let id: unknown = null;
+        try {
+          const req = JSON.parse(line);
+          id = req.id;
+          const fn = (control as any)[req.cmd];
+          if (typeof fn !== "function") throw new Error("Unknown control command " + JSON.stringify(req.cmd));
+          const result = fn.apply(control, Array.isArray(req.args) ? req.args : []);
+          so.write(JSON.stringify({ id: id, ok: true, result: result === undefined ? null : result }) + "\n");
+        } catch (e) {
+          so.write(JSON.stringify({ id: id, ok: false, error: (e as Error).message }) + "\n");
+        }
+      }
+    });
+  };
+
   const emu: Emulator = {
     board,
     control,
@@ -333,6 +454,9 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
       for (const so of sockets) so.destroy();
       await Promise.all(servers.map((s) => new Promise((r) => s.close(() => r(null)))));
       servers.length = 0;
+      for (const p of boundPaths.splice(0)) fs.rmSync(p, { force: true });
+      if (ownDir) fs.rmSync(ownDir, { recursive: true, force: true });
+      ownDir = null;
     },
     write(data) {
       if (!device.on || device.fault) return; // a crashed device reads nothing
@@ -343,56 +467,20 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
       listeners.add(cb);
       return () => listeners.delete(cb);
     },
-    listen(o) {
-      return serve(o, (so) => {
-        so.setNoDelay(true);
-        sockets.add(so);
-        so.pause();
-        so.on("data", (b: Buffer) => {
-          if (active === so) emu.write(b.toString("latin1"));
-        });
-        so.on("close", () => detach(so));
-        so.on("error", () => detach(so));
-        waiting.push(so);
-        attach();
-      });
-    },
-    listenControl(o) {
-      return serve(o, (so) => {
-        let buf = "";
-        so.setEncoding("utf8");
-        so.on("error", () => {});
-        so.on("data", (chunk: string) => {
-          buf += chunk;
-          let nl: number;
-          while ((nl = buf.indexOf("\n")) >= 0) {
-            const line = buf.substring(0, nl).trim();
-            buf = buf.substring(nl + 1);
-            if (!line) continue;
-            let id: unknown = null;
-            try {
-              const req = JSON.parse(line);
-              id = req.id;
-              const fn = (control as any)[req.cmd];
-              if (typeof fn !== "function") throw new Error("Unknown control command " + JSON.stringify(req.cmd));
-              const result = fn.apply(control, Array.isArray(req.args) ? req.args : []);
-              so.write(JSON.stringify({ id: id, ok: true, result: result === undefined ? null : result }) + "\n");
-            } catch (e) {
-              so.write(JSON.stringify({ id: id, ok: false, error: (e as Error).message }) + "\n");
-            }
-          }
-        });
-      });
-    },
+    listenUnix: (p) => serveUnix(p, "device.sock", onDeviceConn),
+    listenControlUnix: (p) => serveUnix(p, "control.sock", onControlConn),
+    listen: (o) => serve(o, onDeviceConn),
+    listenControl: (o) => serve(o, onControlConn),
     async pty(linkPath) {
       if (spawnSync("sh", ["-c", "command -v socat"]).status !== 0) return null;
-      const { port } = await emu.listen();
-      const p = linkPath || path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-pty-")), "tty");
-      const child = spawn("socat", ["PTY,link=" + p + ",raw,echo=0", "TCP:127.0.0.1:" + port], { detached: true, stdio: "ignore" });
+      const link = await emu.listenUnix(path.join(privateDir(), "pty-" + children.length + ".sock"));
+      const p = linkPath ? path.resolve(linkPath) : path.join(privateDir(), "tty");
+      const child = spawn("socat", ["PTY,link=" + p + ",raw,echo=0", "UNIX-CONNECT:" + link.path], { detached: true, stdio: "ignore" });
       child.unref();
       children.push(child);
       for (let i = 0; i < 100 && !fs.existsSync(p); i++) await new Promise((r) => setTimeout(r, 20));
       if (!fs.existsSync(p)) throw new Error("socat did not create " + p);
+      fs.chmodSync(fs.realpathSync(p), 0o600); // the pty itself: this user only, whatever the system's default
       return { path: p };
     },
   };

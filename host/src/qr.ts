@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { UsageError } from "./errors.ts";
+import { createPrivateFile } from "./private-file.ts";
 
 /** The QR code as the qrcode package builds it; a text too long for any QR version is a UsageError. */
 async function createQr(text: string) {
@@ -86,7 +87,7 @@ export async function preparePng(file: string, text: string): Promise<PreparedPn
   const tmp = path.join(path.dirname(file), "." + path.basename(file) + "." + randomBytes(6).toString("hex") + ".tmp");
   let fd = -1;
   try {
-    fd = fs.openSync(tmp, "wx", 0o600);
+    fd = createPrivateFile(tmp);
     fs.writeSync(fd, buf);
     fs.fsyncSync(fd);
   } catch (e) {
@@ -102,7 +103,6 @@ export async function preparePng(file: string, text: string): Promise<PreparedPn
     commit() {
       fs.renameSync(tmp, file);
       placed = true;
-      fs.chmodSync(file, 0o600);
     },
     discard() {
       if (!placed) fs.rmSync(tmp, { force: true });

@@ -33,6 +33,7 @@ const LAZY: { [name: string]: () => Promise<{ register: Register }> } = {
   s3: () => import("./commands/s3.ts"),
   emulate: () => import("./commands/emulate.ts"),
   flash: () => import("./commands/flash.ts"),
+  "udev-rule": () => import("./commands/udev-rule.ts"),
 };
 export const LAZY_COMMANDS: ReadonlyArray<string> = Object.keys(LAZY);
 

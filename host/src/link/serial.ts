@@ -1,11 +1,41 @@
-// Serial Link over the `serialport` package: raw mode (its default on POSIX), the board's baud rate, an
-// exclusive lock so two programs never interleave frames on one board. Works on USB CDC and on ptys.
+// Serial Link over the `serialport` package: raw mode (its default on POSIX), the board's baud rate, and
+// the tty for this process alone, so two programs never interleave frames on one board: serialport's
+// `lock` (flock LOCK_EX|LOCK_NB, which other flock users respect), then TIOCEXCL (tty_ioctl(4): any further
+// open(2) of the tty fails with EBUSY, flock or not, except with CAP_SYS_ADMIN). Works on USB CDC and on ptys.
+import { spawnSync } from "node:child_process";
 import { stat } from "node:fs";
 import { StringDecoder } from "node:string_decoder";
 import { DeviceNotFoundError, type HwtotpError } from "../errors.ts";
 import { disconnectedError, type Link } from "./index.ts";
 
 type Port = import("serialport").SerialPort;
+
+/**
+ * TIOCEXCL / TIOCNXCL (asm-generic/ioctls.h 0x540C / 0x540D; their own numbers on mips and powerpc), null where
+ * unknown.
+ */
+export function exclIoctl(which: "TIOCEXCL" | "TIOCNXCL", arch: string = process.arch): number | null {
+  const off = which === "TIOCEXCL" ? 0 : 1;
+  if (["x64", "ia32", "arm", "arm64", "riscv64", "s390x", "loong64"].includes(arch)) return 0x540c + off;
+  if (arch === "mips" || arch === "mipsel") return 0x740d + off;
+  if (arch === "ppc64" || arch === "ppc") return 0x2000740c + off;
+  return null;
+}
+
+/**
+ * Turns the exclusive mode of the tty open on `fd` on (TIOCEXCL) or off (TIOCNXCL). Node has no ioctl, so
+ * perl (perl-base is part of every Debian system) does it on the descriptor it inherits as stdin: the mode
+ * belongs to the tty, not to the descriptor. Returns why it could not, or null.
+ */
+export function setExclusive(fd: number, on: boolean): string | null {
+  if (process.platform !== "linux") return "not Linux";
+  const nr = exclIoctl(on ? "TIOCEXCL" : "TIOCNXCL");
+  if (nr === null) return "TIOCEXCL unknown on " + process.arch;
+  const r = spawnSync("perl", ["-e", "ioctl(STDIN, " + nr + ", 0) or die qq{$!\n}"], { stdio: [fd, "ignore", "pipe"], timeout: 5000 });
+  if (r.error) return "no perl (" + ((r.error as NodeJS.ErrnoException).code ?? r.error.message) + ")";
+  if (r.status !== 0) return String(r.stderr).trim() || "perl exited " + r.status;
+  return null;
+}
 
 export class SerialLink implements Link {
   private port: Port | null = null;
@@ -15,6 +45,9 @@ export class SerialLink implements Link {
   private ended = false;
   private decoder = new StringDecoder("utf8");
   private watchdog: NodeJS.Timeout | null = null;
+  /** Null when the tty is in exclusive mode (TIOCEXCL); else why not (the flock still holds). */
+  exclusive: string | null = "not open";
+  private fd: number | null = null;
 
   constructor(
     readonly path: string,
@@ -35,12 +68,17 @@ export class SerialLink implements Link {
         const msg = String(err.message || err);
         let why = msg.replace(/^Error:\s*/, "");
         if (/lock|busy|EAGAIN|EWOULDBLOCK/i.test(msg)) {
-          why = "another program has it open (is `hwtotp daemon` running? then leave out --device)";
+          why = "another program has it open for itself (is `hwtotp daemon` running? then leave out --device)";
         } else if (/ENOENT|No such file/i.test(msg)) why = "no such device";
-        else if (/EACCES|Permission/i.test(msg)) why = "permission denied (are you in the dialout group?)";
+        else if (/EACCES|Permission/i.test(msg)) why = "permission denied (install the udev rule that `hwtotp udev-rule` prints, then plug the board in again)";
         reject(new DeviceNotFoundError("Cannot open " + this.address + ": " + why + "."));
       });
     });
+    // serialport's binding keeps the descriptor as `fd` (bindings-cpp LinuxPortBinding)
+    const fd = (port.port as unknown as { fd?: unknown } | undefined)?.fd;
+    // Only after the flock succeeded, so it never shuts out a program that held the port first.
+    this.fd = typeof fd === "number" ? fd : null;
+    this.exclusive = this.fd !== null ? setExclusive(this.fd, true) : "no descriptor";
     this.port = port;
     port.on("data", (b: Buffer) => {
       const s = this.decoder.write(b);
@@ -98,6 +136,9 @@ export class SerialLink implements Link {
     const port = this.port;
     if (!port || this.ended) return Promise.resolve();
     this.closing = true;
+    // Exclusive mode outlives this descriptor while another holds the tty (socat's end of a pty): hand it back.
+    if (this.exclusive === null && this.fd !== null) setExclusive(this.fd, false);
+    this.exclusive = "closed";
     return new Promise((resolve) => port.close(() => resolve()));
   }
 }

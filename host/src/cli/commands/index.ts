@@ -22,6 +22,7 @@ import { register as ceph } from "./ceph.ts";
 import { register as s3 } from "./s3.ts";
 import { register as emulate } from "./emulate.ts";
 import { register as flash } from "./flash.ts";
+import { register as udevRule } from "./udev-rule.ts";
 
 export const commands: Array<(program: Command) => void> = [
   devices,
@@ -43,4 +44,5 @@ export const commands: Array<(program: Command) => void> = [
   s3,
   emulate,
   flash,
+  udevRule,
 ];

@@ -2,7 +2,7 @@
 // a `v3multifactor` entry — the only form in which Debian 12's openstack CLI does password+TOTP — without
 // touching other entries or comments (yaml Document API).
 
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { isMap, parseDocument, type Document } from "yaml";
@@ -230,11 +230,12 @@ export function writeMfaCloud(file: string, name: string, fields: MfaCloudFields
   const text = exists ? readFileSync(file, "utf8") : null;
   const out = upsertMfaCloud(text, name, fields, from);
   let tightened = false;
-  if (exists && (statSync(file).mode & 0o077) !== 0) {
+  const st = exists ? lstatSync(file) : null;
+  if (st && st.isFile() && (st.mode & 0o077) !== 0) {
     chmodSync(file, 0o600);
     tightened = true;
   }
   if (!exists) mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  writePrivateFile(file, out, "wx");
+  writePrivateFile(file, out);
   return { file, created: !exists, tightened };
 }
