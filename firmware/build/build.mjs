@@ -82,9 +82,9 @@ export async function lowerToEs5(entry) {
     write: false,
     logLevel: "silent",
     treeShaking: true,
-    external: ["Storage", "crypto"],
+    external: ["Storage", "Flash", "crypto"],
   });
-  // esbuild keeps require("Storage") / require("crypto") behind a shim that needs Proxy; Espruino's own
+  // esbuild keeps require("Storage") / require("Flash") / require("crypto") behind a shim that needs Proxy; Espruino's own
   // require is a plain global function, so the shim is replaced by it (the gate fails if this ever misses).
   // esbuild adds "use strict" (tsconfig strict): Espruino ignores it and the emulator must not run stricter
   // than the device, so it goes (13 bytes too).

@@ -1,7 +1,7 @@
 // The emulated Espruino board: interpreter realm, console/REPL, serial devices and Loopbacks, pins and the
 // button, Storage on a flash image, crypto per board, the virtual RTC, a variable cap, boot sequence.
 import { createCipheriv, createDecipheriv, createHash, pbkdf2Sync, randomBytes } from "node:crypto";
-import { BoardProfile } from "./boards.ts";
+import { isLinux, type BoardProfile } from "./boards.ts";
 import { VirtualClock } from "./clock.ts";
 import { bufferBlocks, countBlocks, flatBlocks, layoutOf, nameBlocks, SourceIndex, stringBlocks, type HeapWalkOptions, type Layout } from "./heap.ts";
 import { createRealm, Realm } from "./sandbox.ts";
@@ -660,6 +660,47 @@ export class Device {
     };
   }
 
+  /**
+   * require("Flash") (src/jswrap_flash.c) over the Storage area, at the board's addresses (storageStart): read,
+   * write (jshFlashWriteAligned: bits only clear; each 256-byte chunk is one flash step, so a power cut can land
+   * inside), erasePage, getPage, getFree (the Linux builds give their whole fake flash, targets/linux; a board
+   * gives its free pages outside Storage and firmware, which the emulator does not model: []). The flash outside
+   * Storage (the interpreter's own firmware on a board) is not modelled: reads there give 0xFF; writes and erases
+   * there throw, since on a board they would corrupt the firmware.
+   */
+  private flashApi(): any {
+    const dev = this;
+    const fl = this.storage.flash;
+    const b = this.board;
+    const at = (addr: unknown, len: number, what: string): number => {
+      const o = Number(addr) - b.storageStart;
+      if (!(o >= 0 && o + len <= fl.bytes.length)) throw new (dev.realm.intrinsics.Error)("emulator: Flash." + what + " outside Storage (0x" + Number(addr).toString(16) + ")");
+      return o;
+    };
+    return {
+      read: (length: number, addr: number) => {
+        const n = length | 0;
+        if (n <= 0) return undefined;
+        dev.alloc(2 + stringBlocks(n, dev.layout));
+        const out = new dev.realm.intrinsics.Uint8Array(n).fill(0xff);
+        const o = (addr | 0) - b.storageStart;
+        for (let i = 0; i < n; i++) if (o + i >= 0 && o + i < fl.bytes.length) out[i] = fl.bytes[o + i];
+        return out;
+      },
+      write: (data: unknown, addr: number) => dev.storageCall(() => {
+        const bytes = dev.toBytes(data);
+        if (bytes.length) fl.program(at(addr, bytes.length, "write"), bytes);
+      }),
+      erasePage: (addr: number) => dev.storageCall(() => fl.erasePage(Math.floor(at(addr, 1, "erasePage") / fl.pageBytes))),
+      getPage: (addr: number) => {
+        const o = Number(addr) - b.storageStart;
+        if (!(o >= 0 && o < fl.bytes.length)) return undefined;
+        return dev.ctxValue({ addr: b.storageStart + o - (o % fl.pageBytes), length: fl.pageBytes });
+      },
+      getFree: () => dev.ctxValue(isLinux(b) ? [{ addr: b.storageStart, length: fl.bytes.length }] : []),
+    };
+  }
+
   /** jsError: the device prints "ERROR: …" on its console and carries on (no exception). */
   private jsError(msg: string): void {
     this.consoleWrite("ERROR: " + msg + "\r\n");
@@ -918,7 +959,7 @@ export class Device {
       }, writable: true, configurable: true, enumerable: false,
     });
     def("atob", (s: string) => Buffer.from(String(s), "base64").toString("latin1"));
-    const modules: Record<string, any> = { Storage: dev.storageApi() };
+    const modules: Record<string, any> = { Storage: dev.storageApi(), Flash: dev.flashApi() };
     if (board.hashes) modules.crypto = dev.cryptoApi();
     for (const k in modules) dev.realm.builtins.add(modules[k]);
     def("require", (name: string) => {
@@ -928,14 +969,16 @@ export class Device {
     const env = {
       VERSION: ESPRUINO_VERSION, GIT_COMMIT: "emulated", BOARD: board.envBoard, RAM: 0, FLASH: 0,
       STORAGE: board.storageBytes, SERIAL: "emulated", CONSOLE: board.consoleDevice,
-      MODULES: board.hashes ? "Storage,crypto" : "Storage", EXPTR: 0,
+      MODULES: board.hashes ? "Storage,Flash,crypto" : "Storage,Flash", EXPTR: 0,
     };
     def("process", {
       version: ESPRUINO_VERSION,
       env: dev.ctxValue(env),
       memory: () => {
         const used = dev.measureHeap();
-        return dev.ctxValue({ free: Math.max(0, dev.totalVars - used), usage: used, total: dev.totalVars, history: 0, gc: 0, gctime: 0, blocksize: board.blockBytes });
+        const m: Record<string, number> = { free: Math.max(0, dev.totalVars - used), usage: used, total: dev.totalVars, history: 0, gc: 0, gctime: 0, blocksize: board.blockBytes };
+        if (!isLinux(board)) m.flash_code_start = board.storageStart; // jswrap_process.c, ARM only
+        return dev.ctxValue(m);
       },
       on: () => {},
     });

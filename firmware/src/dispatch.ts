@@ -21,7 +21,6 @@ import { computeHotp } from "./totp.ts";
 import { clockData, corrected, forwardRoom, isSet, JUMP_MAX, noteReveal, now, setClock, withheld, type ClockSet } from "./clock.ts";
 import { button, TOUCH_WAIT_MS, waitTouch } from "./touch.ts";
 import { changePin, clearPin, lock, locked, pinState, setPin, touchIdle, tryPin } from "./pin.ts";
-import { st } from "./record.ts";
 import { fromHex } from "./seal.ts";
 import {
   MAX_SLOTS,
@@ -254,7 +253,6 @@ function manage(op: string): ((a: Args, res: Res) => void) | null {
       if (i < 0) res(ERR.NOSLOT, "No slot " + name + ".");
       else {
         deleteSlot(i);
-        st.compact();
         res(null, { name: name });
       }
     });
@@ -264,7 +262,6 @@ function manage(op: string): ((a: Args, res: Res) => void) | null {
     if (refuseLocked(res)) return;
     touchThen(res, "wipe every slot", true, true, function () {
       const n = wipeSlots();
-      st.compact();
       res(null, { slots: n });
     });
   }

@@ -36,7 +36,7 @@ declare const E: {
 
 declare const process: {
   env: { VERSION: string; BOARD: string; [k: string]: unknown };
-  memory(gc?: boolean): { free: number; usage: number; total: number; history: number };
+  memory(gc?: boolean): { free: number; usage: number; total: number; history: number; flash_code_start?: number };
   version: string;
 };
 
@@ -67,6 +67,13 @@ interface EspruinoStorage {
   getFree(): number;
 }
 
+interface EspruinoFlash {
+  read(length: number, addr: number): Uint8Array;
+  write(data: Uint8Array, addr: number): void;
+  getPage(addr: number): { addr: number; length: number } | undefined;
+  getFree(): { addr: number; length: number }[];
+}
+
 interface EspruinoCrypto {
   SHA1(data: string | ArrayBuffer | Uint8Array): ArrayBuffer;
   SHA256?(data: string | ArrayBuffer | Uint8Array): ArrayBuffer;
@@ -75,4 +82,5 @@ interface EspruinoCrypto {
 
 declare function require(name: "Storage"): EspruinoStorage;
 declare function require(name: "crypto"): EspruinoCrypto;
+declare function require(name: "Flash"): EspruinoFlash;
 declare function require(name: string): unknown;

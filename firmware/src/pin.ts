@@ -7,7 +7,7 @@
 // set and some slots plain: the next unlock seals them again (every slot reads back old or new).
 import { LIMITS, type PinState } from "../../protocol/index.ts";
 import type { Hash, Hashes } from "./hmac.ts";
-import { eraseRecord, readBody, readHead, scanRecord, st, writeRecord, type RecHead } from "./record.ts";
+import { eraseRecord, readBody, readHead, scanRecord, writeRecord, type RecHead } from "./record.ts";
 import { hashOf, ITER_HMAC, ITER_JS, ITER_PBKDF2, randomBytes, stretchPin } from "./seal.ts";
 import { resealSlots, setSealKey, wipeSlots } from "./store.ts";
 
@@ -39,14 +39,13 @@ function save(r: { [k: string]: unknown }, b: Uint8Array): boolean {
   return true;
 }
 
-/** Erases the PIN record, and with `all` every slot too (the last wrong try); then compacts. */
+/** Erases the PIN record (scrubbed), and with `all` every slot too (the last wrong try). */
 function drop(all: boolean): void {
   lock();
   if (all) wipeSlots();
   eraseRecord(BASE);
   rec = null;
   file = "";
-  st.compact();
 }
 
 export function loadPin(c: unknown, h: Hashes): void {
@@ -139,7 +138,7 @@ export function tryPin(pin: string): number {
   w.fill(0);
   setSealKey(dek, h);
   save(head(LIMITS.PIN_TRIES), b);
-  if (resealSlots(dek) > 0) st.compact();
+  resealSlots(dek);
   touchIdle();
   return 1;
 }
@@ -155,7 +154,6 @@ export function setPin(pin: string, idle: number): boolean {
   dek = k;
   setSealKey(null, h);
   const n = resealSlots(k);
-  st.compact();
   touchIdle();
   return n >= 0;
 }
@@ -163,7 +161,6 @@ export function setPin(pin: string, idle: number): boolean {
 /** Changes the PIN and idle time (unlocked): the same data key under a new PIN and salt; the old record scrubbed. */
 export function changePin(pin: string, idle: number): boolean {
   if (!dek || !sealRec(pin, dek, idle)) return false;
-  st.compact();
   touchIdle();
   return true;
 }

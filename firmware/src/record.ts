@@ -5,9 +5,8 @@
 // (raw bytes, read through readArrayBuffer so 8-bit and UTF-8 builds agree). Names stay far below 28 chars.
 
 /**
- * Storage. After erasing pads (delete, wipe, PIN changes) callers compact it, so erased files are gone from
- * the flash image; safe because `hwtotp flash` writes the firmware first after an erase: compaction never
- * moves it.
+ * Storage. Every file a record leaves behind (an older twin, a torn one, an erased record) is scrubbed before it
+ * is erased (drop): no pad stays readable as trash, and nothing needs a compaction, which is not power safe.
  */
 export const st = require("Storage");
 
@@ -73,8 +72,47 @@ function exists(file: string): boolean {
   return st.read(file, 0, 1) !== undefined;
 }
 
-function drop(file: string): void {
-  if (exists(file)) st.erase(file);
+/**
+ * Zeroes the data of Storage file f where it lies in flash (require("Flash"): programming only clears bits, so
+ * a power cut anywhere leaves it whole, partly zeroed or zeroed, and it then fails its checksum). An erased file
+ * stays readable as trash until a compaction, and a compaction is not power safe (jsfCompactInternal holds
+ * pages in RAM while it erases them), so this is how erased pads leave the flash. The file is found by walking
+ * the headers as jsflash.c does (u32 size | flags << 24, 28-byte 0-padded name, data 4-byte aligned; where no
+ * header follows, the next page) from Storage's start: process.memory().flash_code_start on a board, the fake
+ * flash's start (Flash.getFree) on the Linux build.
+ */
+function scrub(f: string, n: number): void {
+  const F = require("Flash");
+  const m = process.memory(false);
+  let a = m.flash_code_start !== undefined ? m.flash_code_start : F.getFree()[0].addr;
+  let jumped = false;
+  for (;;) {
+    const h = F.read(32, a);
+    const z = h[0] | (h[1] << 8) | (h[2] << 16);
+    if (!z || (z === 0xffffff && h[3] === 0xff)) {
+      const p = jumped ? undefined : F.getPage(a);
+      if (!p) return;
+      a = p.addr + p.length;
+      jumped = true;
+      continue;
+    }
+    jumped = false;
+    let k = 0;
+    while (k < f.length && h[4 + k] === f.charCodeAt(k)) k++;
+    if (k === f.length && (k === 28 || !h[4 + k]) && z === n) {
+      F.write(new Uint8Array((n + 3) & ~3), a + 32);
+      return;
+    }
+    a += (z + 35) & ~3;
+  }
+}
+
+/** Scrubs and erases a Storage file, if there. */
+export function drop(file: string): void {
+  const s = st.read(file);
+  if (s === undefined) return;
+  scrub(file, s.length);
+  st.erase(file);
 }
 
 /** Finds the current file of a record (its header, file in .w), erasing a stale or torn twin. Null when there is none. */
@@ -117,7 +155,7 @@ export function writeRecord(base: string, current: string, fields: { [k: string]
     drop(file);
     return "";
   }
-  if (current && current !== file) st.erase(current);
+  if (current && current !== file) drop(current);
   return file;
 }
 

@@ -1,12 +1,12 @@
 // The slot store: up to MAX_SLOTS slots, each an atomic record (record.ts) "hwt.s<i>" holding the slot's
 // settings in its header and the HMAC pads (RFC 2104 K^ipad || K^opad, never the seed itself and never in RAM)
 // in its body. RAM keeps each slot's name, which twin file is current (a, b) and that file as Storage returned
-// it (a view of flash on the device: no copy, kept right by compaction), so that list and code need no Storage
+// it (a view of flash on the device: no copy), so that list and code need no Storage
 // lookup (each is a scan of the file headers). Writes happen on add/delete/wipe, never per code.
 // With a PIN set the pads are sealed (seal.ts) under the data key: header e: 1, body nonce (8 bytes) || sealed
 // pads; the key is here only while the session is unlocked (setSealKey).
 import type { Algorithm, SlotInfo } from "../../protocol/index.ts";
-import { eraseRecord, headOf, scanRecord, st, writeRecord, type RecHead } from "./record.ts";
+import { drop, eraseRecord, headOf, scanRecord, st, writeRecord, type RecHead } from "./record.ts";
 import type { HmacKey } from "./totp.ts";
 import type { Hash, Hashes } from "./hmac.ts";
 import { randomBytes, sealBytes } from "./seal.ts";
@@ -143,7 +143,7 @@ export function resealSlots(key: Uint8Array | null): number {
   return n;
 }
 
-/** Erases slot i; its bytes stay in flash as trash until the caller compacts (record.ts st). */
+/** Erases slot i, its pads scrubbed from flash first (record.ts drop). */
 export function deleteSlot(i: number): void {
   eraseRecord(baseOf(i));
   keep(i, "", "");
@@ -153,7 +153,7 @@ export function deleteSlot(i: number): void {
 export function wipeSlots(): number {
   const n = usedSlots();
   const all = st.list(/^hwt\.s/);
-  for (let k = 0; k < all.length; k++) st.erase(all[k]);
+  for (let k = 0; k < all.length; k++) drop(all[k]);
   for (let i = 0; i < MAX_SLOTS; i++) keep(i, "", "");
   return n;
 }

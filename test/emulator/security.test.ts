@@ -374,27 +374,23 @@ describe.skipIf(!haveFirmware)("power cuts at every flash step (emulator)", () =
     });
   });
 
-  // KNOWN FAILURE (issue 11 note): these ops compact Storage to drop the erased pads, and Espruino's compaction
-  // (jsfCompactInternal, modelled byte for byte) erases a page after buffering its files in RAM: a power cut
-  // before they are written back loses those slots. Kept as it.fails so the defect stays visible here and this
-  // turns red once it is fixed (planned: zero erased pads in place with require("Flash").write instead).
-  it.fails("PIN set: the token reads back without a PIN or with the new one, every slot intact", async () => {
+  it("PIN set: the token reads back without a PIN or with the new one, every slot intact", async () => {
     const b = await base(false);
     const states = new Set<string>();
     await cutEverywhere(b, "pin", { next: PIN }, async (c, emu) => {
       const p = (await ok(c, "hello")).pin;
       states.add(p.set ? "new" : "old");
-      if (p.set) await ok(c, "unlock", { pin: PIN });
+      if (p.set) {
+        // A cut while slots were sealed leaves some plain; the unlock seals and scrubs them
+        await ok(c, "unlock", { pin: PIN });
+        for (const [, k] of AB) expect(inFlash(emu, k)).toEqual([]);
+      }
       await slotsOk(c, AB);
     });
     expect([...states].sort()).toEqual(["new", "old"]);
   });
 
-  // KNOWN FAILURE (issue 11 note): these ops compact Storage to drop the erased pads, and Espruino's compaction
-  // (jsfCompactInternal, modelled byte for byte) erases a page after buffering its files in RAM: a power cut
-  // before they are written back loses those slots. Kept as it.fails so the defect stays visible here and this
-  // turns red once it is fixed (planned: zero erased pads in place with require("Flash").write instead).
-  it.fails("PIN change: exactly one of the old and the new PIN unlocks, every slot intact", async () => {
+  it("PIN change: exactly one of the old and the new PIN unlocks, every slot intact", async () => {
     const b = await base(true);
     const states = new Set<string>();
     await cutEverywhere(b, "pin", { pin: PIN, next: PIN2 }, async (c) => {
@@ -409,11 +405,7 @@ describe.skipIf(!haveFirmware)("power cuts at every flash step (emulator)", () =
     expect([...states].sort()).toEqual(["new", "old"]);
   });
 
-  // KNOWN FAILURE (issue 11 note): these ops compact Storage to drop the erased pads, and Espruino's compaction
-  // (jsfCompactInternal, modelled byte for byte) erases a page after buffering its files in RAM: a power cut
-  // before they are written back loses those slots. Kept as it.fails so the defect stays visible here and this
-  // turns red once it is fixed (planned: zero erased pads in place with require("Flash").write instead).
-  it.fails("PIN clear: the PIN is still set (and unlocks) or gone, every slot intact", async () => {
+  it("PIN clear: the PIN is still set (and unlocks) or gone, every slot intact", async () => {
     const b = await base(true);
     const states = new Set<string>();
     await cutEverywhere(b, "pin", { pin: PIN }, async (c) => {
