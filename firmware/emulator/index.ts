@@ -156,8 +156,23 @@ export function defaultFirmwarePath(): string {
 }
 
 function loadState(file: string | undefined, board: BoardProfile): Uint8Array | undefined {
-  if (!file || !fs.existsSync(file)) return undefined;
-  const o = JSON.parse(fs.readFileSync(file, "utf8"));
+  if (!file) return undefined;
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return undefined;
+    if (code === "ELOOP") throw new Error("State file " + file + " is a symlink; name the file itself.");
+    throw e;
+  }
+  let text: string;
+  try {
+    text = fs.readFileSync(fd, "utf8");
+  } finally {
+    fs.closeSync(fd);
+  }
+  const o = JSON.parse(text);
   if (o.board !== board.name) throw new Error("State file " + file + " belongs to board " + o.board + ", not " + board.name + ".");
   return new Uint8Array(Buffer.from(o.flash, "base64"));
 }

@@ -62,14 +62,14 @@ export function register(program: Command): void {
       .option("-n, --name <slot>", "slot to use (default: the one slot with a serial)")
       .option("--serial <serial>", "MFA serial, for a slot that does not record one")
       .option("--env <VAR>", "environment variable that carries \"SERIAL PIN\"", "HWTOTP_MFA")
-      .option("--mfa-arg", "give aws the pin as --mfa \"SERIAL PIN\" on its command line instead of a private --cli-input-json file")
+      .option("--mfa-arg", "give aws the pin as --mfa \"SERIAL PIN\" on its command line, where every local user can read it, instead of in a private copy of its --cli-input-json/--cli-input-yaml")
       .passThroughOptions(),
   ).action(async (argv: string[], opts: S3Options) => {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(opts.env)) throw new UsageError("--env must be a variable name.");
     const { planS3, isAws } = await import("../../integrations/ceph/s3-mfa.ts");
     const { runChild } = await import("../../exec.ts");
     // Refuse a bad command before a pin is spent on it.
-    if (argv.length === 0 || isAws(argv[0])) planS3(argv, "CHECK 000000", { envVar: opts.env, mfaArg: true });
+    if (argv.length === 0 || isAws(argv[0])) planS3(argv, "CHECK 000000", { envVar: opts.env, mfaArg: opts.mfaArg, check: true });
     const pin = await dispenseForCli(opts);
     const plan = planS3(argv, pin.header, { envVar: opts.env, mfaArg: opts.mfaArg });
     say("MFA serial " + pin.serial + ", step " + pin.step + " (" + Math.floor(pin.left) + " s left).");
