@@ -1,5 +1,5 @@
-// hwtotp keystone enroll | cloud | login | logout, and `hwtotp exec --token-cache` — the OpenStack Keystone
-// integration's CLI. It parses options and prints; the work is in host/src/integrations/keystone/.
+// hwtotp keystone enroll | cloud | login | logout | plugin install|uninstall, and `hwtotp exec --token-cache`
+// — the OpenStack Keystone integration's CLI. It parses options and prints; the work is in host/src/integrations/keystone/.
 // Passwords come from clouds.yaml, $OS_PASSWORD, stdin (-), a file (@FILE) or a prompt — never from argv.
 import type { Command } from "commander";
 import { addCommonOptions, type CommonOptions, output, say, withSession } from "../context.ts";
@@ -104,6 +104,8 @@ interface EnrollCliOptions extends CommonOptions, AuthOptions {
   credentialProject?: string;
   rules: string;
   dryRun?: boolean;
+  verify?: string;
+  insecure?: boolean;
 }
 
 interface CloudCliOptions {
@@ -119,6 +121,8 @@ interface CloudCliOptions {
   projectDomain?: string;
   region?: string;
   password?: string | true;
+  plugin?: boolean;
+  slot?: string;
 }
 
 export function register(program: Command): void {
@@ -133,7 +137,9 @@ export function register(program: Command): void {
         .description("generate a seed, store it in the token, register it with Keystone, set the MFA rule, and verify")
         .option("-n, --name <slot>", "slot name on the token", "keystone")
         .option("--user-id <id>", "enrol this user (id or name) instead of the one logging in (needs admin rights)")
-        .option("--user-password [spec]", "that user's password, for the verification (-, @FILE, prompt; default $HWTOTP_KEYSTONE_USER_PASSWORD)")
+        .option("--verify <how>", "totp (default): check with TOTP-only logins, no password needed; password: password+TOTP logs in and password alone is refused (needs the user's password)")
+        .option("--user-password [spec]", "that user's password, for --verify password (-, @FILE, prompt; default $HWTOTP_KEYSTONE_USER_PASSWORD); implies --verify password")
+        .option("--insecure", "allow plain http:// to a Keystone that is not on this machine (the seed would cross the network unencrypted)")
         .option("--credential-project <name>", "attach the credential to this project (default: none)")
         .option("--rules <mode>", "auto: set rule [password,totp] + enable when allowed, else warn; require: fail if not allowed; skip", "auto")
         .option("--dry-run", "print the steps, the rollback policy and the inputs still needed; reads no password, logs in nowhere, changes nothing"),
@@ -142,14 +148,24 @@ export function register(program: Command): void {
     const bad = checkName(o.name, "slot name");
     if (bad) throw new UsageError(bad);
     if (!["auto", "require", "skip"].includes(o.rules)) throw new UsageError("--rules must be auto, require or skip.");
+    if (o.verify !== undefined && o.verify !== "totp" && o.verify !== "password") throw new UsageError("--verify must be totp or password.");
+    if (o.verify === "totp" && o.userPassword !== undefined) throw new UsageError("--user-password is for --verify password; --verify totp needs no password.");
+    const verify: "totp" | "password" = (o.verify as "totp" | "password" | undefined) ?? (o.userPassword !== undefined ? "password" : "totp");
+    o.verify = verify;
     const other = (c: { userId?: string; username?: string }) => o.userId !== undefined && o.userId !== c.userId && o.userId !== c.username;
     if (o.dryRun) return dryRunEnroll(o, other);
+    {
+      const { cloud } = await resolveCloud(o);
+      const plain = (await import("../../integrations/keystone/enroll.ts")).insecureTransport(cloud.authUrl);
+      if (plain && !o.insecure) throw new UsageError(`Refusing to enrol over ${cloud.authUrl}: ${plain} Use https://, or --insecure if you must.`);
+      if (plain) say(`WARNING: ${plain} (--insecure)`);
+    }
     const { cloud, password, ks } = await resolveCaller(o);
     let targetPassword: string | undefined;
-    if (other(cloud)) {
+    if (other(cloud) && verify === "password") {
       targetPassword = await readPassword(o.userPassword, `Keystone password of ${o.userId}`, "HWTOTP_KEYSTONE_USER_PASSWORD");
       if (targetPassword === undefined) {
-        throw new UsageError(`Verifying the enrolment needs ${o.userId}'s password: --user-password - (stdin) or @FILE, or $HWTOTP_KEYSTONE_USER_PASSWORD.`);
+        throw new UsageError(`--verify password needs ${o.userId}'s password: --user-password - (stdin) or @FILE, or $HWTOTP_KEYSTONE_USER_PASSWORD (the default --verify totp needs none).`);
       }
     }
     const client = new ks.KeystoneClient({ authUrl: cloud.authUrl });
@@ -158,7 +174,7 @@ export function register(program: Command): void {
         ks.enrollKeystone({
           client, device, slot: o.name, rules: o.rules as "auto" | "require" | "skip",
           caller: { user: ks.userRefOf(cloud), password, project: ks.projectScopeOf(cloud) },
-          targetUser: o.userId, targetPassword, credentialProject: o.credentialProject,
+          targetUser: o.userId, targetPassword, credentialProject: o.credentialProject, verify,
           log: o.json ? undefined : say,
         }),
       );
@@ -168,19 +184,25 @@ export function register(program: Command): void {
       const lines = [
         `Enrolled ${r.user.name} (${r.user.id}): slot "${r.slot}", Keystone credential ${r.credentialId}.`,
         `MFA: ${r.mfa.after.enabled ? "enabled" : "not enabled"}, rules ${JSON.stringify(r.mfa.after.rules)}${r.mfa.changed ? " (set now)" : ""}.`,
-        `Verified: password + token code logs in; password alone ${
-          { "refused-mfa": "is refused", accepted: "STILL LOGS IN", refused: "is refused", "not-checked": "was not checked (no MFA rule in force)" }[r.verified.passwordOnly]
-        }.`,
+        r.verified.method === "password"
+          ? `Verified: password + token code logs in; password alone ${
+            { "refused-mfa": "is refused", accepted: "STILL LOGS IN", refused: "is refused", "not-checked": "was not checked (no MFA rule in force)" }[r.verified.passwordOnly]
+          }.`
+          : `Verified without ${r.user.name}'s password: Keystone accepts the token's code; a code alone ${
+            { receipt: "gets an auth receipt that still asks for the password (the rule is enforced)", token: "LOGS IN (no rule enforced)", "not-checked": "was not checked again (no MFA rule in force)" }[r.verified.totpOnly]
+          }.`,
       ];
       return lines.join("\n");
     });
-    if (r.verified.passwordOnly === "accepted") process.exitCode = KEYSTONE_EXIT.NOT_ENFORCED;
+    if (r.verified.passwordOnly === "accepted" || (r.verified.totpOnly === "token" && r.mfa.after.enabled)) process.exitCode = KEYSTONE_EXIT.NOT_ENFORCED;
   });
 
   keystone
     .command("cloud")
     .argument("<name>", "clouds.yaml entry to write or update")
-    .description("write a clouds.yaml entry for password+TOTP (auth_type v3multifactor), keeping other entries and comments")
+    .description("write a clouds.yaml entry for password+TOTP (auth_type hwtotp with --plugin, else v3multifactor), keeping other entries and comments")
+    .option("--plugin", "auth_type hwtotp: the keystoneauth plugin asks the token for a code (hwtotp keystone plugin install); no wrapper")
+    .option("--slot <name>", "with --plugin: the token's slot (auth.hwtotp_slot; default: the only slot)")
     .option("--file <path>", "clouds.yaml to edit (default: the one the openstack CLI reads, else ~/.config/openstack/clouds.yaml)")
     .option("--from <cloud>", "start from a copy of this entry (when NAME does not exist yet)")
     .option("--auth-url <url>", "Keystone URL")
@@ -191,9 +213,14 @@ export function register(program: Command): void {
     .option("--project-id <id>", "project id to scope to")
     .option("--project-domain <name>", "domain of the project (default on a new entry: Default)")
     .option("--region <name>", "region_name")
-    .option("--password [spec]", "store this password: - (stdin), @FILE, or a prompt (the CLI's v3multifactor reads it only from clouds.yaml)")
+    .option("--password [spec]", "store this password: - (stdin), @FILE, or a prompt (v3multifactor and hwtotp read it only from clouds.yaml)")
     .option("--json", "print one JSON document on stdout")
     .action(async (name: string, o: CloudCliOptions) => {
+      if (o.slot !== undefined) {
+        if (!o.plugin) throw new UsageError("--slot goes with --plugin.");
+        const bad = checkName(o.slot, "slot name");
+        if (bad) throw new UsageError(bad);
+      }
       const { writeMfaCloud, defaultCloudsFileForWrite } = await import("../../integrations/keystone/clouds.ts");
       const file = o.file ?? defaultCloudsFileForWrite();
       const { existsSync, readFileSync } = await import("node:fs");
@@ -207,16 +234,18 @@ export function register(program: Command): void {
           authUrl: o.authUrl, username: o.username, userId: o.userId, password, projectName: o.project, projectId: o.projectId,
           userDomainName: o.userDomain ?? (isNew && o.username ? "Default" : undefined),
           projectDomainName: o.projectDomain ?? (isNew && o.project ? "Default" : undefined),
-          regionName: o.region,
+          regionName: o.region, authType: o.plugin ? "hwtotp" : "v3multifactor", slot: o.slot,
         }, o.from);
       } catch (err) {
         throw new UsageError((err as Error).message);
       }
       if (r.tightened) say(`${file} was readable by others; it holds a password, so it is now mode 600.`);
-      if (isNew && password === undefined) say(`Note: the openstack CLI reads a v3multifactor password only from clouds.yaml; add it with --password.`);
-      output({ json: o.json }, { cloud: name, ...r }, () =>
-        `${r.created ? "Created" : "Updated"} ${file}: cloud "${name}" uses password+TOTP.\n` +
-        `Use it:  hwtotp exec -- openstack --os-cloud ${name} project list`,
+      if (isNew && password === undefined) say(`Note: the openstack CLI reads this password only from clouds.yaml; add it with --password.`);
+      output({ json: o.json }, { cloud: name, authType: o.plugin ? "hwtotp" : "v3multifactor", ...r }, () =>
+        `${r.created ? "Created" : "Updated"} ${file}: cloud "${name}" uses password+TOTP${o.plugin ? " through the hwtotp plugin" : ""}.\n` +
+        (o.plugin
+          ? `Use it:  openstack --os-cloud ${name} project list   (after hwtotp keystone plugin install)`
+          : `Use it:  hwtotp exec -- openstack --os-cloud ${name} project list`),
       );
     });
 
@@ -234,6 +263,41 @@ export function register(program: Command): void {
       `${token.issued ? "Logged in" : "Already logged in"}: cloud "${cloud.name}", token valid until ${new Date(token.token.expiresAt).toISOString()}.`,
     );
   });
+
+  const plugin = keystone.command("plugin").description("the keystoneauth1 plugin for the openstack CLI (clouds.yaml auth_type: hwtotp)");
+  for (const action of ["install", "uninstall"] as const) {
+    plugin
+      .command(action)
+      .description(action === "install"
+        ? "install the plugin where Debian's python3-openstackclient finds it (no pip, no PyPI), and check that keystoneauth1 loads it"
+        : "remove the plugin")
+      .option("--user", "the invoking user's site-packages (default)")
+      .option("--system", "for every user: the interpreter's /usr/local site-packages (as root)")
+      .option("--python <path>", "the interpreter the openstack CLI runs on", "/usr/bin/python3")
+      .option("--json", "print one JSON document on stdout")
+      .action(async (o: { user?: boolean; system?: boolean; python: string; json?: boolean }) => {
+        if (o.user && o.system) throw new UsageError("Give --user or --system, not both.");
+        const pi = await import("../../integrations/keystone/plugin-install.ts");
+        const scope = o.system ? "system" : "user";
+        let r: import("../../integrations/keystone/plugin-install.ts").InstallResult;
+        try {
+          r = action === "install" ? pi.installPlugin({ scope, python: o.python }) : pi.uninstallPlugin({ scope, python: o.python });
+        } catch (err) {
+          if (err instanceof pi.PluginInstallError) throw new KeystoneCliError(err.message, 1, "E_PLUGIN");
+          throw err;
+        }
+        output({ json: o.json }, r, () => {
+          const py = `${r.python} (Python ${r.pythonVersion}, keystoneauth1 ${r.keystoneauth ?? "missing"})`;
+          if (r.action === "uninstall") {
+            return r.files.length ? `Removed the hwtotp plugin from ${r.dir} for ${py}.` : `The hwtotp plugin was not installed in ${r.dir}.`;
+          }
+          return `Installed the hwtotp keystoneauth plugin into ${r.dir} for ${py}.\n` +
+            (r.verified ? "keystoneauth1 loads auth_type hwtotp from there." : `WARNING: keystoneauth1 ${r.loadedFrom ? "loads hwtotp from " + r.loadedFrom + " instead" : "does not find it"}.`) +
+            "\nWrite a cloud for it:  hwtotp keystone cloud NAME --plugin --auth-url URL --username USER --project P --password -";
+        });
+        if (r.action === "install" && !r.verified) process.exitCode = 1;
+      });
+  }
 
   keystone
     .command("logout")
@@ -291,7 +355,7 @@ async function dryRunEnroll(o: EnrollCliOptions, other: (c: { userId?: string; u
       { what: "$OS_PASSWORD", present: !!process.env.OS_PASSWORD },
     ], `password of ${who} (to log in)`),
   ];
-  if (other(cloud)) {
+  if (other(cloud) && o.verify === "password") {
     needs.push(passwordSource(o.userPassword, "--user-password", [
       { what: "$HWTOTP_KEYSTONE_USER_PASSWORD", present: !!process.env.HWTOTP_KEYSTONE_USER_PASSWORD },
     ], `password of ${o.userId} (for the verification logins)`));
@@ -300,7 +364,7 @@ async function dryRunEnroll(o: EnrollCliOptions, other: (c: { userId?: string; u
   const plan = await ks.planEnrollment({
     client: new ks.KeystoneClient({ authUrl: cloud.authUrl, timeoutMs: 5000 }),
     caller, targetUser: other(cloud) ? o.userId : undefined, slot: o.name, credentialProject: o.credentialProject,
-    rules: o.rules as "auto" | "require" | "skip",
+    rules: o.rules as "auto" | "require" | "skip", verify: o.verify as "totp" | "password",
     listSlots: () => withSession(o, (s) => s.list()), needs,
   });
   const tokenCheck = plan.checks.find((c) => c.what === "token");

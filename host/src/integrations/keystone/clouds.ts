@@ -1,6 +1,7 @@
 // clouds.yaml (openstacksdk's client config): find it, read one cloud (merged with secure.yaml), and write
-// a `v3multifactor` entry — the only form in which Debian 12's openstack CLI does password+TOTP — without
-// touching other entries or comments (yaml Document API).
+// an entry for password+TOTP — `auth_type: hwtotp` (this project's keystoneauth plugin, python/) or
+// `v3multifactor` (the only built-in form in which Debian 12's openstack CLI does it, with OS_PASSCODE) —
+// without touching other entries or comments (yaml Document API).
 
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -111,6 +112,10 @@ export interface MfaCloudFields {
   projectId?: string;
   projectDomainName?: string;
   regionName?: string;
+  /** "hwtotp": `auth_type: hwtotp` (the keystoneauth plugin asks the token itself); default "v3multifactor". */
+  authType?: "v3multifactor" | "hwtotp";
+  /** auth.hwtotp_slot (the plugin's slot; absent = the token's only slot). Only with authType "hwtotp". */
+  slot?: string;
 }
 
 const AUTH_KEYS: [keyof MfaCloudFields, string][] = [
@@ -121,7 +126,8 @@ const AUTH_KEYS: [keyof MfaCloudFields, string][] = [
 
 /**
  * Returns `text` (a clouds.yaml, or null for a new file) with cloud `name` set to password+TOTP
- * (`auth_type: v3multifactor`, `auth_methods: [v3password, v3totp]`) and the given fields. Everything else —
+ * (`auth_type: v3multifactor`, `auth_methods: [v3password, v3totp]`, or `auth_type: hwtotp` with
+ * fields.authType "hwtotp") and the given fields. Everything else —
  * other clouds, other keys of this cloud, comments, key order — is kept.
  */
 export function upsertMfaCloud(text: string | null, name: string, fields: MfaCloudFields, from?: string): string {
@@ -153,9 +159,17 @@ function editedDocument(text: string | null, name: string, fields: MfaCloudField
   }
   const base = ["clouds", name];
   if (!isMap(doc.getIn(base))) throw new Error(`clouds.yaml: cloud "${name}" is not a mapping.`);
-  doc.setIn([...base, "auth_type"], "v3multifactor");
+  const plugin = fields.authType === "hwtotp";
+  doc.setIn([...base, "auth_type"], plugin ? "hwtotp" : "v3multifactor");
   if (!doc.hasIn([...base, "auth"]) || !isMap(doc.getIn([...base, "auth"]))) doc.setIn([...base, "auth"], doc.createNode({}));
-  doc.setIn([...base, "auth", "auth_methods"], doc.createNode(["v3password", "v3totp"], { flow: true }));
+  if (plugin) {
+    // The plugin takes the password options itself; auth_methods would be an unknown option to it.
+    if (doc.hasIn([...base, "auth", "auth_methods"])) doc.deleteIn([...base, "auth", "auth_methods"]);
+    if (fields.slot !== undefined) doc.setIn([...base, "auth", "hwtotp_slot"], fields.slot);
+  } else {
+    doc.setIn([...base, "auth", "auth_methods"], doc.createNode(["v3password", "v3totp"], { flow: true }));
+    if (doc.hasIn([...base, "auth", "hwtotp_slot"])) doc.deleteIn([...base, "auth", "hwtotp_slot"]);
+  }
   for (const [k, key] of AUTH_KEYS) {
     if (fields[k] !== undefined) doc.setIn([...base, "auth", key], fields[k]);
   }

@@ -1,7 +1,10 @@
 // Keystone TOTP enrolment: seed generated on the host, provisioned into the token, registered as a `totp`
 // credential (POST /v3/credentials), MFA rule set and enabled when the caller may (PATCH /v3/users/{id}),
-// then verified — password+TOTP works and password alone no longer does. Any failure after the seed went
-// into the token rolls back, so the token and Keystone never disagree. Facts: ../shared/facts/keystone.md.
+// then verified. Without the user's password (the default, `verify: "totp"`): a TOTP-only login, which
+// Keystone answers with a token (no rule yet) or an auth receipt (the rule wants the password too) when the
+// code is right, and with a bare 401 when it is not. With it (`verify: "password"`): password+TOTP works and
+// password alone no longer does. Any failure after the seed went into the token rolls back, so the token
+// and Keystone never disagree. Facts: ../shared/facts/keystone.md.
 
 import { encodeBase32, generateKey, toHex } from "../../secret.ts";
 import {
@@ -54,8 +57,13 @@ export interface EnrollOptions {
   caller: { user: UserRef; password: string; project?: ProjectScope };
   /** User to enrol (id, or name in the caller's domain); default: the caller. */
   targetUser?: string;
-  /** The target's password, for the verification logins; default: the caller's when the target is the caller. */
+  /** The target's password, for `verify: "password"`; default: the caller's when the target is the caller. */
   targetPassword?: string;
+  /**
+   * "totp" (default): verify with TOTP-only logins, no password needed. "password": password+TOTP must log in
+   * and, once the rule is in force, password alone must be refused (needs the target's password).
+   */
+  verify?: "totp" | "password";
   /** Slot name on the device. */
   slot: string;
   /** Project (id or name) the credential is attached to; default: none. */
@@ -76,7 +84,17 @@ export interface EnrollResult {
   otherTotpCredentials: number;
   mfa: { before: MfaOptions; after: MfaOptions; changed: boolean; note?: string };
   verified: {
+    /** How it was verified (see EnrollOptions.verify). */
+    method: "totp" | "password";
+    /** Keystone accepted a code from the token (in a TOTP-only or a password+TOTP login). */
+    codeAccepted: boolean;
+    /** Password + a code from the token logged in (verify "password" only). */
     mfaLogin: boolean;
+    /**
+     * TOTP-only login once the rule is in force: "receipt" — the code is right and Keystone still wants the
+     * password (the rule is enforced); "token" — a code alone logged in (no rule enforced).
+     */
+    totpOnly: "receipt" | "token" | "not-checked";
     /** "refused-mfa": password alone now fails as it should; "accepted": it still works (MFA not enforced). */
     passwordOnly: "refused-mfa" | "accepted" | "refused" | "not-checked";
     requiredAuthMethods: string[][];
@@ -141,9 +159,10 @@ export async function enrollKeystone(o: EnrollOptions): Promise<EnrollResult> {
       }
     }
     const self = target.id === caller.user.id;
+    const method = o.verify ?? "totp";
     const targetPassword = o.targetPassword ?? (self ? o.caller.password : undefined);
-    if (targetPassword === undefined && !o.dryRun) {
-      throw new EnrollError(`Verifying the enrolment needs ${target.name}'s password (HWTOTP_KEYSTONE_USER_PASSWORD, or the prompt).`);
+    if (method === "password" && targetPassword === undefined && !o.dryRun) {
+      throw new EnrollError(`Verifying the enrolment with a password login needs ${target.name}'s password (--user-password, or HWTOTP_KEYSTONE_USER_PASSWORD); the default check (--verify totp) needs none.`);
     }
     const before = readMfaOptions(target.options);
 
@@ -175,15 +194,21 @@ export async function enrollKeystone(o: EnrollOptions): Promise<EnrollResult> {
     plan.push(`generate a ${SEED_BYTES}-byte seed on this host (upper-case base32, ${SEED_BYTES * 8} bits)`);
     plan.push(`store it in the token as slot "${o.slot}" (SHA1, 6 digits, 30 s)`);
     plan.push(`register it with Keystone as a totp credential of ${target.name} (${target.id})${projectId ? ` in project ${projectId}` : ""}`);
-    plan.push(`verify: password + a code from the token logs ${target.name} in${targetPassword === undefined ? ` (needs ${target.name}'s password)` : ""}`);
+    if (method === "password") {
+      plan.push(`verify: password + a code from the token logs ${target.name} in${targetPassword === undefined ? ` (needs ${target.name}'s password)` : ""}`);
+    } else {
+      plan.push(`verify without ${target.name}'s password: Keystone accepts a code from the token in a TOTP-only login (a token or an auth receipt; a wrong code gets neither)`);
+    }
     if (wantRules) plan.push(`set ${target.name}'s rule [password, totp] and enable multi-factor auth (PATCH /v3/users/${target.id})`);
-    if (o.rules !== "skip") plan.push("verify: password alone is now refused");
+    if (o.rules !== "skip") {
+      plan.push(method === "password" ? "verify: password alone is now refused" : "verify: a code alone now gets an auth receipt that still asks for the password (the rule is enforced)");
+    }
 
     const empty = { dryRun: !!o.dryRun, slot: o.slot, user: { id: target.id, name: target.name }, projectId, otherTotpCredentials: others };
     if (o.dryRun) {
       return {
         ...empty, credentialId: null, mfa: { before, after: before, changed: false },
-        verified: { mfaLogin: false, passwordOnly: "not-checked", requiredAuthMethods: [] }, warnings, plan,
+        verified: { method, codeAccepted: false, mfaLogin: false, totpOnly: "not-checked", passwordOnly: "not-checked", requiredAuthMethods: [] }, warnings, plan,
       };
     }
 
@@ -224,20 +249,37 @@ export async function enrollKeystone(o: EnrollOptions): Promise<EnrollResult> {
       return rollback(err);
     }
 
+    const hint401 = " (is the token's clock right and not ahead — `hwtotp time sync` — and is `totp` in [auth] methods of keystone.conf?)";
     const verifyMfa = async (when: string) => {
       try {
         const t = await client.issueMfaToken({ user: { id: target.id }, password: targetPassword!, passcode: await deviceCode(o.device, o.slot) });
         await client.revokeToken(T, t.token).catch(() => undefined);
       } catch (err) {
-        const hint = err instanceof KeystoneAuthError
-          ? " (is the token's clock right and not ahead — `hwtotp time sync` — and is `totp` in [auth] methods of keystone.conf?)"
-          : "";
+        const hint = err instanceof KeystoneAuthError ? hint401 : "";
         throw new Error(`password + a code from the token did not log ${target.name} in ${when}${hint}: ${(err as Error).message}`);
       }
     };
+    /** A TOTP-only login: "token" (logged in: no rule asks for more), or "receipt" (right code, more factors wanted). */
+    const verifyCode = async (when: string): Promise<{ outcome: "token" | "receipt"; required: string[][] }> => {
+      const passcode = await deviceCode(o.device, o.slot);
+      try {
+        const t = await client.issueToken({ user: { id: target.id }, passcode });
+        await client.revokeToken(T, t.token).catch(() => undefined);
+        return { outcome: "token", required: [] };
+      } catch (err) {
+        if (err instanceof KeystoneAuthError && err.receipt) return { outcome: "receipt", required: err.requiredAuthMethods };
+        const hint = err instanceof KeystoneAuthError ? hint401 : "";
+        throw new Error(`Keystone refused a code from the token for ${target.name} ${when}${hint}: ${(err as Error).message}`);
+      }
+    };
     try {
-      await verifyMfa("after registration");
-      log(`Verified: password + token code logs ${target.name} in.`);
+      if (method === "password") {
+        await verifyMfa("after registration");
+        log(`Verified: password + token code logs ${target.name} in.`);
+      } else {
+        const v = await verifyCode("after registration");
+        log(`Verified: Keystone accepts a code from the token for ${target.name} (TOTP-only login: ${v.outcome === "token" ? "a token, revoked at once" : "an auth receipt"}).`);
+      }
     } catch (err) {
       return rollback(err);
     }
@@ -262,28 +304,38 @@ export async function enrollKeystone(o: EnrollOptions): Promise<EnrollResult> {
 
     // 7. With the rule in force: password+TOTP still works, password alone must not.
     let passwordOnly: EnrollResult["verified"]["passwordOnly"] = "not-checked";
+    let totpOnly: EnrollResult["verified"]["totpOnly"] = "not-checked";
     let required: string[][] = [];
     if (o.rules !== "skip" && after.enabled && hasRule(after.rules, MFA_RULE)) {
       try {
-        await verifyMfa("once MFA was enabled");
-        const p = await client.probePasswordOnly({ id: target.id }, targetPassword!);
-        passwordOnly = p.outcome;
-        required = p.requiredAuthMethods;
+        if (method === "password") {
+          await verifyMfa("once MFA was enabled");
+          const p = await client.probePasswordOnly({ id: target.id }, targetPassword!);
+          passwordOnly = p.outcome;
+          required = p.requiredAuthMethods;
+        } else {
+          const v = await verifyCode("once MFA was enabled");
+          totpOnly = v.outcome;
+          required = v.required;
+        }
       } catch (err) {
         return rollback(err);
       }
       if (passwordOnly === "refused-mfa") log(`Verified: password alone is refused for ${target.name}.`);
-      else {
+      else if (totpOnly === "receipt") log(`Verified: a code alone gets an auth receipt; Keystone still wants ${JSON.stringify(required)} for ${target.name}.`);
+      else if (method === "password") {
         warnings.push(
           `PASSWORD ALONE STILL LOGS ${target.name.toUpperCase()} IN: Keystone does not enforce the rule. ` +
             "Most likely `totp` is missing from [auth] methods in keystone.conf (it is not in the default); add it and restart Keystone.",
         );
+      } else {
+        warnings.push(`A CODE ALONE LOGS ${target.name.toUpperCase()} IN: Keystone does not enforce the rule [password, totp] it holds for this user.`);
       }
     }
     await client.revokeToken(T, T).catch(() => undefined);
     return {
       ...empty, credentialId, mfa: { before, after, changed, note },
-      verified: { mfaLogin: true, passwordOnly, requiredAuthMethods: required }, warnings, plan,
+      verified: { method, codeAccepted: true, mfaLogin: method === "password", totpOnly, passwordOnly, requiredAuthMethods: required }, warnings, plan,
     };
   } catch (err) {
     await client.revokeToken(T, T).catch(() => undefined);
@@ -315,6 +367,7 @@ export interface EnrollPlanOptions {
   slot: string;
   credentialProject?: string;
   rules: "auto" | "require" | "skip";
+  verify?: "totp" | "password";
   /** Lists the token's slots (read-only); null when no device should be asked. */
   listSlots: (() => Promise<{ slots: { name: string }[]; max: number }>) | null;
   needs: DryRunNeed[];
@@ -345,14 +398,18 @@ export async function planEnrollment(o: EnrollPlanOptions): Promise<EnrollPlan> 
     `generate a ${SEED_BYTES}-byte seed on this host (upper-case base32, ${SEED_BYTES * 8} bits; never printed)`,
     `store it in the token as slot "${o.slot}" (SHA1, 6 digits, 30 s)`,
     `register it with Keystone: POST /v3/credentials {type: totp, user_id: ${uid}${o.credentialProject !== undefined ? `, project_id: {id of ${o.credentialProject}}` : ""}, blob: <the seed>}`,
-    `verify: password + a code from the token logs ${who} in (POST /v3/auth/tokens, methods password+totp)`,
+    o.verify === "password"
+      ? `verify: password + a code from the token logs ${who} in (POST /v3/auth/tokens, methods password+totp)`
+      : `verify without ${who}'s password: a TOTP-only login (POST /v3/auth/tokens, method totp) must get a token or an auth receipt; a wrong code gets neither`,
   ];
   if (o.rules !== "skip") {
     steps.push(
       `unless ${who} already has the rule [password, totp] enabled: PATCH /v3/users/${uid} options ` +
         `{multi_factor_auth_rules: +[password, totp], multi_factor_auth_enabled: true}` +
         (o.rules === "require" ? " — refused means failure and rollback" : " — if refused (not an admin), warn and print the admin's `openstack user set` command"),
-      `once the rule is in force: log in again with password + a fresh code, then check that password alone is refused (exit 11 and a loud warning if it still logs in)`,
+      o.verify === "password"
+        ? `once the rule is in force: log in again with password + a fresh code, then check that password alone is refused (exit 11 and a loud warning if it still logs in)`
+        : `once the rule is in force: a fresh code alone must get an auth receipt that still asks for the password (exit 11 and a loud warning if it logs in)`,
     );
   } else {
     steps.push("leave MFA rules alone (--rules skip)");
@@ -365,6 +422,8 @@ export async function planEnrollment(o: EnrollPlanOptions): Promise<EnrollPlan> 
   ];
 
   const checks: DryRunCheck[] = [];
+  const plain = insecureTransport(base);
+  if (plain) checks.push({ what: "transport", ok: false, detail: plain + " The real run refuses it without --insecure." });
   try {
     const v = await o.client.version();
     checks.push({ what: "Keystone", ok: true, detail: `${base} answers GET /v3: ${v.id}${v.status ? ` (${v.status})` : ""}` });
@@ -385,4 +444,22 @@ export async function planEnrollment(o: EnrollPlanOptions): Promise<EnrollPlan> 
   }
   checks.push({ what: "not checked", ok: null, detail: `the login, ${who}'s id and MFA options, existing TOTP credentials${o.credentialProject !== undefined ? ", the credential project" : ""} and the right to PATCH users need a password; the real run checks them before it touches the token` });
   return { dryRun: true, slot: o.slot, authUrl: base, steps, rollback, checks, needs: o.needs };
+}
+
+/**
+ * Why sending a seed to `authUrl` is unsafe, or null: an enrolment carries the TOTP seed and passwords, so
+ * plain http:// is only for a Keystone on this machine (localhost, 127.0.0.0/8, ::1).
+ */
+export function insecureTransport(authUrl: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(authUrl);
+  } catch {
+    return `${authUrl} is not a URL.`;
+  }
+  if (u.protocol === "https:") return null;
+  if (u.protocol !== "http:") return `${authUrl} is neither https:// nor http://.`;
+  const h = u.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost" || h.endsWith(".localhost") || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)) return null;
+  return `${u.origin} is plain http:// to another host: the TOTP seed and passwords would cross the network unencrypted.`;
 }
