@@ -48,6 +48,12 @@ export const ERR = {
 } as const;
 export type ErrorCode = (typeof ERR)[keyof typeof ERR];
 
+/** Codes only the daemon (host/src/daemon.ts) answers with; the device never sends them. */
+export const DAEMON_ERR = {
+  DENIED: "E_DENIED", // the daemon's policy does not let this caller (kernel-checked uid/gid/exe) do this op on this slot
+  LIMIT: "E_LIMIT", // a cap of the daemon (connections, queued requests per connection); the sentence names it
+} as const;
+
 export const ALGORITHMS = ["SHA1", "SHA256", "SHA512"];
 export type Algorithm = "SHA1" | "SHA256" | "SHA512";
 
