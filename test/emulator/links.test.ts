@@ -1,9 +1,11 @@
-// The emulator's links from outside the process: the TCP device link, the JSON-lines control channel, the
-// 2v25 packet protocol (EVAL, FILE_SEND/DATA, FILE_RECV) the espruino tools use, the button and LEDs, and
-// `hwtotp emulate` as a command.
-import { spawn } from "node:child_process";
+// The emulator's links from outside the process: the device link and the JSON-lines control channel on
+// Unix sockets only this user can open (another uid is refused: run as uid 65534 when the tests run as
+// root), TCP only when asked for, the 2v25 packet protocol (EVAL, FILE_SEND/DATA, FILE_RECV) the espruino
+// tools use, the button and LEDs, and `hwtotp emulate` as a command.
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createEmulator, defaultFirmwarePath, packageRoot, type Emulator } from "../../firmware/emulator/index.ts";
@@ -14,9 +16,10 @@ afterEach(async () => {
   emu = null;
 });
 
-function open(port: number): Promise<{ sock: net.Socket; read: (until: (s: string) => boolean, ms?: number) => Promise<string> }> {
+function open(to: number | string): Promise<{ sock: net.Socket; read: (until: (s: string) => boolean, ms?: number) => Promise<string> }> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect(port, "127.0.0.1", () => {
+    const where: net.NetConnectOpts = typeof to === "number" ? { port: to, host: "127.0.0.1" } : { path: to };
+    const sock = net.connect(where, () => {
       let buf = "";
       const waiters: (() => void)[] = [];
       sock.on("data", (b: Buffer) => {
@@ -53,12 +56,47 @@ function packet(type: number, data: string): string {
   return "\x10\x01" + String.fromCharCode((flags >> 8) & 255, flags & 255) + data;
 }
 
+/** Unprivileged runs: root may switch to uid 65534 (setpriv, util-linux); anyone else cannot be another uid. */
+const asOther = (() => {
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) return "the tests do not run as root, so they cannot act as another uid";
+  if (spawnSync("setpriv", ["--version"]).status !== 0) return "setpriv (util-linux) is missing";
+  return null;
+})();
+
+/**
+ * As uid/gid 65534 with no groups: connects to each address, sends one control request
+ * (`readFile(".bootcde")`, the kind that would read a seed) and reports what happened per address.
+ */
+async function probeAsOther(addrs: (string | number)[]): Promise<{ [addr: string]: string }> {
+  const script = `
+    const net = require("net");
+    const out = {};
+    let left = ${addrs.length};
+    for (const a of ${JSON.stringify(addrs)}) {
+      const s = net.connect(typeof a === "number" ? { port: a, host: "127.0.0.1" } : { path: a });
+      const done = (r) => { if (out[a] === undefined) { out[a] = r; s.destroy(); if (--left === 0) console.log(JSON.stringify(out)); } };
+      s.on("connect", () => s.write('{"id":1,"cmd":"readFile","args":[".bootcde"]}\\n'));
+      s.on("data", (b) => done("answered: " + String(b).slice(0, 40)));
+      s.on("error", (e) => done(e.code));
+      setTimeout(() => done("connected, no answer"), 3000).unref();
+    }`;
+  // asynchronously: the emulator under test answers from this very process
+  const child = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+  child.stderr.on("data", (b: Buffer) => (err += b.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  expect(code, err).toBe(0);
+  return JSON.parse(out);
+}
+
 describe("emulator links", () => {
   it("answers the control channel with JSON lines", async () => {
     emu = createEmulator({ board: "pico", flashed: false, clock: 1700000000, frozenClock: true });
     await emu.start();
-    const { port } = await emu.listenControl();
-    const c = await open(port);
+    const { path: ctl } = await emu.listenControlUnix();
+    const c = await open(ctl);
     c.sock.write('{"id":1,"cmd":"advance","args":[90]}\n{"id":2,"cmd":"now"}\n{"id":3,"cmd":"nope"}\n{"id":4,"cmd":"heap"}\n');
     const lines = (await c.read((s) => s.split("\n").length > 4)).trim().split("\n").map((l) => JSON.parse(l));
     expect(lines[0]).toEqual({ id: 1, ok: true, result: null });
@@ -66,6 +104,80 @@ describe("emulator links", () => {
     expect(lines[2].ok).toBe(false);
     expect(lines[3].result.total).toBe(5100);
     c.sock.destroy();
+  });
+
+  it("puts the device link and control channel on Unix sockets: 0600, in a 0700 folder of this user, removed on stop", async () => {
+    emu = createEmulator({ board: "pico", flashed: false });
+    await emu.start();
+    const dev = (await emu.listenUnix()).path;
+    const ctl = (await emu.listenControlUnix()).path;
+    expect(path.dirname(dev)).toBe(path.dirname(ctl));
+    for (const p of [dev, ctl]) {
+      const st = fs.lstatSync(p);
+      expect(st.isSocket()).toBe(true);
+      expect(st.mode & 0o777).toBe(0o600);
+    }
+    const dir = fs.lstatSync(path.dirname(dev));
+    expect(dir.mode & 0o777).toBe(0o700);
+    expect(dir.uid).toBe(process.getuid!());
+    const c = await open(dev);
+    c.sock.write("\n");
+    expect(await c.read((s) => s.endsWith(">"))).toContain("=undefined");
+    c.sock.destroy();
+    await emu.stop();
+    emu = null;
+    expect(fs.existsSync(path.dirname(dev))).toBe(false);
+  });
+
+  it("refuses a socket path in a folder others may enter, a symlink, or one something listens on", async () => {
+    emu = createEmulator({ board: "pico", flashed: false });
+    await emu.start();
+    const shared = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-shared-"));
+    fs.chmodSync(shared, 0o755);
+    await expect(emu.listenUnix(path.join(shared, "d.sock"))).rejects.toThrow(/Will not put the emulator's socket in .*: other users may enter it \(chmod 700 it\)\./);
+    await expect(emu.listenControlUnix(path.join(os.tmpdir(), "hwtotp-x.sock"))).rejects.toThrow(/Will not put the emulator's socket in/);
+    fs.chmodSync(shared, 0o700);
+    fs.symlinkSync(path.join(shared, "elsewhere"), path.join(shared, "link.sock"));
+    await expect(emu.listenUnix(path.join(shared, "link.sock"))).rejects.toThrow(/exists and is not a socket/);
+    const ok = await emu.listenUnix(path.join(shared, "d.sock"));
+    await expect(emu.listenControlUnix(ok.path)).rejects.toThrow(/Something already listens on/);
+  });
+
+  (asOther ? it.skip : it)("another uid reaches neither the device link nor the control channel (uid 65534; TCP, by contrast, serves it the firmware)" + (asOther ? ": pending, " + asOther : ""), async () => {
+    emu = createEmulator({ board: "pico", clock: 1700000000 });
+    await emu.start();
+    const dev = (await emu.listenUnix()).path;
+    const ctl = (await emu.listenControlUnix()).path;
+    const tcp = (await emu.listenControl()).port;
+    const got = await probeAsOther([dev, ctl, tcp]);
+    expect(got[dev]).toBe("EACCES");
+    expect(got[ctl]).toBe("EACCES");
+    // the probe itself works: the explicit TCP control channel is the open door the default closes
+    expect(got[tcp]).toMatch(/^answered: \{"id":1,"ok":true/);
+  });
+
+  it("exposes a pty of mode 0600 bridged to a Unix-socket link", async () => {
+    emu = createEmulator({ board: "pico", flashed: false });
+    await emu.start();
+    const p = await emu.pty();
+    if (!p) return; // socat missing (.ci/run installs it)
+    expect(fs.statSync(fs.realpathSync(p.path)).mode & 0o777).toBe(0o600);
+    expect(fs.lstatSync(path.dirname(p.path)).mode & 0o777).toBe(0o700);
+    const fd = fs.openSync(p.path, "r+");
+    fs.writeSync(fd, "\n");
+    const buf = Buffer.alloc(64);
+    let got = "";
+    for (let i = 0; i < 100 && !got.includes(">"); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      try {
+        const n = fs.readSync(fd, buf, 0, 64, null);
+        got += buf.subarray(0, n).toString("latin1");
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+      }
+    }
+    fs.closeSync(fd);
+    expect(got).toContain("=undefined");
   });
 
   it("speaks the packet protocol: EVAL, FILE_SEND + DATA, FILE_RECV", async () => {
@@ -131,31 +243,90 @@ describe("emulator links", () => {
     expect(await seq("pico")).not.toBe(await seq("pico"));
   });
 
-  it.skipIf(!fs.existsSync(path.join(packageRoot(), "host", "dist", "hwtotp.mjs")) || !fs.existsSync(defaultFirmwarePath()))(
-    "runs as `hwtotp emulate` and serves `hwtotp info --device`", async () => {
-      const bin = path.join(packageRoot(), "host", "bin", "hwtotp.js");
-      const child = spawn(process.execPath, [bin, "emulate", "--json", "--board", "bangle2"], { stdio: ["ignore", "pipe", "pipe"], detached: true });
-      try {
-        const first = await new Promise<string>((resolve, reject) => {
-          let out = "";
-          child.stdout.on("data", (b: Buffer) => {
-            out += b.toString();
-            if (out.includes("\n")) resolve(out);
-          });
-          child.on("exit", (code) => reject(new Error("emulate exited " + code)));
-          setTimeout(() => reject(new Error("emulate printed nothing")), 15000);
+  const haveCli = fs.existsSync(path.join(packageRoot(), "host", "dist", "hwtotp.mjs")) && fs.existsSync(defaultFirmwarePath());
+  const bin = path.join(packageRoot(), "host", "bin", "hwtotp.js");
+
+  /** Starts `hwtotp emulate ARGS --json`, returns its first JSON line, its stderr so far and a stop function. */
+  async function emulate(args: string[]): Promise<{ info: { device: string; control: string }; stderr: () => string; stop: () => void }> {
+    const child = spawn(process.execPath, [bin, "emulate", "--json", ...args], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    let err = "";
+    child.stderr.on("data", (b: Buffer) => (err += b.toString()));
+    const stop = () => {
+      if (child.pid && child.exitCode === null && child.signalCode === null) process.kill(-child.pid, "SIGTERM");
+    };
+    try {
+      const first = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout.on("data", (b: Buffer) => {
+          out += b.toString();
+          if (out.includes("\n")) resolve(out);
         });
-        const info = JSON.parse(first);
-        expect(info.device).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
-        const out = await new Promise<string>((resolve) => {
-          const p = spawn(process.execPath, [bin, "info", "--device", info.device, "--json"], { stdio: ["ignore", "pipe", "inherit"] });
-          let s = "";
-          p.stdout.on("data", (b: Buffer) => (s += b.toString()));
-          p.on("exit", () => resolve(s));
-        });
-        expect(JSON.parse(out).board).toBe("BANGLEJS2");
-      } finally {
-        if (child.pid) process.kill(-child.pid, "SIGTERM");
+        child.on("exit", (code) => reject(new Error("emulate exited " + code + ": " + err)));
+        setTimeout(() => reject(new Error("emulate printed nothing")), 15000);
+      });
+      return { info: JSON.parse(first), stderr: () => err, stop };
+    } catch (e) {
+      stop();
+      throw e;
+    }
+  }
+
+  function info(device: string): Promise<string> {
+    return new Promise<string>((resolve) => {
+      const p = spawn(process.execPath, [bin, "info", "--device", device, "--json"], { stdio: ["ignore", "pipe", "inherit"] });
+      let s = "";
+      p.stdout.on("data", (b: Buffer) => (s += b.toString()));
+      p.on("exit", () => resolve(s));
+    });
+  }
+
+  it.skipIf(!haveCli)("runs as `hwtotp emulate` on Unix sockets by default and serves `hwtotp info --device unix:…`", async () => {
+    const e = await emulate(["--board", "bangle2"]);
+    try {
+      expect(e.info.device).toMatch(/^unix:\/.*\/device\.sock$/);
+      expect(e.info.control).toMatch(/^unix:\/.*\/control\.sock$/);
+      expect(e.stderr()).not.toMatch(/Warning/);
+      expect(JSON.parse(await info(e.info.device)).board).toBe("BANGLEJS2");
+      if (asOther === null) {
+        const dev = e.info.device.slice(5);
+        const ctl = e.info.control.slice(5);
+        const got = await probeAsOther([dev, ctl]);
+        expect(got[dev]).toBe("EACCES");
+        expect(got[ctl]).toBe("EACCES");
       }
-    }, 30000);
+    } finally {
+      e.stop();
+    }
+  }, 30000);
+
+  it.skipIf(!haveCli)("listens on TCP only when asked (--tcp, or a 127.0.0.1:PORT address) and then warns", async () => {
+    const e = await emulate(["--tcp", "--board", "pico"]);
+    try {
+      expect(e.info.device).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+      expect(e.info.control).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+      expect(e.stderr()).toMatch(/Warning: the device link tcp:\/\/127\.0\.0\.1:\d+ is open to every user of this machine/);
+      expect(e.stderr()).toMatch(/Warning: the control channel tcp:\/\/127\.0\.0\.1:\d+ is open to every user of this machine: any of them can read the seeds/);
+      expect(JSON.parse(await info(e.info.device)).board).toBe("PICO_R1_3");
+    } finally {
+      e.stop();
+    }
+    const m = await emulate(["--control", "127.0.0.1:0"]);
+    try {
+      expect(m.info.device).toMatch(/^unix:/);
+      expect(m.info.control).toMatch(/^tcp:/);
+      expect(m.stderr()).toMatch(/Warning: the control channel/);
+      expect(m.stderr()).not.toMatch(/Warning: the device link/);
+    } finally {
+      m.stop();
+    }
+  }, 30000);
+
+  it.skipIf(!haveCli)("refuses --listen in a folder others may enter with exit 2 and one sentence", async () => {
+    const shared = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-shared-"));
+    fs.chmodSync(shared, 0o755);
+    const r = spawnSync(process.execPath, [bin, "emulate", "--listen", path.join(shared, "d.sock")], { encoding: "utf8", timeout: 20000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^hwtotp: Will not put the emulator's socket in .*hwtotp-shared-\w+: other users may enter it \(chmod 700 it\)\.\n$/);
+    expect(fs.readdirSync(shared)).toEqual([]);
+  }, 30000);
 });
