@@ -14,6 +14,7 @@ export const EXIT = {
   CLOCK: 7, // device clock unset, or a clock change refused / needing a button press
   TOUCH: 8, // button not pressed in time, or the device is busy waiting for one
   PIN: 9, // wrong PIN, or PIN locked
+  DENIED: 13, // the daemon refused: its policy does not allow the request (E_DENIED), or a cap was reached (E_LIMIT)
 } as const;
 
 /** Base of every error the host raises on purpose. `message` is one sentence, safe to print (never a secret). */
@@ -96,6 +97,8 @@ const DEVICE_EXIT: { [code: string]: number } = {
   [ERR.LOCKED]: EXIT.PIN,
   [ERR.INTERNAL]: EXIT.ERROR,
   E_NODEVICE: EXIT.NO_DEVICE, // from the daemon: it has no device right now
+  E_DENIED: EXIT.DENIED, // from the daemon: its policy refuses this caller the request
+  E_LIMIT: EXIT.DENIED, // from the daemon: a cap (connections, queued requests); the sentence names it
   E_TIMEOUT: EXIT.NO_DEVICE,
   E_DISCONNECTED: EXIT.NO_DEVICE,
   E_REPL: EXIT.FIRMWARE,

@@ -27,6 +27,7 @@ const LAZY: { [name: string]: () => Promise<{ register: Register }> } = {
   "resync-codes": () => import("./commands/resync-codes.ts"),
   exec: () => import("./commands/exec.ts"),
   daemon: () => import("./commands/daemon.ts"),
+  audit: () => import("./commands/audit.ts"),
   demo: () => import("./commands/demo.ts"),
   keystone: () => import("./commands/keystone.ts"),
   ceph: () => import("./commands/ceph.ts"),

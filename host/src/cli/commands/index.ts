@@ -16,6 +16,7 @@ import { register as time } from "./time.ts";
 import { register as resyncCodes } from "./resync-codes.ts";
 import { register as exec } from "./exec.ts";
 import { register as daemon } from "./daemon.ts";
+import { register as audit } from "./audit.ts";
 import { register as demo } from "./demo.ts";
 import { register as keystone } from "./keystone.ts";
 import { register as ceph } from "./ceph.ts";
@@ -38,6 +39,7 @@ export const commands: Array<(program: Command) => void> = [
   resyncCodes,
   exec,
   daemon,
+  audit,
   demo,
   keystone,
   ceph,
