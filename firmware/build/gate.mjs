@@ -24,41 +24,12 @@
 //   with               `with` statements (scope analysis and Espruino both give up on them)
 import * as acorn from "acorn";
 
-/** Globals the firmware may use: what Espruino 2v29 has (and espruino.d.ts declares). */
-export const GLOBALS = new Set([
-  // language
-  "Array", "ArrayBuffer", "Boolean", "DataView", "Date", "Error", "Function", "Infinity", "InternalError",
-  "JSON", "Math", "NaN", "Number", "Object", "Promise", "RangeError", "ReferenceError", "RegExp", "String",
-  "SyntaxError", "TypeError", "undefined", "isFinite", "isNaN", "parseFloat", "parseInt",
-  "encodeURIComponent", "decodeURIComponent", "btoa", "atob",
-  "Uint8Array", "Uint8ClampedArray", "Int8Array", "Uint16Array", "Int16Array", "Uint32Array", "Int32Array",
-  "Float32Array", "Float64Array",
-  // Espruino
-  "E", "USB", "Serial1", "Bluetooth", "LoopbackA", "LoopbackB", "BTN", "BTN1", "LED1", "LED2", "LED3",
-  "getTime", "setTime", "setTimeout", "clearTimeout", "setInterval", "clearInterval", "setWatch", "clearWatch",
-  "digitalWrite", "digitalRead", "require", "process", "console", "print", "global",
-]);
+import * as FACTS from "../espruino-facts.mjs";
 
-/** Static members per built-in that Espruino 2v29 has. Anything else read off these objects is flagged. */
-export const STATIC_MEMBERS = {
-  Math: ["abs", "acos", "asin", "atan", "atan2", "ceil", "cos", "exp", "floor", "log", "max", "min", "pow",
-    "random", "round", "sin", "sqrt", "tan", "clip", "wrap", "E", "PI", "LN2", "LN10", "LOG2E", "LOG10E",
-    "SQRT2", "SQRT1_2"],
-  Object: ["keys", "values", "entries", "assign", "create", "defineProperty", "defineProperties",
-    "getOwnPropertyNames", "getOwnPropertyDescriptor", "getPrototypeOf", "setPrototypeOf", "prototype"],
-  Array: ["isArray", "prototype"],
-  Number: ["MAX_VALUE", "MIN_VALUE", "NaN", "POSITIVE_INFINITY", "NEGATIVE_INFINITY", "prototype"],
-  JSON: ["parse", "stringify"],
-  String: ["fromCharCode", "prototype"],
-  Promise: ["all", "resolve", "reject", "prototype"],
-  Date: ["now", "parse", "prototype"],
-};
-
-/** Method names Espruino lacks on every receiver (facts page: Promise#finally, Array#flat, Array#lastIndexOf). */
-export const MISSING_METHODS = new Set([
-  "finally", "flat", "flatMap", "lastIndexOf", "findLast", "findLastIndex", "toSorted", "toReversed",
-  "toSpliced", "codePointAt", "normalize", "matchAll", "trimStart", "trimEnd", "at",
-]);
+/** Globals the firmware may use, static members per built-in, method names Espruino lacks: ../espruino-facts.mjs. */
+export const GLOBALS = new Set(FACTS.GLOBALS);
+export const STATIC_MEMBERS = FACTS.STATIC_MEMBERS;
+export const MISSING_METHODS = new Set(FACTS.MISSING_METHODS);
 
 const PROTO_BUILTINS = new Set([
   "Array", "Object", "String", "Number", "Boolean", "Function", "Error", "Promise", "RegExp", "Date",
@@ -252,7 +223,7 @@ export function gate(source, filename = "<input>") {
         const name = node.name;
         const res = scope.resolve(name);
         if (!res) {
-          if (!GLOBALS.has(name) && !ctx.typeofArg) add("global", node, "Global " + name + " is not an Espruino global (allowlist in gate.mjs)" + (ctx.write ? "; assigning it creates an implicit global" : "") + ".");
+          if (!GLOBALS.has(name) && !ctx.typeofArg) add("global", node, "Global " + name + " is not an Espruino global (allowlist in firmware/espruino-facts.mjs)" + (ctx.write ? "; assigning it creates an implicit global" : "") + ".");
           return;
         }
         const resFrame = frames.findIndex((f) => f.scope === res.fnScope());

@@ -861,6 +861,10 @@ export class Device {
     };
     const print = function () { dev.consoleWrite(fmt(arguments) + "\r\n"); };
     def("print", print);
+    def("global", g); // Espruino's global object (jswrap_interactive.c `global`)
+    // Espruino's own Math.clip(x, min, max) and Math.wrap(x, max) (jswrap_math.c)
+    Object.defineProperty(g.Math, "clip", { value: (x: number, a: number, b: number) => (x < a ? a : x > b ? b : +x), writable: true, configurable: true, enumerable: false });
+    Object.defineProperty(g.Math, "wrap", { value: (x: number, m: number) => { const r = x - Math.floor(x / m) * m; return r; }, writable: true, configurable: true, enumerable: false });
     def("console", { log: print, info: print, warn: print, error: print, debug: print });
     for (const [name, port] of this.ports) def(name, port.api);
     for (const name of ["BTN", "BTN1", "LED1", "LED2", "LED3"]) def(name, undefined);

@@ -1,21 +1,10 @@
 // The JavaScript realm of the emulated interpreter: a node:vm context stripped and patched to behave like
 // Espruino 2v29 (see shared/facts/espruino.md). Each patch names the trap it reproduces.
 import vm from "node:vm";
+// Built-ins Espruino lacks (removed from the realm below): the one table, ../espruino-facts.mjs.
+import { MISSING_GLOBALS, MISSING_MEMBERS } from "../espruino-facts.mjs";
 import { EspruinoRegexError, espruinoMatch } from "./regex.ts";
 
-/** Built-ins Espruino lacks: removed from the realm. */
-export const MISSING_GLOBALS = ["RangeError", "Symbol", "Map", "Set", "WeakMap", "WeakSet", "WeakRef", "FinalizationRegistry", "BigInt", "BigInt64Array", "BigUint64Array", "Proxy", "Reflect", "Intl", "WebAssembly", "SharedArrayBuffer", "Atomics", "AggregateError", "globalThis", "queueMicrotask", "escape", "unescape", "EvalError", "URIError"];
-export const MISSING_MEMBERS: [string, string][] = [
-  ["Array", "from"], ["Array", "of"], ["Object", "freeze"], ["Object", "isFrozen"], ["Object", "seal"], ["Object", "fromEntries"],
-  ["Math", "trunc"], ["Math", "imul"], ["Math", "sign"], ["Math", "cbrt"], ["Math", "hypot"], ["Math", "clz32"], ["Math", "fround"],
-  ["Number", "isInteger"], ["Number", "isSafeInteger"], ["Number", "MAX_SAFE_INTEGER"], ["Number", "MIN_SAFE_INTEGER"], ["Number", "EPSILON"],
-  ["Promise.prototype", "finally"], ["Promise", "allSettled"], ["Promise", "any"], ["Promise", "race"],
-  ["Array.prototype", "flat"], ["Array.prototype", "flatMap"], ["Array.prototype", "lastIndexOf"], ["Array.prototype", "copyWithin"],
-  ["Array.prototype", "at"], ["Array.prototype", "findLast"], ["Array.prototype", "findLastIndex"], ["Array.prototype", "toSorted"],
-  ["Array.prototype", "toReversed"], ["Array.prototype", "toSpliced"], ["Array.prototype", "with"],
-  ["String.prototype", "at"], ["String.prototype", "normalize"], ["String.prototype", "codePointAt"], ["String.prototype", "replaceAll"],
-  ["String.prototype", "localeCompare"], ["String.prototype", "matchAll"], ["String", "fromCodePoint"], ["String", "raw"],
-];
 /** Constructors whose prototype object hides the built-in methods (`Array.prototype.slice` is undefined). */
 const WRAPPED = ["Object", "Array", "String", "Number", "Boolean", "Function", "Date", "RegExp", "Promise", "Error", "TypeError",
   "SyntaxError", "ReferenceError", "InternalError", "ArrayBuffer", "DataView", "Uint8Array", "Int8Array", "Uint8ClampedArray",
@@ -157,7 +146,9 @@ export function createRealm(hooks: RealmHooks = {}): Realm {
   // Non-configurable ones (Number.MAX_SAFE_INTEGER) are left out of the constructor wrappers below instead.
   const skipStatic = new Set<string>();
   for (const [path, name] of MISSING_MEMBERS) {
-    const owner = path.split(".").reduce((o: any, k) => (o ? o[k] : undefined), g);
+    let owner = path.split(".").reduce((o: any, k) => (o ? o[k] : undefined), g);
+    // a typed array's methods live on the shared %TypedArray%.prototype, not on Uint8Array.prototype itself
+    if (owner && /Array\.prototype$/.test(path) && path !== "Array.prototype" && !Object.prototype.hasOwnProperty.call(owner, name)) owner = Object.getPrototypeOf(owner);
     if (!owner) continue;
     try {
       if (!delete owner[name]) skipStatic.add(path + "." + name);
