@@ -23,6 +23,7 @@ beforeAll(async () => {
   ks = fakeKeystone();
   ks.addUser("admin", "adminpw", true);
   ks.addUser("alice", "alicepw");
+  ks.addUser("carol", "carolpw");
   server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -78,13 +79,15 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
     expect(out).toMatch(/store it in the token as slot "ks1"/);
     expect(out).toMatch(/POST \/v3\/credentials \{type: totp, user_id: \{id of alice\}/);
     expect(out).toMatch(/PATCH \/v3\/users\/\{id of alice\} options/);
-    expect(out).toMatch(/password alone is refused/);
+    // Without --user-password the check is TOTP-only: alice's password is not needed, nor listed.
+    expect(out).toMatch(/verify without alice's password: a TOTP-only login/);
+    expect(out).toMatch(/a fresh code alone must get an auth receipt that still asks for the password/);
     expect(out).toMatch(/On failure:\n.*\n {2}- any failure after that undoes, newest first: the MFA options .*the credential .*the token's slot/);
     expect(out).toContain(`[ok] Keystone: ${url} answers GET /v3: v3.14 (stable)`);
     expect(out).toContain(`[ok] token: answers; 0 of`);
     expect(out).toContain(`[ok] slot name: "ks1" is free on the token`);
     expect(out).toMatch(/password of bob \(to log in\): from nowhere: nothing in clouds.yaml entry "bob" .*, \$OS_PASSWORD, and no terminal .* — MISSING/);
-    expect(out).toMatch(/password of alice \(for the verification logins\): from nowhere: nothing in \$HWTOTP_KEYSTONE_USER_PASSWORD/);
+    expect(out).not.toMatch(/password of alice/);
     // Read-only and secret-free: one unauthenticated GET /v3, one `list` on the token, nothing else.
     expect(ks.calls.slice(calls)).toEqual([{ method: "GET", path: "", body: undefined }]);
     expect(device.requests.slice(requests).map((l) => JSON.parse(l).op)).toEqual(["list"]);
@@ -96,6 +99,7 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
     const j = await cli(["keystone", "enroll", "--os-cloud", "bob", "--user-id", "alice", "--user-password", "@" + join(dir, "alice.pw"), "--dry-run", "--json"], undefined, { OS_PASSWORD: "bobpw" });
     expect(j.code, j.stderr).toBe(0);
     const plan = JSON.parse(j.stdout);
+    expect(plan.steps.join("\n")).toMatch(/password alone is refused/); // --user-password: the password check
     expect(plan.needs.slice(0, 2)).toEqual([
       { what: "password of bob (to log in)", from: "$OS_PASSWORD", present: true },
       { what: "password of alice (for the verification logins)", from: `file ${join(dir, "alice.pw")} (--user-password @${join(dir, "alice.pw")})`, present: true },
@@ -130,17 +134,31 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
     }
   });
 
-  it("enroll without the enrolled user's password is bad input (exit 2), before the token is touched", async () => {
-    const r = await cli(["keystone", "enroll", "--os-cloud", "admin", "--user-id", "alice"]);
+  it("enroll --verify password without the enrolled user's password is bad input (exit 2), before the token is touched", async () => {
+    const r = await cli(["keystone", "enroll", "--os-cloud", "admin", "--user-id", "alice", "--verify", "password"]);
     expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--verify password needs alice's password/);
     expect(device.slots.size).toBe(0);
+    const bad = await cli(["keystone", "enroll", "--os-cloud", "admin", "--user-id", "alice", "--verify", "sms"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--verify must be totp or password/);
+  });
+
+  it("enroll refuses plain http:// to another host without --insecure (exit 2), before any password or the token", async () => {
+    const calls = ks.calls.length;
+    const requests = device.requests.length;
+    const r = await cli(["keystone", "enroll", "--auth-url", "http://keystone.example:5000/v3", "--username", "admin", "--password", "-"], "adminpw\n");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Refusing to enrol over http:\/\/keystone\.example:5000\/v3: http:\/\/keystone\.example:5000 is plain http:\/\/ to another host.*--insecure/);
+    expect(ks.calls.length).toBe(calls);
+    expect(device.requests.length).toBe(requests);
   });
 
   it("enroll: admin enrols alice, the JSON says what was verified, nothing secret is printed", async () => {
     const r = await cli(["keystone", "enroll", "--os-cloud", "admin", "--user-id", "alice", "--user-password", "-", "--json"], "alicepw\n");
     expect(r.code, r.stderr).toBe(0);
     const o = JSON.parse(r.stdout);
-    expect(o.verified).toMatchObject({ mfaLogin: true, passwordOnly: "refused-mfa" });
+    expect(o.verified).toMatchObject({ method: "password", mfaLogin: true, passwordOnly: "refused-mfa" });
     expect(device.slots.has("keystone")).toBe(true);
     const blob = [...ks.creds.values()][0].blob;
     for (const s of [blob, "alicepw", "adminpw", device.slots.get("keystone")!.key.toString("hex")]) expect(r.stdout + r.stderr).not.toContain(s);
@@ -199,5 +217,19 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
     } finally {
       device.clock.offset = 0;
     }
+  });
+
+  it("enroll: the admin enrols carol without her password, verified by TOTP-only logins (a receipt once the rule is on)", async () => {
+    const before = ks.calls.length;
+    const r = await cli(["keystone", "enroll", "--os-cloud", "admin", "--user-id", "carol", "--name", "carol", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const o = JSON.parse(r.stdout);
+    expect(o.verified).toMatchObject({ method: "totp", codeAccepted: true, mfaLogin: false, totpOnly: "receipt", passwordOnly: "not-checked" });
+    expect(o.verified.requiredAuthMethods.map((m: string[]) => [...m].sort())).toEqual([["password", "totp"]]);
+    // Every login for carol was TOTP-only: no password method for her in any request.
+    const carolLogins = ks.calls.slice(before).filter((c) => c.path === "/auth/tokens" && c.method === "POST" && JSON.stringify(c.body).includes('"totp"'));
+    expect(carolLogins.length).toBe(2);
+    for (const c of carolLogins) expect((c.body as { auth: { identity: { methods: string[] } } }).auth.identity.methods).toEqual(["totp"]);
+    expect(r.stdout + r.stderr).not.toContain("carolpw");
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { KeystoneClient } from "../../host/src/integrations/keystone/client.ts";
-import { EnrollError, checkKeystoneSecret, enrollKeystone, keystoneBase32, planEnrollment } from "../../host/src/integrations/keystone/enroll.ts";
+import { EnrollError, checkKeystoneSecret, enrollKeystone, insecureTransport, keystoneBase32, planEnrollment } from "../../host/src/integrations/keystone/enroll.ts";
 import { fakeDevice, fakeKeystone } from "./keystone-fake.ts";
 import * as OTPAuth from "otpauth";
 
@@ -31,7 +31,7 @@ describe("Keystone enrolment", () => {
     const { ks, alice, device, client } = setup();
     const r = await enrollKeystone({
       client, device, caller: { user: { name: "admin" }, password: "adminpw", project: { name: "demo" } },
-      targetUser: "alice", targetPassword: "alicepw", slot: "keystone", credentialProject: "demo", rules: "auto",
+      targetUser: "alice", targetPassword: "alicepw", slot: "keystone", credentialProject: "demo", rules: "auto", verify: "password",
     });
     expect(r.user).toEqual({ id: alice.id, name: "alice" });
     expect(device.slots.has("keystone")).toBe(true);
@@ -42,8 +42,37 @@ describe("Keystone enrolment", () => {
     expect(Buffer.from(OTPAuth.Secret.fromBase32(cred.blob).bytes).toString("hex")).toBe(device.slots.get("keystone"));
     expect(r.mfa.changed).toBe(true);
     expect(alice.options).toMatchObject({ multi_factor_auth_rules: [["password", "totp"]], multi_factor_auth_enabled: true });
-    expect(r.verified).toMatchObject({ mfaLogin: true, passwordOnly: "refused-mfa" });
+    expect(r.verified).toMatchObject({ method: "password", mfaLogin: true, passwordOnly: "refused-mfa" });
     expect(r.warnings).toEqual([]);
+  });
+
+  it("admin enrols a user without her password: TOTP-only logins, a token before the rule and a receipt after", async () => {
+    const { ks, alice, device, client } = setup();
+    const r = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", slot: "keystone", rules: "auto" });
+    expect(r.verified).toEqual({ method: "totp", codeAccepted: true, mfaLogin: false, totpOnly: "receipt", passwordOnly: "not-checked", requiredAuthMethods: [["totp", "password"]], weakRules: [] });
+    expect(alice.options).toMatchObject({ multi_factor_auth_rules: [["password", "totp"]], multi_factor_auth_enabled: true });
+    expect(r.warnings).toEqual([]);
+    expect(JSON.stringify(ks.calls)).not.toContain("alicepw");
+    // The token Keystone issued for the code before the rule was set is revoked at once.
+    expect([...ks.tokens.values()].filter((t) => t.userId === alice.id)).toEqual([]);
+  });
+
+  it("TOTP-only verification fails, and rolls back, when the code is wrong (no receipt) — one step ahead", async () => {
+    const { ks, device, client, alice } = setup({}, { skewS: 30 });
+    const e = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", slot: "ks", rules: "auto" }).catch((x) => x);
+    expect(e).toBeInstanceOf(EnrollError);
+    expect(e.message).toMatch(/Keystone refused a code from the token for alice after registration .*hwtotp time sync/);
+    expect(device.slots.size + ks.creds.size).toBe(0);
+    expect(alice.options).toEqual({});
+  });
+
+  it("TOTP-only verification warns when another rule lets the user in without the token", async () => {
+    const { device, client, alice } = setup();
+    alice.options = { multi_factor_auth_rules: [["password"]], multi_factor_auth_enabled: true };
+    const r = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: alice.id, slot: "ks", rules: "auto" });
+    expect(r.verified.totpOnly).toBe("receipt");
+    expect(r.verified.weakRules).toEqual([["password"]]);
+    expect(r.warnings.join()).toMatch(/ALICE CAN LOG IN WITHOUT THE TOKEN: rule \["password"\]/);
   });
 
   it("a user enrols themself; without the right to set rules it warns with the admin's command", async () => {
@@ -70,7 +99,9 @@ describe("Keystone enrolment", () => {
     const p = await planEnrollment({ client, caller: "admin", targetUser: "alice", slot: "ks", rules: "skip", needs, listSlots: async () => ({ slots: [{ name: "other" }], max: 2 }) });
     expect(ks.calls).toEqual([{ method: "GET", path: "", body: undefined }]);
     expect(ks.tokenIssues).toBe(0);
-    expect(p.checks.slice(0, 3).map((c) => [c.what, c.ok])).toEqual([["Keystone", true], ["token", true], ["slot name", true]]);
+    // The fake's URL is plain http:// to a host that is not this machine: the real run would refuse it.
+    expect(p.checks.slice(0, 4).map((c) => [c.what, c.ok])).toEqual([["transport", false], ["Keystone", true], ["token", true], ["slot name", true]]);
+    expect(p.checks[0].detail).toMatch(/plain http:\/\/ to another host.*without --insecure/);
     expect(p.steps.some((x) => /PATCH/.test(x))).toBe(false); // --rules skip
     expect(p.steps).toContain("leave MFA rules alone (--rules skip)");
     expect(p.needs).toBe(needs);
@@ -108,14 +139,14 @@ describe("Keystone enrolment", () => {
   it("warns loudly when password alone still works after the rule is set", async () => {
     const { device, client, alice } = setup();
     alice.options = { multi_factor_auth_rules: [["password"]] };
-    const r = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: alice.id, targetPassword: "alicepw", slot: "ks", rules: "auto" });
+    const r = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: alice.id, targetPassword: "alicepw", slot: "ks", rules: "auto", verify: "password" });
     expect(r.verified.passwordOnly).toBe("accepted");
     expect(r.warnings.join()).toMatch(/PASSWORD ALONE STILL LOGS ALICE IN/);
   });
 
-  it("refuses to start without the target's password (nothing to verify with)", async () => {
+  it("verify \"password\" refuses to start without the target's password (nothing to verify with)", async () => {
     const { device, client } = setup();
-    const e = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", slot: "ks", rules: "auto" }).catch((x) => x);
+    const e = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", slot: "ks", rules: "auto", verify: "password" }).catch((x) => x);
     expect(e).toBeInstanceOf(EnrollError);
     expect(device.slots.size).toBe(0);
   });
@@ -136,5 +167,24 @@ describe("Keystone enrolment", () => {
     expect(lines.length).toBeGreaterThan(3);
     for (const s of [blob, device.slots.get("ks")!, "adminpw", "alicepw"]) expect(text).not.toContain(s);
     expect(text).not.toMatch(/\b\d{6}\b/);
+  });
+});
+
+describe("enrolment transport", () => {
+  it.each([
+    ["https://keystone.example/v3", null],
+    ["http://127.0.0.1:5000/v3", null],
+    ["http://127.8.9.10:5000/v3", null],
+    ["http://localhost:5000", null],
+    ["http://[::1]:5000/v3", null],
+    ["http://keystone.example:5000/v3", /plain http:\/\/ to another host/],
+    ["http://10.0.0.5/v3", /plain http:\/\/ to another host/],
+    ["http://127.0.0.1.example.com/v3", /plain http:\/\/ to another host/],
+    ["ftp://keystone/v3", /neither https:\/\/ nor http:\/\//],
+    ["not a url", /is not a URL/],
+  ])("%s", (url, want) => {
+    const r = insecureTransport(url);
+    if (want === null) expect(r).toBeNull();
+    else expect(r).toMatch(want);
   });
 });

@@ -28,7 +28,7 @@ export function fakeKeystone(opts: FakeKeystoneOptions = {}) {
   const now = opts.now ?? Date.now;
   const users = new Map<string, FakeUser>();
   const creds = new Map<string, { id: string; user_id: string; project_id: string | null; blob: string; type: string }>();
-  const tokens = new Map<string, { userId: string; projectId?: string }>();
+  const tokens = new Map<string, { userId: string; projectId?: string; body?: unknown }>();
   const receipts = new Map<string, { userId: string; methods: string[] }>();
   const projects = [{ id: hex32(), name: "demo" }];
   const calls: { method: string; path: string; body: unknown }[] = [];
@@ -91,7 +91,7 @@ export function fakeKeystone(opts: FakeKeystoneOptions = {}) {
       receipts.set(rid, { userId: u.id, methods: done });
       return json(
         401,
-        { receipt: { methods: done, user: { id: u.id } }, required_auth_methods: rules.map((r) => [...r].reverse()), error: { code: 401, message: "Not all required auth rules were satisfied" } },
+        { receipt: { methods: done, user: { id: u.id }, expires_at: new Date(now() + 300000).toISOString() }, required_auth_methods: rules.map((r) => [...r].reverse()), error: { code: 401, message: "Not all required auth rules were satisfied" } },
         { "Openstack-Auth-Receipt": rid },
       );
     }
@@ -99,11 +99,8 @@ export function fakeKeystone(opts: FakeKeystoneOptions = {}) {
     const scope = body?.auth?.scope?.project;
     const project = scope ? projects.find((p) => p.id === scope.id || p.name === scope.name) : undefined;
     if (scope && !project) return err(401, "no such project");
-    tokens.set(tok, { userId: u.id, projectId: project?.id });
     const t0 = now();
-    return json(
-      201,
-      {
+    const issued = {
         token: {
           methods: done,
           issued_at: new Date(t0).toISOString(),
@@ -111,9 +108,9 @@ export function fakeKeystone(opts: FakeKeystoneOptions = {}) {
           user: { id: u.id, name: u.name, domain: { id: "default" } },
           ...(project ? { project: { id: project.id, name: project.name, domain: { id: "default" } } } : {}),
         },
-      },
-      { "X-Subject-Token": tok },
-    );
+    };
+    tokens.set(tok, { userId: u.id, projectId: project?.id, body: issued });
+    return json(201, issued, { "X-Subject-Token": tok });
   };
 
   const fetchImpl = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
@@ -128,6 +125,10 @@ export function fakeKeystone(opts: FakeKeystoneOptions = {}) {
     const who = tokens.get(headers.get("X-Auth-Token") ?? "");
     if (!who) return err(401, "The request you have made requires authentication.");
     const caller = users.get(who.userId)!;
+    if (method === "GET" && path === "/auth/tokens") {
+      const subject = tokens.get(headers.get("X-Subject-Token") ?? "");
+      return subject ? json(200, subject.body) : err(404, "Could not find token.");
+    }
     if (method === "DELETE" && path === "/auth/tokens") {
       tokens.delete(headers.get("X-Subject-Token") ?? "");
       return new Response(null, { status: 204 });

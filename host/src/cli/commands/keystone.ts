@@ -194,7 +194,7 @@ export function register(program: Command): void {
       ];
       return lines.join("\n");
     });
-    if (r.verified.passwordOnly === "accepted" || (r.verified.totpOnly === "token" && r.mfa.after.enabled)) process.exitCode = KEYSTONE_EXIT.NOT_ENFORCED;
+    if (r.verified.passwordOnly === "accepted" || r.verified.totpOnly === "token" || r.verified.weakRules.length > 0) process.exitCode = KEYSTONE_EXIT.NOT_ENFORCED;
   });
 
   keystone

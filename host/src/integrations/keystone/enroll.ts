@@ -95,6 +95,8 @@ export interface EnrollResult {
      * password (the rule is enforced); "token" — a code alone logged in (no rule enforced).
      */
     totpOnly: "receipt" | "token" | "not-checked";
+    /** Rules in that receipt that need no totp: each lets the user in without the token (verify "totp" only). */
+    weakRules: string[][];
     /** "refused-mfa": password alone now fails as it should; "accepted": it still works (MFA not enforced). */
     passwordOnly: "refused-mfa" | "accepted" | "refused" | "not-checked";
     requiredAuthMethods: string[][];
@@ -208,7 +210,7 @@ export async function enrollKeystone(o: EnrollOptions): Promise<EnrollResult> {
     if (o.dryRun) {
       return {
         ...empty, credentialId: null, mfa: { before, after: before, changed: false },
-        verified: { method, codeAccepted: false, mfaLogin: false, totpOnly: "not-checked", passwordOnly: "not-checked", requiredAuthMethods: [] }, warnings, plan,
+        verified: { method, codeAccepted: false, mfaLogin: false, totpOnly: "not-checked", passwordOnly: "not-checked", requiredAuthMethods: [], weakRules: [] }, warnings, plan,
       };
     }
 
@@ -322,8 +324,12 @@ export async function enrollKeystone(o: EnrollOptions): Promise<EnrollResult> {
         return rollback(err);
       }
       if (passwordOnly === "refused-mfa") log(`Verified: password alone is refused for ${target.name}.`);
-      else if (totpOnly === "receipt") log(`Verified: a code alone gets an auth receipt; Keystone still wants ${JSON.stringify(required)} for ${target.name}.`);
-      else if (method === "password") {
+      else if (totpOnly === "receipt") {
+        log(`Verified: a code alone gets an auth receipt; Keystone still wants ${JSON.stringify(required)} for ${target.name}.`);
+        for (const r of required.filter((r) => !r.includes("totp"))) {
+          warnings.push(`${target.name.toUpperCase()} CAN LOG IN WITHOUT THE TOKEN: rule ${JSON.stringify(r)} needs no totp. Remove it (openstack user set --multi-factor-auth-rule … replaces the rules).`);
+        }
+      } else if (method === "password") {
         warnings.push(
           `PASSWORD ALONE STILL LOGS ${target.name.toUpperCase()} IN: Keystone does not enforce the rule. ` +
             "Most likely `totp` is missing from [auth] methods in keystone.conf (it is not in the default); add it and restart Keystone.",
@@ -335,7 +341,11 @@ export async function enrollKeystone(o: EnrollOptions): Promise<EnrollResult> {
     await client.revokeToken(T, T).catch(() => undefined);
     return {
       ...empty, credentialId, mfa: { before, after, changed, note },
-      verified: { method, codeAccepted: true, mfaLogin: method === "password", totpOnly, passwordOnly, requiredAuthMethods: required }, warnings, plan,
+      verified: {
+        method, codeAccepted: true, mfaLogin: method === "password", totpOnly, passwordOnly, requiredAuthMethods: required,
+        weakRules: totpOnly === "receipt" ? required.filter((r) => !r.includes("totp")) : [],
+      },
+      warnings, plan,
     };
   } catch (err) {
     await client.revokeToken(T, T).catch(() => undefined);
