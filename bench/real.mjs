@@ -23,6 +23,7 @@ const HOTP_SRC =
   "for(i=7;i>=0;i--){ip[64+i]=c%256;c=Math.floor(c/256);}op.set(new Uint8Array(C.SHA1(ip)),64);var s=new Uint8Array(C.SHA1(op)),o=s[19]&15," +
   "v=((s[o]&127)*16777216)+(s[o+1]<<16)+(s[o+2]<<8)+s[o+3],r=String(v%Math.pow(10,d));while(r.length<d)r=\"0\"+r;return r;}";
 
+const PIN = "correct horse battery 42";
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -114,6 +115,7 @@ export async function runRealBench(log = console.log) {
   const { it, c } = await flashedInterpreter(build.binary);
   const figures = {};
   let heap = null;
+  let unlockWall = null;
   try {
     const adds = await pipelined(c, 32, 8, (i) => ["add", { name: "slot-" + i, key: keyHex(i) }]);
     adds.forEach((r) => dataOf(r));
@@ -148,11 +150,23 @@ export async function runRealBench(log = console.log) {
     await measure("add (25th..32nd)", 8, (i) => ["add", { name: "slot-" + (24 + i), key: keyHex(24 + i) }], del);
     await add();
     await measure("delete (of 32)", 8, (i) => ["delete", { name: "slot-" + (24 + i) }], add);
+    // with a PIN set (issue 11): every slot sealed; unlock = the tries record written twice + the native PBKDF2
+    dataOf(await c2.request("pin", { next: PIN }));
+    await measure("unlock (PIN set)", 4, () => ["unlock", { pin: PIN }]);
+    await measure("code (one slot, PIN set)", 64, (i) => ["code", { name: "slot-" + (i % 32) }]);
+    await measure("code (all 32, PIN set)", 8, () => ["code", {}]);
+    const walls = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const t0 = performance.now();
+      dataOf(await c2.request("unlock", { pin: PIN }));
+      walls.push(performance.now() - t0);
+    }
+    unlockWall = median(walls);
     await c2.close();
   } finally {
     await it.stop();
   }
-  return { build: build.name, R, Rflash, where, figures, heap };
+  return { build: build.name, R, Rflash, where, figures, heap, unlockWall };
 }
 
 function userMs(pid) {
@@ -178,6 +192,7 @@ export function printRealBench(r, log = console.log) {
   if (r.heap) {
     log("   heap after boot with 32 slots: " + r.heap.usage + " of " + r.heap.total + " variables (goal ≤ 1,100: " + (r.heap.usage <= 1100 ? "ok" : "OVER") + ")");
   }
+  if (r.unlockWall !== null) log("   unlock, one request alone, host wall time (pty round trip included): " + r.unlockWall.toFixed(1) + " ms");
   log("   where time can go (same build, REPL code in RAM, ms CPU each):");
   for (const [k, v] of Object.entries(r.where)) log("     " + k.padEnd(38) + v.toFixed(3).padStart(7) + "  (" + (v / r.R).toFixed(2) + " R)");
   log("   (CPU = utime + stime of the interpreter; stime is mostly the Linux build reading espruino.flash through a file");

@@ -81,10 +81,15 @@ function exists(file: string): boolean {
  * header follows, the next page) from Storage's start: process.memory().flash_code_start on a board, the fake
  * flash's start (Flash.getFree) on the Linux build.
  */
+let start = -1;
+
 function scrub(f: string, n: number): void {
   const F = require("Flash");
-  const m = process.memory(false);
-  let a = m.flash_code_start !== undefined ? m.flash_code_start : F.getFree()[0].addr;
+  if (start < 0) {
+    const m = process.memory(false);
+    start = m.flash_code_start !== undefined ? m.flash_code_start : F.getFree()[0].addr;
+  }
+  let a = start;
   let jumped = false;
   for (;;) {
     const h = F.read(32, a);
