@@ -24,14 +24,17 @@ export function exclIoctl(which: "TIOCEXCL" | "TIOCNXCL", arch: string = process
 
 /**
  * Turns the exclusive mode of the tty open on `fd` on (TIOCEXCL) or off (TIOCNXCL). Node has no ioctl, so
- * perl (perl-base is part of every Debian system) does it on the descriptor it inherits as stdin: the mode
- * belongs to the tty, not to the descriptor. Returns why it could not, or null.
+ * perl (perl-base is part of every Debian system) does it on the descriptor it inherits: the mode belongs to
+ * the tty, not to the descriptor. The descriptor goes in as fd 3, not stdin: libuv makes a child's fds 0-2
+ * blocking, and O_NONBLOCK belongs to the open file we share, so serialport's next read would block for good
+ * (and hold its flock past close). Returns why it could not, or null.
  */
 export function setExclusive(fd: number, on: boolean): string | null {
   if (process.platform !== "linux") return "not Linux";
   const nr = exclIoctl(on ? "TIOCEXCL" : "TIOCNXCL");
   if (nr === null) return "TIOCEXCL unknown on " + process.arch;
-  const r = spawnSync("perl", ["-e", "ioctl(STDIN, " + nr + ", 0) or die qq{$!\n}"], { stdio: [fd, "ignore", "pipe"], timeout: 5000 });
+  const script = "open(my $t, '+<&=', 3) or die qq{$!\\n}; ioctl($t, " + nr + ", 0) or die qq{$!\\n}";
+  const r = spawnSync("perl", ["-e", script], { stdio: ["ignore", "ignore", "pipe", fd], timeout: 5000 });
   if (r.error) return "no perl (" + ((r.error as NodeJS.ErrnoException).code ?? r.error.message) + ")";
   if (r.status !== 0) return String(r.stderr).trim() || "perl exited " + r.status;
   return null;
