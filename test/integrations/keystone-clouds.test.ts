@@ -70,6 +70,24 @@ describe("clouds.yaml editing", () => {
     });
   });
 
+  it("writes the plugin's entry (auth_type hwtotp, hwtotp_slot, no auth_methods), and turns it back into v3multifactor", () => {
+    const out = upsertMfaCloud(SRC, "mfa", { authUrl: "http://k/v3", username: "carol", userDomainName: "Default", authType: "hwtotp", slot: "work" });
+    const o = parse(out);
+    expect(o.clouds.mfa).toEqual({
+      auth_type: "hwtotp",
+      auth: { auth_url: "http://k/v3", username: "carol", user_domain_name: "Default", hwtotp_slot: "work" },
+      identity_api_version: 3,
+    });
+    expect(out.startsWith(SRC.trimEnd().split("\n").slice(0, 3).join("\n"))).toBe(true);
+    const back = parse(upsertMfaCloud(out, "mfa", {}));
+    expect(back.clouds.mfa.auth_type).toBe("v3multifactor");
+    expect(back.clouds.mfa.auth.auth_methods).toEqual(["v3password", "v3totp"]);
+    expect(back.clouds.mfa.auth.hwtotp_slot).toBeUndefined();
+    const again = parse(upsertMfaCloud(upsertMfaCloud(SRC, "dev", { authType: "v3multifactor" }), "dev", { authType: "hwtotp" }));
+    expect(again.clouds.dev.auth.auth_methods).toBeUndefined();
+    expect(again.clouds.dev.auth_type).toBe("hwtotp");
+  });
+
   it("creates a file from nothing, and copies another cloud with --from", () => {
     expect(parse(upsertMfaCloud(null, "x", { authUrl: "http://k/v3", username: "u" })).clouds.x.auth_type).toBe("v3multifactor");
     const o = parse(upsertMfaCloud(SRC, "prod-mfa", {}, "prod"));
