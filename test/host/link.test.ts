@@ -17,8 +17,8 @@ describe("parseAddress", () => {
   ])("reads %s", (text, want) => {
     expect(parseAddress(text)).toMatchObject(want);
   });
-  it.each(["tcp://host", "tcp://h:0", "tcp://h:70000", "/dev/x?baud=fast", ""])("refuses %j", (text) => {
-    expect(() => parseAddress(text)).toThrow(/tcp:\/\/HOST:PORT|baud|empty/);
+  it.each(["tcp://host", "tcp://h:0", "tcp://h:70000", "/dev/x?baud=fast", "", "unix:"])("refuses %j", (text) => {
+    expect(() => parseAddress(text)).toThrow(/tcp:\/\/HOST:PORT|baud|empty|give unix:PATH/);
   });
 });
 
@@ -71,6 +71,6 @@ describe("discoverDevice", () => {
     const err = await discoverDevice(async () => [other]).catch((e) => e);
     expect(err.message).toMatch(/No Espruino board found \(USB 0483:5740\)\. Other serial ports: \/dev\/ttyUSB0 \(10c4:ea60, CP2102\)\./);
     const none = await discoverDevice(async () => []).catch((e) => e);
-    expect(none.message).toMatch(/No serial ports at all\. Name one with --device PATH \(or tcp:\/\/HOST:PORT for an emulator\), or set HWTOTP_DEVICE\./);
+    expect(none.message).toMatch(/No serial ports at all\. Name one with --device PATH \(or the unix:PATH that `hwtotp emulate` prints\), or set HWTOTP_DEVICE\./);
   });
 });

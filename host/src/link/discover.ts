@@ -107,7 +107,7 @@ export async function discoverDevice(list: () => Promise<Candidate[]> = listCand
   const all = await list();
   const boards = all.filter((c) => c.espruino);
   if (boards.length === 1) return boards[0].path;
-  const hint = "Name one with --device PATH (or tcp://HOST:PORT for an emulator), or set HWTOTP_DEVICE.";
+  const hint = "Name one with --device PATH (or the unix:PATH that `hwtotp emulate` prints), or set HWTOTP_DEVICE.";
   if (boards.length > 1) {
     throw new DeviceNotFoundError(
       "Found " + boards.length + " Espruino boards: " + boards.map(describeCandidate).join("; ") + ". " + hint,

@@ -1,5 +1,6 @@
 // The one small contract for a byte pipe to a device (after serialport's binding contract): open, write,
-// onData, onClose, close. Serial (USB CDC / pty), TCP (emulator, socat) and Unix (the daemon) sit behind it.
+// onData, onClose, close. Serial (USB CDC / pty), Unix sockets (the emulator, the daemon) and TCP (an emulator
+// asked for TCP, socat bridges) sit behind it.
 // Data is delivered as strings (UTF-8 decoded across chunk boundaries); framing is the session's job.
 import { DeviceNotFoundError, HwtotpError } from "../errors.ts";
 
@@ -39,7 +40,10 @@ export function parseAddress(text: string): Address {
     }
     return { kind: "tcp", host: m[1].replace(/^\[|\]$/g, ""), port, text: s };
   }
-  if (s.startsWith("unix:")) return { kind: "unix", path: s.slice(5), text: s };
+  if (s.startsWith("unix:")) {
+    if (s.length === 5) throw new DeviceNotFoundError('The device address "unix:" names no socket: give unix:PATH.');
+    return { kind: "unix", path: s.slice(5), text: s };
+  }
   let path = s.startsWith("serial:") ? s.slice(7) : s;
   let baudRate = DEFAULT_BAUD;
   const q = path.indexOf("?baud=");

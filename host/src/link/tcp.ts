@@ -1,4 +1,4 @@
-// Stream-socket Link: TCP (the emulator, socat bridges) and Unix sockets (the daemon).
+// Stream-socket Link: Unix sockets (the emulator, the daemon) and TCP (an emulator asked for TCP, socat bridges).
 import net from "node:net";
 import { DeviceNotFoundError, type HwtotpError } from "../errors.ts";
 import { disconnectedError, type Link } from "./index.ts";
