@@ -5,6 +5,7 @@
 //  4. device time per code per board profile (emulator, loopback round trip included)
 //  5. device work per request on the real interpreter (Espruino's Linux build, 2,500 variables, 32 slots)
 //     against a plain ES5 HOTP in the same build, and its heap after boot (bench/real.mjs; alone: node bench/real.mjs)
+//  6. the daemon: latency it adds per request and per connection, 100 clients at once with a policy (bench/daemon.mjs)
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
@@ -13,6 +14,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as OTPAuth from "otpauth";
 import { printRealBench, runRealBench } from "./real.mjs";
+import { printDaemonBench, runDaemonBench } from "./daemon.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = path.join(ROOT, "host/bin/hwtotp.js");
@@ -220,6 +222,10 @@ async function main() {
   // 5. The real interpreter.
   console.log("\n5. Device work per request on the real interpreter (CPU time of the process, 8 in flight, 32 slots; goals as ratios to R)");
   printRealBench(await runRealBench((l) => console.log(l)));
+
+  // 6. The daemon: what it adds per request, per connection, and 100 clients at once with a policy on.
+  console.log("\n6. The daemon (bench/daemon.mjs; alone: node bench/daemon.mjs)");
+  printDaemonBench(await runDaemonBench());
 }
 
 main()

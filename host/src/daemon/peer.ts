@@ -21,8 +21,8 @@ export interface Peer {
 
 /** Connections whose credentials one helper reads at once (one fd each). */
 export const PEER_BATCH_MAX = 64;
-/** Helpers running at once. */
-export const PEER_HELPERS_MAX = 2;
+/** Helpers running at once: while one runs, the connections that arrive gather for the next. */
+export const PEER_HELPERS_MAX = 1;
 
 // Reads, for each fd named on its command line, "FD PID,UID,GID GROUP,GROUP…" ("-" for what it cannot read).
 // SO_PEERGROUPS' buffer: perl's getsockopt reads up to 256 bytes (64 groups); more is ERANGE, then "-".
@@ -43,6 +43,7 @@ export class PeerReader {
   private constants: [number, number, number] | null = null;
   private waiting: Waiter[] = [];
   private running = 0;
+  private soon: NodeJS.Immediate | null = null;
 
   constructor(readonly perl = "/usr/bin/perl") {}
 
@@ -68,7 +69,12 @@ export class PeerReader {
     this.init();
     return new Promise((resolve, reject) => {
       this.waiting.push({ sock, resolve, reject });
-      this.pump();
+      // Connections accepted in the same turn of the event loop share one helper: spawning blocks the loop
+      // for the fork and exec, so a helper per connection would serialise a burst of clients.
+      if (!this.soon) this.soon = setImmediate(() => {
+        this.soon = null;
+        this.pump();
+      });
     });
   }
 
