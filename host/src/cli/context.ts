@@ -22,7 +22,7 @@ export interface CommonOptions {
 /** Adds the options every command takes. Call it on each command you register. */
 export function addCommonOptions(cmd: Command): Command {
   return cmd
-    .option("-d, --device <address>", "device: serial path or tcp://HOST:PORT (default: the daemon, else $HWTOTP_DEVICE, else the one attached Espruino)")
+    .option("-d, --device <address>", "device: serial path, unix:PATH (hwtotp emulate) or tcp://HOST:PORT (default: the daemon, else $HWTOTP_DEVICE, else the one attached Espruino)")
     .option("--json", "print one JSON document on stdout")
     .option("--socket <path>", "daemon socket (default: $HWTOTP_SOCKET or $XDG_RUNTIME_DIR/hwtotp.sock)")
     .option("--no-daemon", "talk to the device directly even when the daemon runs");

@@ -142,7 +142,7 @@ export async function buildProgram(registers?: Register[]): Promise<Command> {
   // The common options also work before the command (`hwtotp --device tcp://… info`); a value given
   // after the command wins.
   program
-    .option("-d, --device <address>", "device: serial path or tcp://HOST:PORT")
+    .option("-d, --device <address>", "device: serial path, unix:PATH (hwtotp emulate) or tcp://HOST:PORT")
     .option("--json", "print one JSON document on stdout")
     .option("--socket <path>", "daemon socket")
     .option("--no-daemon", "talk to the device directly even when the daemon runs");
