@@ -80,7 +80,10 @@ export function register(program: Command): void {
           process.stdout.write("Emulated " + emu.board.envBoard + " (" + info.mode + ") listening on " + info.device + "\n");
           process.stdout.write("Control channel (JSON lines) on " + info.control + "\n");
           if (opts.pty) process.stdout.write(pty ? "Pty: " + pty.path + "\n" : "No pty: socat is not installed.\n");
-          if (!opts.autoPress) process.stdout.write('Button presses (delete, PIN changes, jumps): {"cmd":"pressButton","args":[100]} on the control channel (2500 ms for a long one), or run with --auto-press\n');
+          if (!opts.autoPress) {
+            const send = ctl.startsWith("unix:") ? "socat - UNIX-CONNECT:" + ctl.slice(5) : "socat - TCP:" + ctl.slice(6);
+            process.stdout.write("Button presses (delete, PIN changes, jumps): echo '{\"cmd\":\"pressButton\",\"args\":[100]}' | " + send + "  (2500 ms for a long one), or run with --auto-press\n");
+          }
           process.stdout.write("Try: hwtotp --device " + info.device + " info   (Ctrl-C stops the emulator)\n");
         }
         await new Promise<void>((resolve) => {
