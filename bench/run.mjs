@@ -58,7 +58,9 @@ function startBg(args, env = baseEnv) {
 }
 
 async function startEmulator(board) {
-  const p = startBg(["emulate", "--json", "--board", board, "--state", path.join(tmp, board + ".json")]);
+  // TCP, named (emulate's default is a Unix socket): section 4 speaks to the port itself, and the figures
+  // stay comparable with earlier runs
+  const p = startBg(["emulate", "--json", "--tcp", "--board", board, "--state", path.join(tmp, board + ".json")]);
   const info = await new Promise((resolve, reject) => {
     let out = "";
     p.stdout.on("data", (s) => {
