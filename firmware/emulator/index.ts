@@ -360,6 +360,7 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
   /** A Unix-socket server at `p` (default: NAME in the private folder), mode 0600, in a folder only this user enters. */
   async function serveUnix(p: string | undefined, name: string, onConn: (so: net.Socket) => void): Promise<{ path: string }> {
     const sock = p ? path.resolve(p) : path.join(privateDir(), name);
+    if (!fs.existsSync(path.dirname(sock))) fs.mkdirSync(path.dirname(sock), { recursive: true, mode: 0o700 });
     const bad = unsafeFolder(path.dirname(sock));
     if (bad) throw new Error("Will not put the emulator's socket in " + path.dirname(sock) + ": " + bad + ".");
     let old: fs.Stats | null = null;

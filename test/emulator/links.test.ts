@@ -140,6 +140,8 @@ describe("emulator links", () => {
     fs.symlinkSync(path.join(shared, "elsewhere"), path.join(shared, "link.sock"));
     await expect(emu.listenUnix(path.join(shared, "link.sock"))).rejects.toThrow(/exists and is not a socket/);
     const ok = await emu.listenUnix(path.join(shared, "d.sock"));
+    const made = await emu.listenControlUnix(path.join(shared, "new", "c.sock")); // a missing folder is made 0700
+    expect(fs.lstatSync(path.dirname(made.path)).mode & 0o777).toBe(0o700);
     await expect(emu.listenControlUnix(ok.path)).rejects.toThrow(/Something already listens on/);
   });
 
