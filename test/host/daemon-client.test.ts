@@ -1,11 +1,12 @@
 // The client refuses daemon sockets it cannot trust (it sends seeds through them): another user's socket,
-// a socket open to others, a folder others may write. The daemon refuses such a folder too.
+// a socket open to others, a folder others may write — and another user's group socket unless named on
+// purpose, in that user's own folder. The daemon refuses such a folder too.
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { connectDaemon, defaultSocketPath, unsafePath } from "../../host/src/daemon-client.ts";
+import { connectDaemon, defaultSocketPath, trustedSocket, unsafePath } from "../../host/src/daemon-client.ts";
 import { Daemon } from "../../host/src/daemon.ts";
 
 const servers: net.Server[] = [];
@@ -49,6 +50,27 @@ describe("daemon socket trust", () => {
     const p = await socketIn(mine());
     fs.chownSync(p, 12345, 12345);
     expect(unsafePath(p, "socket")).toMatch(/belongs to another user \(uid 12345\)/);
+  });
+
+  it.runIf(process.getuid?.() === 0)("trusts another user's group socket only at a named path, in that user's folder nobody else can write", async () => {
+    const base = mine();
+    const d = path.join(base, "alice");
+    fs.mkdirSync(d, { mode: 0o750 });
+    const p = path.join(d, "hwtotp.sock");
+    fs.renameSync(await socketIn(d), p);
+    fs.chmodSync(p, 0o660);
+    fs.chownSync(d, 12345, 12345);
+    fs.chownSync(p, 12345, 12345);
+    expect(trustedSocket(p, {})).toBeNull(); // named: not the default place
+    expect(trustedSocket(p, { XDG_RUNTIME_DIR: d })).toMatch(/belongs to another user \(uid 12345\)/); // the default place
+    fs.chmodSync(p, 0o666);
+    expect(trustedSocket(p, {})).toMatch(/is open to others \(mode 666\)/);
+    fs.chmodSync(p, 0o660);
+    fs.chmodSync(d, 0o1770);
+    expect(trustedSocket(p, {})).toMatch(/can be written by others/);
+    fs.chmodSync(d, 0o750);
+    fs.chownSync(d, 54321, 54321);
+    expect(trustedSocket(p, {})).toMatch(/alice belongs to another user \(uid 54321\)/);
   });
 
   it("refuses a folder others may write (unless sticky), also for the daemon", async () => {
