@@ -1,4 +1,4 @@
-// The real firmware in the in-process emulator, reachable over TCP on 127.0.0.1 like `hwtotp emulate`.
+// The real firmware in the in-process emulator, reachable over TCP on 127.0.0.1 like `hwtotp emulate --tcp`.
 // `inspect()` reads the slots through a second, in-process session (request ids far from the CLI's).
 import fs from "node:fs";
 import os from "node:os";
