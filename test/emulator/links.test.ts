@@ -65,7 +65,8 @@ const asOther = (() => {
 
 /**
  * As uid/gid 65534 with no groups: connects to each address, sends one control request
- * (`readFile(".bootcde")`, the kind that would read a seed) and reports what happened per address.
+ * (`readFile(".bootcde")`, the kind that would read a seed) and reports what happened per address
+ * ("file:PATH" entries are opened read-write instead).
  */
 async function probeAsOther(addrs: (string | number)[]): Promise<{ [addr: string]: string }> {
   const script = `
@@ -73,6 +74,11 @@ async function probeAsOther(addrs: (string | number)[]): Promise<{ [addr: string
     const out = {};
     let left = ${addrs.length};
     for (const a of ${JSON.stringify(addrs)}) {
+      if (typeof a === "string" && a.startsWith("file:")) {
+        try { require("fs").closeSync(require("fs").openSync(a.slice(5), "r+")); out[a] = "opened"; } catch (e) { out[a] = e.code; }
+        if (--left === 0) console.log(JSON.stringify(out));
+        continue;
+      }
       const s = net.connect(typeof a === "number" ? { port: a, host: "127.0.0.1" } : { path: a });
       const done = (r) => { if (out[a] === undefined) { out[a] = r; s.destroy(); if (--left === 0) console.log(JSON.stringify(out)); } };
       s.on("connect", () => s.write('{"id":1,"cmd":"readFile","args":[".bootcde"]}\\n'));
@@ -151,9 +157,12 @@ describe("emulator links", () => {
     const dev = (await emu.listenUnix()).path;
     const ctl = (await emu.listenControlUnix()).path;
     const tcp = (await emu.listenControl()).port;
-    const got = await probeAsOther([dev, ctl, tcp]);
+    const pty = await emu.pty(); // null without socat
+    const tty = pty ? "file:" + fs.realpathSync(pty.path) : null;
+    const got = await probeAsOther(tty ? [dev, ctl, tcp, tty] : [dev, ctl, tcp]);
     expect(got[dev]).toBe("EACCES");
     expect(got[ctl]).toBe("EACCES");
+    if (tty) expect(got[tty]).toBe("EACCES"); // the pty device itself, by its /dev/pts path
     // the probe itself works: the explicit TCP control channel is the open door the default closes
     expect(got[tcp]).toMatch(/^answered: \{"id":1,"ok":true/);
   });
