@@ -327,7 +327,10 @@ export class Daemon {
     const reader = createLineReader(
       MAX_REQUEST_LINE,
       (line) => this.onLine(c, line),
-      () => this.reply(c, encodeError(null, ERR.FRAME, "Frame longer than " + MAX_REQUEST_LINE + " characters.")),
+      () => {
+        this.entry(c, "request", { op: "?", result: ERR.FRAME, ms: 0 });
+        this.reply(c, encodeError(null, ERR.FRAME, "Frame longer than " + MAX_REQUEST_LINE + " characters."));
+      },
     );
     sock.on("data", (s: string) => reader.push(s));
     if (total >= L.MAX_CONNECTIONS) {
@@ -379,6 +382,7 @@ export class Daemon {
     c.lines++;
     if (c.refused) {
       const p = parseRequest(line);
+      if (p.ok) this.requestEntry(c, p.req, DAEMON_ERR.LIMIT, Date.now());
       c.sock.end(encodeError(p.ok ? p.req.id : p.id, DAEMON_ERR.LIMIT, c.refused));
       return;
     }
@@ -398,7 +402,8 @@ export class Daemon {
       this.reply(c, encodeError(req.id, DAEMON_ERR.DENIED, denied));
       return;
     }
-    if (c.inFlight && c.queue.length >= this.limits.MAX_QUEUED_PER_CLIENT) {
+    // queued: all but the one in flight (or, while it waits for its turn, all but the first)
+    if (c.queue.length - (c.inFlight ? 0 : 1) >= this.limits.MAX_QUEUED_PER_CLIENT) {
       this.requestEntry(c, req, DAEMON_ERR.LIMIT, at);
       const n = this.limits.MAX_QUEUED_PER_CLIENT;
       this.reply(c, encodeError(req.id, DAEMON_ERR.LIMIT, "Refused: this connection already has " + n + " request" + (n === 1 ? "" : "s") + " queued behind the one in flight (MAX_QUEUED_PER_CLIENT); wait for a reply first."));

@@ -187,6 +187,12 @@ describe("fair service", () => {
       });
     }
     expect(a.replies.has(ids[0])).toBe(false);
+    // another connection's burst: one in flight (or waiting for its turn) and 2 queued, whatever the timing
+    const b = new Raw(sock);
+    await b.opened;
+    const burst = Array.from({ length: 6 }, () => b.send("time"));
+    const got = await Promise.all(burst.map((id) => b.reply(id)));
+    expect(got.map((g) => g.r.e ?? "ok")).toEqual(["ok", "ok", "ok", "E_LIMIT", "E_LIMIT", "E_LIMIT"]);
     target.emu.control.pressButton(100);
     expect((await a.reply(ids[0])).r.ok).toBe(true);
     expect((await a.reply(ids[1])).r.ok).toBe(true);
