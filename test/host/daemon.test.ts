@@ -1,6 +1,7 @@
 // The daemon as a real subprocess (`hwtotp daemon`) in front of an emulator subprocess (`hwtotp emulate`):
 // socket mode 0600, the CLI using it automatically, 100 concurrent clients all answered correctly, code
-// requests logged with pid/uid and never the code, and an emulator killed (SIGKILL) and restarted.
+// requests logged with the kernel's pid/uid/gid and exe and never the code, and an emulator killed (SIGKILL)
+// and restarted.
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
