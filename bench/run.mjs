@@ -6,6 +6,8 @@
 //  5. device work per request on the real interpreter (Espruino's Linux build, 2,500 variables, 32 slots)
 //     against a plain ES5 HOTP in the same build, and its heap after boot (bench/real.mjs; alone: node bench/real.mjs)
 //  6. the daemon: latency it adds per request and per connection, 100 clients at once with a policy (bench/daemon.mjs)
+//  7. the openstack CLI through the keystoneauth plugin vs OS_PASSCODE=$(oathtool …), real Keystone (goal ≤ 1.02×;
+//     bench/keystone.mjs; skipped without the Debian packages)
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
@@ -15,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import * as OTPAuth from "otpauth";
 import { printRealBench, runRealBench } from "./real.mjs";
 import { printDaemonBench, runDaemonBench } from "./daemon.mjs";
+import { printKeystoneBench, runKeystoneBench } from "./keystone.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = path.join(ROOT, "host/bin/hwtotp.js");
@@ -228,6 +231,10 @@ async function main() {
   // 6. The daemon: what it adds per request, per connection, and 100 clients at once with a policy on.
   console.log("\n6. The daemon (bench/daemon.mjs; alone: node bench/daemon.mjs)");
   printDaemonBench(await runDaemonBench());
+
+  // 7. Keystone and the openstack CLI.
+  console.log("\n7. The openstack CLI: keystoneauth plugin (auth_type hwtotp) vs OS_PASSCODE=$(oathtool …), real Keystone (bench/keystone.mjs; alone: node bench/keystone.mjs)");
+  printKeystoneBench(await runKeystoneBench((l) => console.log(l)));
 }
 
 main()
