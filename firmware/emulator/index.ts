@@ -489,8 +489,11 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
     listenControl: (o) => serve(o, onControlConn),
     async pty(linkPath) {
       if (spawnSync("sh", ["-c", "command -v socat"]).status !== 0) return null;
-      const link = await emu.listenUnix(path.join(privateDir(), "pty-" + children.length + ".sock"));
       const p = linkPath ? path.resolve(linkPath) : path.join(privateDir(), "tty");
+      // a link another user could swap would hand hwtotp their pty in place of this board
+      const bad = unsafeFolder(path.dirname(p));
+      if (bad) throw new Error("Will not put the emulator's pty link in " + path.dirname(p) + ": " + bad + ".");
+      const link = await emu.listenUnix(path.join(privateDir(), "pty-" + children.length + ".sock"));
       const child = spawn("socat", ["PTY,link=" + p + ",raw,echo=0", "UNIX-CONNECT:" + link.path], { detached: true, stdio: "ignore" });
       child.unref();
       children.push(child);

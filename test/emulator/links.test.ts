@@ -142,6 +142,7 @@ describe("emulator links", () => {
     fs.chmodSync(shared, 0o755);
     await expect(emu.listenUnix(path.join(shared, "d.sock"))).rejects.toThrow(/Will not put the emulator's socket in .*: other users may enter it \(chmod 700 it\)\./);
     await expect(emu.listenControlUnix(path.join(os.tmpdir(), "hwtotp-x.sock"))).rejects.toThrow(/Will not put the emulator's socket in/);
+    if (spawnSync("socat", ["-V"]).status === 0) await expect(emu.pty(path.join(shared, "tty"))).rejects.toThrow(/Will not put the emulator's pty link in .*: other users may enter it/);
     fs.chmodSync(shared, 0o700);
     fs.symlinkSync(path.join(shared, "elsewhere"), path.join(shared, "link.sock"));
     await expect(emu.listenUnix(path.join(shared, "link.sock"))).rejects.toThrow(/exists and is not a socket/);

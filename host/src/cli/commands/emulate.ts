@@ -71,7 +71,8 @@ export function register(program: Command): void {
       try {
         const dev = await bind(() => (listen.kind === "unix" ? emu.listenUnix(listen.path).then(unixAddress) : emu.listen({ port: listen.port }).then(tcpAddress)));
         const ctl = await bind(() => (control.kind === "unix" ? emu.listenControlUnix(control.path).then(unixAddress) : emu.listenControl({ port: control.port }).then(tcpAddress)));
-        const pty = opts.pty ? await emu.pty(typeof opts.pty === "string" ? opts.pty : undefined) : null;
+        const ptyPath = opts.pty ? await bind(async () => (await emu.pty(typeof opts.pty === "string" ? opts.pty : undefined))?.path ?? "") : "";
+        const pty = ptyPath ? { path: ptyPath } : null;
         if (listen.kind === "tcp") warn("the device link " + dev + " is open to every user of this machine: any of them can read codes from it");
         if (control.kind === "tcp") warn("the control channel " + ctl + " is open to every user of this machine: any of them can read the seeds and press the button");
         const info = { board: emu.board.name, device: dev, control: ctl, pty: pty ? pty.path : null, mode: emu.control.mode() };
