@@ -333,6 +333,19 @@ describe("emulator links", () => {
     }
   }, 30000);
 
+  it.skipIf(!haveCli)("refuses a --state that is a symlink, or no state file, with exit 2 and one sentence that quotes nothing of it", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-st-"));
+    fs.symlinkSync(path.join(dir, "victim"), path.join(dir, "link.json"));
+    const r = spawnSync(process.execPath, [bin, "emulate", "--state", path.join(dir, "link.json")], { encoding: "utf8", timeout: 20000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe("hwtotp: State file " + path.join(dir, "link.json") + " is a symlink; name the file itself.\n");
+    expect(fs.existsSync(path.join(dir, "victim"))).toBe(false);
+    fs.writeFileSync(path.join(dir, "bad.json"), "SEEDSEEDSEED", { mode: 0o600 });
+    const b = spawnSync(process.execPath, [bin, "emulate", "--state", path.join(dir, "bad.json")], { encoding: "utf8", timeout: 20000 });
+    expect(b.status).toBe(2);
+    expect(b.stderr).toBe("hwtotp: The --state file is not an emulator state file (not JSON).\n");
+  }, 30000);
+
   it.skipIf(!haveCli)("refuses --listen in a folder others may enter with exit 2 and one sentence", async () => {
     const shared = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-shared-"));
     fs.chmodSync(shared, 0o755);

@@ -58,7 +58,7 @@ export function register(program: Command): void {
       const listen = parseListen(opts.listen, "listen", opts.tcp === true);
       const control = parseListen(opts.control, "control", opts.tcp === true);
       const { createEmulator } = await import("../../../../firmware/emulator/index.ts");
-      const emu = createEmulator({
+      const emu = await bindEmulator(() => createEmulator({
         board: opts.board,
         stateFile: opts.state,
         clock: num(opts.clock, "clock") ?? Date.now() / 1000,
@@ -66,7 +66,7 @@ export function register(program: Command): void {
         flashed: opts.fresh ? false : undefined,
         autoPress: opts.autoPress === true,
         log: (l) => process.stderr.write("emulator: " + l + "\n"),
-      });
+      }));
       await emu.start();
       try {
         const dev = await bind(() => (listen.kind === "unix" ? emu.listenUnix(listen.path).then(unixAddress) : emu.listen({ port: listen.port }).then(tcpAddress)));
@@ -105,6 +105,17 @@ async function bind(fn: () => Promise<string>): Promise<string> {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw new UsageError(err.code === "EADDRINUSE" ? "That port is taken: " + err.message + "." : err.message);
+  }
+}
+
+/** A state file the emulator refuses (a symlink, another board's, not JSON) is the user's to fix, in one sentence. */
+async function bindEmulator<T>(fn: () => T): Promise<T> {
+  try {
+    return fn();
+  } catch (e) {
+    const err = e as Error;
+    // not the parser's message: V8 quotes a piece of the input, and the state file holds the flash (the seeds)
+    throw new UsageError(err instanceof SyntaxError ? "The --state file is not an emulator state file (not JSON)." : err.message);
   }
 }
 
