@@ -126,15 +126,19 @@ function mergeInput(g: GivenInput, header: string): { kind: "json" | "yaml"; tex
     let o: unknown;
     try {
       o = JSON.parse(text);
-    } catch (e) {
-      throw new UsageError("The --cli-input-json is not valid JSON (" + (e as Error).message + ").");
+    } catch {
+      // not the parser's message: V8 quotes a piece of the input, and parser errors never echo a value
+      throw new UsageError("The --cli-input-json is not valid JSON.");
     }
     if (!o || typeof o !== "object" || Array.isArray(o)) throw new UsageError("The --cli-input-json must be a JSON object.");
     if (Object.prototype.hasOwnProperty.call(o, "MFA")) throw new UsageError(leave);
     return { kind: "json", text: JSON.stringify({ ...(o as object), MFA: header }) + "\n" };
   }
   const doc = parseDocument(text);
-  if (doc.errors.length) throw new UsageError("The --cli-input-yaml is not valid YAML (" + doc.errors[0].message.split("\n")[0] + ").");
+  if (doc.errors.length) {
+    const at = doc.errors[0].linePos?.[0];
+    throw new UsageError("The --cli-input-yaml is not valid YAML" + (at ? " (line " + at.line + ", column " + at.col + ")" : "") + ".");
+  }
   if (!isMap(doc.contents)) throw new UsageError("The --cli-input-yaml must be a mapping.");
   if (doc.has("MFA")) throw new UsageError(leave);
   doc.set("MFA", header);
