@@ -396,7 +396,7 @@ clouds:
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(`${alice.projectId} demo`);
     expect(deviceReplies.codes - before).toBe(1);
-    expect(daemonLog).toMatch(/code slot=\* pid=\d+ uid=\d+/); // the plugin's request, in the daemon's log
+    expect(daemonLog).toMatch(/ code slot="keystone" pid=\d+ uid=\d+/); // the plugin's request, in the daemon's log
     const cache = join(dir, "cache", "keystone-tokens.json");
     expect(statSync(cache).mode & 0o777).toBe(0o600);
   });

@@ -254,7 +254,7 @@ export function register(program: Command): void {
       .command("login")
       .description("get a Keystone token with password + a code from the token, into the token cache (exec --token-cache uses it)")
       .option("--os-cloud <name>", "clouds.yaml entry (default: $OS_CLOUD)")
-      .option("-n, --name <slot>", "slot to take the code from (default: the only slot)")
+      .option("-n, --name <slot>", "slot to take the code from (default: the cloud's auth.hwtotp_slot, else the only slot)")
       .option("--cache <file>", "token cache file (default: $HWTOTP_TOKEN_CACHE, else $XDG_RUNTIME_DIR/hwtotp/keystone-tokens.json)"),
   ).action(async (o: CommonOptions & { osCloud?: string; name?: string; cache?: string }) => {
     const { cloud, ks, token } = await cachedToken(o, o.osCloud);
@@ -401,7 +401,7 @@ async function cachedToken(o: CommonOptions & { name?: string; cache?: string },
       password: process.env.OS_PASSWORD,
       warn: say,
       passcode: async () => {
-        const c = await withSession(o, (s) => freshCode(s, { name: o.name, minLeft, onWait: (left) => say(`Only ${Math.round(left)} s left in this step; waiting for the next code.`) }));
+        const c = await withSession(o, (s) => freshCode(s, { name: o.name ?? cloud.slot, minLeft, onWait: (left) => say(`Only ${Math.round(left)} s left in this step; waiting for the next code.`) }));
         return c.code as string;
       },
     });

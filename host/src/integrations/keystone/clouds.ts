@@ -26,6 +26,8 @@ export interface CloudConfig {
   projectDomainId?: string;
   regionName?: string;
   interface?: string;
+  /** auth.hwtotp_slot of an `auth_type: hwtotp` entry: the token's slot for this cloud. */
+  slot?: string;
 }
 
 /** Where openstacksdk looks, in its order (OS_CLIENT_CONFIG_FILE alone when set). */
@@ -75,7 +77,7 @@ export function parseCloudEntry(name: string, file: string, entry: Record<string
     ["userDomainName", auth.user_domain_name ?? auth.domain_name], ["userDomainId", auth.user_domain_id ?? auth.domain_id],
     ["projectName", auth.project_name ?? auth.tenant_name], ["projectId", auth.project_id ?? auth.tenant_id],
     ["projectDomainName", auth.project_domain_name ?? auth.domain_name], ["projectDomainId", auth.project_domain_id ?? auth.domain_id],
-    ["regionName", entry.region_name], ["interface", entry.interface],
+    ["regionName", entry.region_name], ["interface", entry.interface], ["slot", auth.hwtotp_slot],
   ];
   for (const [k, v] of pick) {
     const s = str(v);
