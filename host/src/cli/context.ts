@@ -66,15 +66,9 @@ export function pressSentence(p: PressData): string {
   return (p.long ? "hold the button for " + LIMITS.LONG_PRESS_MS / 1000 + " s" : "press the button") + " to confirm: " + p.what;
 }
 
-/** Press notices printed so far (hintWhileWaiting stays quiet once the device said itself what it waits for). */
-let noticesShown = 0;
-
 /** Prints each press notice of the session's requests on stderr (with --json too: stdout keeps the document). */
 export function showPresses(s: Session): void {
-  s.onPress((p) => {
-    noticesShown++;
-    say(pressSentence(p));
-  });
+  s.onPress((p) => say(pressSentence(p)));
 }
 
 export async function openSession(opts: CommonOptions, sessionOpts: SessionOptions = {}): Promise<{ session: Session; route: Route }> {
@@ -117,25 +111,6 @@ export function output(opts: CommonOptions, data: unknown, human?: () => string 
 /** A sentence for the user on stderr (progress, hints). Never put a secret or a code in it. */
 export function say(text: string): void {
   process.stderr.write(text + "\n");
-}
-
-/**
- * Says `text` on stderr if `p` has not settled after `afterMs` — e.g. "press the button" while a touch
- * slot waits on the device (the host cannot know in advance which request will wait) — unless the device
- * sent its own press notice meanwhile (firmware with notices says what the press confirms).
- */
-export async function hintWhileWaiting<T>(p: Promise<T>, text: string | (() => string | null), afterMs = 400): Promise<T> {
-  const seen = noticesShown;
-  const timer = setTimeout(() => {
-    if (noticesShown !== seen) return;
-    const t = typeof text === "function" ? text() : text;
-    if (t) say(t);
-  }, afterMs);
-  try {
-    return await p;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** One sentence for any error; internal errors keep their message but say they are a bug. */

@@ -1,6 +1,6 @@
 // hwtotp code [NAME]: the current code of one slot (on stdout alone, seconds left on stderr) or of all.
 import type { Command } from "commander";
-import { addCommonOptions, type CommonOptions, hintWhileWaiting, output, say, withSession } from "../context.ts";
+import { addCommonOptions, type CommonOptions, output, say, withSession } from "../context.ts";
 import { UsageError } from "../../errors.ts";
 import { checkName } from "../../../../protocol/index.ts";
 
@@ -18,9 +18,8 @@ export function register(program: Command): void {
       if (bad) throw new UsageError(bad);
     }
     await withSession(opts, async (s, route) => {
-      const d = await (name === undefined
-        ? s.code()
-        : hintWhileWaiting(s.code(name), "Waiting for the device: if its LED blinks, press its button to release the code for " + JSON.stringify(name) + "."));
+      // a touch slot's wait is announced by the device itself (its press notice, printed by the session)
+      const d = await (name === undefined ? s.code() : s.code(name));
       output(opts, { ...d, via: route.via }, () => {
         if (name !== undefined) {
           const c = d.codes[0];

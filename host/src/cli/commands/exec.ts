@@ -1,7 +1,7 @@
 // hwtotp exec [--name NAME] -- CMD ARGS…: runs CMD with OS_PASSCODE set to a fresh code (never on argv,
 // never printed), passing stdio and CMD's exit code through.
 import type { Command } from "commander";
-import { addCommonOptions, type CommonOptions, hintWhileWaiting, say, withSession } from "../context.ts";
+import { addCommonOptions, type CommonOptions, say, withSession } from "../context.ts";
 import { DEFAULT_MIN_LEFT, freshCode, runChild } from "../../exec.ts";
 import { UsageError } from "../../errors.ts";
 
@@ -34,20 +34,13 @@ export function register(program: Command): void {
     }
     const [cmd, ...args] = argv;
     // The device is released before the child runs: a long command must not hold it (or the daemon).
-    let waited = false;
+    // (a touch slot's wait is announced by the device itself: its press notice, printed by the session)
     const c = await withSession(opts, (s) =>
-      hintWhileWaiting(
-        freshCode(s, {
-          name: opts.name,
-          minLeft,
-          onWait: (left) => {
-            waited = true;
-            say("Only " + Math.round(left) + " s left in this step; waiting for the next code.");
-          },
-        }),
-        () => (waited ? null : "Waiting for the device: if its LED blinks, press its button."),
-        1500,
-      ),
+      freshCode(s, {
+        name: opts.name,
+        minLeft,
+        onWait: (left) => say("Only " + Math.round(left) + " s left in this step; waiting for the next code."),
+      }),
     );
     process.exitCode = await runChild(cmd, args, { [opts.env]: c.code as string });
   });
