@@ -3,6 +3,7 @@
 // socket lets it in, and a policy lets a service uid get the codes of its slot only — add, wipe, list and
 // other slots refused with E_DENIED — through the raw protocol and through the CLI; an exe rule holds.
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import * as OTPAuth from "otpauth";
@@ -10,7 +11,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Daemon } from "../../host/src/daemon.ts";
 import { ensureHostBuilt } from "./cli-harness.ts";
 import { type EmuTarget, startEmu } from "./emulator-harness.ts";
-import { AS_NOBODY_WHY, CAN_SWITCH_UID, NOBODY, cliAsNobody, rawAsNobody } from "./peer-harness.ts";
+import { PeerReader } from "../../host/src/daemon/peer.ts";
+import { AS_NOBODY_WHY, CAN_SWITCH_UID, NOBODY, cliAsNobody, holdAsNobody, rawAsNobody } from "./peer-harness.ts";
 
 const B32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const KEY = Buffer.from(OTPAuth.Secret.fromBase32(B32).bytes).toString("hex");
@@ -148,5 +150,31 @@ describe.skipIf(!CAN_SWITCH_UID)("the daemon and a second uid" + AS_NOBODY_WHY, 
     const yes = await rawAsNobody(sock, [{ op: "code", a: { name: "svc" } }]);
     expect(yes.replies[0].ok).toBe(true);
     expect(log.join("\n")).toMatch(/ reloaded policy .* exe=/);
+  });
+});
+
+describe.skipIf(!CAN_SWITCH_UID)("reading credentials in batches" + AS_NOBODY_WHY, () => {
+  it("one helper reads a batch of connections of two uids, each socket its own caller's", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-batch-"));
+    fs.chmodSync(dir, 0o755);
+    const sock = path.join(dir, "s.sock");
+    const accepted: net.Socket[] = [];
+    const srv = net.createServer((c) => accepted.push(c));
+    await new Promise<void>((r) => srv.listen(sock, () => r()));
+    fs.chmodSync(sock, 0o666);
+    const holders = await Promise.all(Array.from({ length: 6 }, () => holdAsNobody(sock)));
+    const mine = await Promise.all(Array.from({ length: 6 }, () => new Promise<net.Socket>((r) => { const c = net.connect(sock, () => r(c)); })));
+    while (accepted.length < 12) await new Promise((r) => setTimeout(r, 10));
+    const reader = new PeerReader();
+    const peers = await Promise.all(accepted.map((c) => reader.read(c)));
+    const theirs = new Set(holders.map((h) => h.pid));
+    for (const p of peers) {
+      if (theirs.has(p.pid)) expect(p).toMatchObject({ uid: NOBODY, gid: NOBODY, groups: [], exe: NODE });
+      else expect(p).toMatchObject({ pid: process.pid, uid: process.getuid!(), gid: process.getgid!(), exe: NODE });
+    }
+    expect(peers.filter((p) => p.uid === NOBODY).map((p) => p.pid).sort()).toEqual([...theirs].sort());
+    for (const h of holders) h.stop();
+    for (const c of [...mine, ...accepted]) c.destroy();
+    srv.close();
   });
 });

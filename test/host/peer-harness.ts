@@ -93,3 +93,14 @@ export function cliAsNobody(args: string[], env: NodeJS.ProcessEnv, input = ""):
     p.stdin.end(input);
   });
 }
+
+/** A process of uid 65534 that connects to `sock` and holds the connection until killed; resolves once connected. */
+export function holdAsNobody(sock: string): Promise<{ pid: number; stop(): void }> {
+  const script = `const c = require("net").connect(process.argv[1]); c.on("connect", () => process.stdout.write("up\\n")); c.on("error", () => process.exit(1)); setTimeout(() => process.exit(0), 20000);`;
+  return new Promise((resolve, reject) => {
+    const p = spawn("setpriv", [...SETPRIV, process.execPath, "-e", script, sock], { stdio: ["ignore", "pipe", "ignore"] });
+    p.on("error", reject);
+    p.once("exit", (code) => reject(new Error("holder exited " + code)));
+    p.stdout.setEncoding("utf8").once("data", () => resolve({ pid: p.pid!, stop: () => p.kill("SIGTERM") }));
+  });
+}
