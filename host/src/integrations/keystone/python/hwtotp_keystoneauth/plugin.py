@@ -101,8 +101,8 @@ class HwtotpAuth(v3.BaseAuth):
                                 self.user_domain_name, self.project_id, self.project_name,
                                 self.project_domain_id, self.project_domain_name)
 
-    def _from_entry(self, session, tc, key, entry):
-        """An AccessInfo for a usable cached entry, or None."""
+    def _from_entry(self, session, tc, key, entry, locked=False):
+        """An AccessInfo for a usable cached entry, or None. Entries without state are completed under the lock."""
         if self._skip_cache or not entry or not _cache.usable(entry, MIN_CACHED_LEFT_MS):
             return None
         if entry.get('authUrl', '').rstrip('/') != self.auth_url.rstrip('/'):
@@ -111,6 +111,8 @@ class HwtotpAuth(v3.BaseAuth):
         state = entry.get('authState')
         body = state.get('body') if isinstance(state, dict) else None
         if not isinstance(body, dict):
+            if not locked:
+                return None
             # A token from `hwtotp keystone login` (no catalog): Keystone validates it and returns its body.
             body = self._validate(session, token)
             if body is None:
@@ -162,7 +164,7 @@ class HwtotpAuth(v3.BaseAuth):
         if ref is not None:
             return ref
         with tc.lock():
-            ref = self._from_entry(session, tc, key, tc.get(key))  # another command may have logged in
+            ref = self._from_entry(session, tc, key, tc.get(key), locked=True)  # another may have logged in
             if ref is not None:
                 return ref
             ref = self._login(session)
