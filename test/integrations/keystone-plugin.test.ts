@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeBase32 } from "../../host/src/secret.ts";
 import { cacheKey, getToken, parseCloudEntry, type CloudConfig } from "../../host/src/integrations/keystone/index.ts";
-import { installPlugin, uninstallPlugin } from "../../host/src/integrations/keystone/plugin-install.ts";
+import { installPlugin, targetDir, uninstallPlugin, type PythonInfo } from "../../host/src/integrations/keystone/plugin-install.ts";
 import { BIN, ROOT, ensureHostBuilt } from "../host/cli-harness.ts";
 import { startFakeDevice, totp, type FakeDevice } from "../host/fake-device.ts";
 import { fakeKeystone } from "./keystone-fake.ts";
@@ -291,5 +291,21 @@ describe.skipIf(!hasKeystoneauth)("keystoneauth1 plugin (auth_type hwtotp) in /u
     const u = uninstallPlugin({ scope: "user", python: PYTHON, env: e });
     expect(u.verified).toBe(true);
     expect(existsSync(join(r.dir, "hwtotp_keystoneauth"))).toBe(false);
+  });
+});
+
+describe("where plugin install puts the plugin", () => {
+  const debian: PythonInfo = {
+    python: "/usr/bin/python3", version: "3.11.2", userSite: "/home/u/.local/lib/python3.11/site-packages", userSiteEnabled: true,
+    sitePackages: ["/usr/local/lib/python3.11/dist-packages", "/usr/lib/python3/dist-packages", "/usr/lib/python3.11/dist-packages"],
+    sysPath: [], keystoneauth: "5.0.0",
+  };
+  it("--user: the interpreter's user site; --system: its /usr/local site-packages, never dpkg's folder", () => {
+    expect(targetDir(debian, "user")).toBe("/home/u/.local/lib/python3.11/site-packages");
+    expect(targetDir(debian, "system")).toBe("/usr/local/lib/python3.11/dist-packages");
+    expect(targetDir({ ...debian, sitePackages: ["/opt/py/lib/python3.12/site-packages"] }, "system")).toBe("/opt/py/lib/python3.12/site-packages");
+  });
+  it("--user with the user site turned off is refused with a sentence naming --system", () => {
+    expect(() => targetDir({ ...debian, userSiteEnabled: false }, "user")).toThrow(/user site-packages turned off .*use --system/);
   });
 });
