@@ -72,7 +72,7 @@ describe.skipIf(!hasKeystoneauth)("keystoneauth1 plugin (auth_type hwtotp) in /u
   });
   const py = (o: Record<string, unknown>, extraEnv: NodeJS.ProcessEnv = {}): Promise<PyResult> =>
     new Promise((resolve, reject) => {
-      const p = spawn(PYTHON, ["-c", RUNNER], { env: { ...env, PYTHONPATH: PYDIR, ...extraEnv }, stdio: ["pipe", "pipe", "pipe"] });
+      const p = spawn(PYTHON, ["-c", RUNNER], { env: { ...env, PYTHONPATH: PYDIR, ...extraEnv }, cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
       let out = "";
       let err = "";
       p.stdout.setEncoding("utf8").on("data", (s: string) => (out += s));
@@ -207,6 +207,9 @@ describe.skipIf(!hasKeystoneauth)("keystoneauth1 plugin (auth_type hwtotp) in /u
     const r = await py(opts({ username: "bob", password: "bobpw", hwtotp_token_cache: "off" }));
     expect(r).toMatchObject({ codes: 0 });
     expect(r.error).toBeUndefined();
+    const e = await py(opts({ username: "bob", password: "bobpw", hwtotp_token_cache: undefined }), { HWTOTP_TOKEN_CACHE: "off" });
+    expect(e).toMatchObject({ codes: 0 });
+    expect(existsSync(join(dir, "off"))).toBe(false); // "off" is no cache, not a file of that name
     expect(codeRequests()).toBe(codes);
   });
 

@@ -91,10 +91,11 @@ class HwtotpAuth(v3.BaseAuth):
     # --- the cache -------------------------------------------------------------------------------
 
     def _cache(self):
-        path = self.hwtotp_token_cache
-        if path is not None and str(path).strip().lower() in ('off', 'none', 'false', 'no', '0'):
+        # auth.hwtotp_token_cache, else $HWTOTP_TOKEN_CACHE, else hwtotp's default file; "off" in either: none.
+        path = self.hwtotp_token_cache or _cache.cache_file()
+        if str(path).strip().lower() in ('off', 'none', 'false', 'no', '0'):
             return None
-        return _cache.TokenCache(path or _cache.cache_file())
+        return _cache.TokenCache(path)
 
     def _key(self):
         return _cache.cache_key(self.auth_url, self.user_id, self.username, self.user_domain_id,
