@@ -112,15 +112,37 @@ function refuseLocked(res: Res): boolean {
   return true;
 }
 
+/** Marks a reply the handler wrote itself (streamOk): res(null, SENT) only closes the request. */
+const SENT = {};
+
+/**
+ * Writes an ok reply `{…, d: {<pre>[each(0), …], <post>}}` in parts, one entry in RAM at a time: a list or a
+ * code of all 32 slots built whole took ~600 variables at its peak, past what a 2,500-variable board keeps
+ * free once a PIN is set. A fault midway ends the half line (the host drops it) before the E_INTERNAL reply.
+ */
+function streamOk(res: Res, pre: string, n: number, each: (k: number) => unknown, post: string): void {
+  const send = curSend;
+  send('{"v":1,"id":' + curId + ',"ok":true,"d":{' + pre + "[");
+  let m = 0;
+  try {
+    for (let k = 0; k < n; k++) {
+      const e = each(k);
+      if (e) send((m++ ? "," : "") + JSON.stringify(e));
+    }
+  } catch (x) {
+    send("\n");
+    throw x;
+  }
+  send("]" + post + "}}\n");
+  res(null, SENT);
+}
+
 function opList(a: Args, res: Res): void {
   if (refuseLocked(res)) return;
-  const out: SlotInfo[] = [];
   const idx = slotIndexes();
-  for (let k = 0; k < idx.length; k++) {
-    const s = slotInfo(idx[k]);
-    if (s) out.push(s);
-  }
-  res(null, { slots: out, max: MAX_SLOTS });
+  streamOk(res, '"slots":', idx.length, function (k) {
+    return slotInfo(idx[k]);
+  }, ',"max":' + MAX_SLOTS);
 }
 
 /** The code entry of slot i (info s, header h); the code itself only when h is given (shown). */
@@ -146,6 +168,16 @@ function replyCodes(res: Res, only: number): void {
   }
   const t = now();
   const idx = only < 0 ? slotIndexes() : [only];
+  if (only < 0 && !withheld(t, 1)) {
+    // no step withheld for a period of 1 s means none for any (whole-second periods): stream the codes
+    streamOk(res, '"t":' + JSON.stringify(t) + ',"codes":', idx.length, function (k) {
+      const h = slotHead(idx[k]);
+      const s = h ? infoOf(h) : null;
+      return s ? codeOf(idx[k], s, t, s.touch ? null : h) : null;
+    }, "");
+    noteReveal(t);
+    return;
+  }
   const codes: CodeInfo[] = [];
   for (let k = 0; k < idx.length; k++) {
     const h = slotHead(idx[k]);
@@ -327,7 +359,7 @@ export function handleLine(line: string, send: (s: string) => void): void {
   const res: Res = function (code, d, x) {
     if (done) return;
     done = true;
-    send(code === null ? encodeOk(id, d as { [k: string]: unknown }) : encodeError(id, code, d as string, x));
+    if (d !== SENT) send(code === null ? encodeOk(id, d as { [k: string]: unknown }) : encodeError(id, code, d as string, x));
   };
   const h = route(r.req.op);
   curId = id;
