@@ -55,16 +55,18 @@ def _tmpdir(env):
     return d.rstrip('/') if len(d) > 1 else d
 
 
-def default_socket_path(env=None):
-    env = os.environ if env is None else env
-    if env.get('HWTOTP_SOCKET'):
-        return env['HWTOTP_SOCKET']
+def _implicit_socket_path(env):
     if env.get('XDG_RUNTIME_DIR'):
         return os.path.join(env['XDG_RUNTIME_DIR'], 'hwtotp.sock')
     return os.path.join(_tmpdir(env), 'hwtotp-%d' % os.getuid(), 'hwtotp.sock')
 
 
-def unsafe_path(p, kind):
+def default_socket_path(env=None):
+    env = os.environ if env is None else env
+    return env.get('HWTOTP_SOCKET') or _implicit_socket_path(env)
+
+
+def unsafe_path(p, kind, owner=None):
     """Why a socket (or its folder) must not be trusted, or None (daemon-client.ts unsafePath)."""
     try:
         st = os.lstat(p)
@@ -75,13 +77,29 @@ def unsafe_path(p, kind):
         return p + ' is not a socket'
     if kind == 'folder' and not stat.S_ISDIR(st.st_mode):
         return p + ' is not a folder'
-    if st.st_uid != uid and st.st_uid != 0:
+    if st.st_uid != uid and st.st_uid != 0 and st.st_uid != owner:
         return '%s belongs to another user (uid %d)' % (p, st.st_uid)
-    if kind == 'folder' and st.st_mode & 0o022 and not st.st_mode & 0o1000:
+    shared = owner is not None and st.st_uid == owner and owner != uid
+    if kind == 'folder' and st.st_mode & 0o022 and not (st.st_mode & 0o1000 and not shared):
         return p + ' can be written by others'
-    if kind == 'socket' and st.st_mode & 0o077:
+    if kind == 'socket' and st.st_mode & (0o007 if shared else 0o077):
         return '%s is open to others (mode %o)' % (p, st.st_mode & 0o777)
     return None
+
+
+def trusted_socket(p, env=None):
+    """Why the daemon socket at p must not be used, or None (daemon-client.ts trustedSocket): ours (or
+    root's) in a folder nobody else can write; another user's (a daemon serving us through its socket group)
+    only at a path that was named (hwtotp_socket, $HWTOTP_SOCKET), in that user's folder nobody else can
+    write, with the socket open to no one beyond its group."""
+    env = os.environ if env is None else env
+    try:
+        owner = os.lstat(p).st_uid
+    except OSError:
+        owner = None
+    named = os.path.abspath(p) != os.path.abspath(_implicit_socket_path(env))
+    other = owner if named else None
+    return unsafe_path(p, 'socket', other) or unsafe_path(os.path.dirname(p), 'folder', other)
 
 
 def _say(s):
@@ -103,7 +121,7 @@ class DaemonClient(object):
     """One connection to the daemon; requests one at a time."""
 
     def __init__(self, path):
-        bad = unsafe_path(path, 'socket') or unsafe_path(os.path.dirname(path), 'folder')
+        bad = trusted_socket(path)
         if bad:
             _say('not using the daemon socket: ' + bad + '.')
             raise NoDaemon(bad)
