@@ -14,6 +14,9 @@ export const EXIT = {
   CLOCK: 7, // device clock unset, or a clock change refused / needing a button press
   TOUCH: 8, // button not pressed in time, or the device is busy waiting for one
   PIN: 9, // wrong PIN, or PIN locked
+  KEYSTONE: 10, // Keystone refused a request or could not be reached; an enrolment rolled back
+  NOT_ENFORCED: 11, // enrolled, but password alone (or a code alone) still logs in: MFA is not enforced
+  CEPH: 12, // RGW refused a pin, or radosgw-admin failed
   DENIED: 13, // the daemon refused: its policy does not allow the request (E_DENIED), or a cap was reached (E_LIMIT)
 } as const;
 

@@ -2,12 +2,12 @@
 // the work is in host/src/integrations/ceph/. Without --run, the radosgw-admin command is printed for a
 // Ceph admin host; with --run it is run here (radosgw-admin on PATH, --conf passed through).
 import type { Command } from "commander";
-import { HwtotpError, UsageError } from "../../errors.ts";
+import { EXIT, HwtotpError, UsageError } from "../../errors.ts";
 import { addCommonOptions, type CommonOptions, output, say, withSession } from "../context.ts";
 import { dispenseForCli, pickMfaSlot } from "./s3.ts";
 
-/** Exit code when RGW refused a pin or radosgw-admin failed (README.md, "Ceph"). */
-export const CEPH_EXIT_REFUSED = 12;
+/** Exit code when RGW refused a pin or radosgw-admin failed (errors.ts EXIT.CEPH). */
+export const CEPH_EXIT_REFUSED = EXIT.CEPH;
 
 export class CephCliError extends HwtotpError {
   constructor(message: string, code = "E_CEPH") {

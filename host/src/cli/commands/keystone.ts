@@ -3,17 +3,12 @@
 // Passwords come from clouds.yaml, $OS_PASSWORD, stdin (-), a file (@FILE) or a prompt — never from argv.
 import type { Command } from "commander";
 import { addCommonOptions, type CommonOptions, output, say, withSession } from "../context.ts";
-import { HwtotpError, UsageError } from "../../errors.ts";
+import { EXIT, HwtotpError, UsageError } from "../../errors.ts";
 import { checkName } from "../../../../protocol/index.ts";
 import { accessSync, constants } from "node:fs";
 
-/** Exit codes of the Keystone commands, beyond the common ones (README.md, "Keystone"). */
-export const KEYSTONE_EXIT = {
-  /** Keystone refused a request or could not be reached; an enrolment rolled back. */
-  REFUSED: 10,
-  /** Enrolled, but password alone still logs in: MFA is not enforced. */
-  NOT_ENFORCED: 11,
-} as const;
+/** Exit codes of the Keystone commands: the common table's (errors.ts EXIT). */
+export const KEYSTONE_EXIT = { REFUSED: EXIT.KEYSTONE, NOT_ENFORCED: EXIT.NOT_ENFORCED } as const;
 
 export class KeystoneCliError extends HwtotpError {
   constructor(message: string, exitCode: number = KEYSTONE_EXIT.REFUSED, code = "E_KEYSTONE") {
