@@ -133,27 +133,9 @@ export interface Emulator {
   readonly device: Device;
 }
 
-/** The package root (holds package.json named hwtotp). */
-export function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pj = path.join(dir, "package.json");
-    if (fs.existsSync(pj)) {
-      try {
-        if (JSON.parse(fs.readFileSync(pj, "utf8")).name === "hwtotp") return dir;
-      } catch (e) {
-        /* keep looking */
-      }
-    }
-    const up = path.dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-}
-
-export function defaultFirmwarePath(): string {
-  return path.join(packageRoot(), "firmware", "dist", "firmware.js");
-}
+// The package's paths (shared with the host): host/src/paths.ts.
+export { defaultFirmwarePath, packageRoot } from "../../host/src/paths.ts";
+import { defaultFirmwarePath } from "../../host/src/paths.ts";
 
 function loadState(file: string | undefined, board: BoardProfile): Uint8Array | undefined {
   if (!file) return undefined;

@@ -2,7 +2,7 @@
 // Alt-Enter continuation, `=result`), and the 2v25+ packet protocol (`\x10\x01` + 2 flag bytes + data)
 // that the espruino tools use for EVAL, EVENT, FILE_SEND/DATA uploads and FILE_RECV downloads.
 import type { Device } from "./runtime.ts";
-import { formatValue } from "./runtime.ts";
+import { formatValue } from "./format.ts";
 import { fromLatin1, latin1 } from "./storage.ts";
 
 const PT = { RESPONSE: 0, EVAL: 0x2000, EVENT: 0x4000, FILE_SEND: 0x6000, DATA: 0x8000, FILE_RECV: 0xa000 };

@@ -9,6 +9,7 @@ import { Flash, PowerCut, Storage, StorageError, fromLatin1, latin1, type MovedF
 import { espruinoSource } from "./transform.ts";
 import { espruinoJsonParse, type JsonRealm } from "./json.ts";
 import { Repl } from "./repl.ts";
+import { formatValue } from "./format.ts";
 
 export const ESPRUINO_VERSION = "2v29";
 /** Marks the emulator's Pin objects (value: the pin's key in Device.pins). */
@@ -120,8 +121,6 @@ export class Device {
   protoUsed = new Set<string>();
   totalVars: number;
   usage = 0;
-  /** Unused: kept 0 (temporaries are freed at once on Espruino; only the allocation in progress is counted). */
-  taskAlloc = 0;
   /** Highest usage + allocation in progress seen since boot. */
   peak = 0;
   tasks = 0;
@@ -219,7 +218,6 @@ export class Device {
 
   afterTask(): void {
     this.tasks++;
-    this.taskAlloc = 0;
     const mode = this.opts.heapCheck || "sample";
     if (mode === "always" || (mode === "sample" && this.tasks % 64 === 0)) this.measureHeap();
     this.oom = false;
@@ -424,7 +422,6 @@ export class Device {
     this.realm.adopt();
     this.trackBuiltins();
     this.usage = 0;
-    this.taskAlloc = 0;
     this.peak = 0;
     if (o.banner) this.consoleWrite(this.banner());
     const skipBoot = this.board.bangle && held;
@@ -1052,22 +1049,4 @@ function typeName(v: unknown): string {
   if (Array.isArray(v)) return "Array";
   const t = typeof v;
   return t === "number" ? "Number" : t === "string" ? "String" : t === "boolean" ? "Boolean" : t === "function" ? "Function" : t === "undefined" ? "undefined" : "Object";
-}
-
-/** Espruino's REPL rendering of a value (`=…`). */
-export function formatValue(v: unknown, depth = 0): string {
-  if (v === undefined) return "undefined";
-  if (v === null) return "null";
-  if (typeof v === "string") return depth === 0 ? JSON.stringify(v) : JSON.stringify(v);
-  if (typeof v === "number" || typeof v === "boolean") return String(v);
-  if (typeof v === "function") return "function () { [code] }";
-  if (depth > 3) return "...";
-  if (Array.isArray(v)) return v.length ? "[ " + v.map((x) => formatValue(x, depth + 1)).join(", ") + " ]" : "[  ]";
-  if (ArrayBuffer.isView(v)) return "new " + ((v as any).constructor && (v as any).constructor.name) + "([" + Array.prototype.join.call(v, ", ") + "])";
-  if (typeof v === "object") {
-    const keys = Object.keys(v as object);
-    if (!keys.length) return "{  }";
-    return "{\r\n" + keys.map((k) => "  " + JSON.stringify(k) + ": " + formatValue((v as any)[k], depth + 1)).join(",\r\n") + "\r\n }";
-  }
-  return String(v);
 }

@@ -15,7 +15,8 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import type { HelloData } from "../../protocol/index.ts";
-import { getBoard, packageRoot, defaultFirmwarePath } from "../../firmware/emulator/index.ts";
+import { getBoard } from "../../firmware/emulator/index.ts";
+import { defaultFirmwarePath, packageRoot } from "./paths.ts";
 import { FirmwareError, HwtotpError } from "./errors.ts";
 
 /** What flashing does to the board, said before it starts (hwtotp flash prints it). */

@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { findPackageRoot } from "../../paths.ts";
 
 export const PLUGIN_PACKAGE = "hwtotp_keystoneauth";
 export const PLUGIN_DIST = "hwtotp_keystoneauth";
@@ -24,20 +25,9 @@ export class PluginInstallError extends Error {
 
 /** The hwtotp package root (where package.json says "name": "hwtotp"), from this module, bundled or not. */
 export function packageRoot(from = fileURLToPath(import.meta.url)): string {
-  let d = dirname(from);
-  for (;;) {
-    const p = join(d, "package.json");
-    if (existsSync(p)) {
-      try {
-        if (JSON.parse(readFileSync(p, "utf8")).name === "hwtotp") return d;
-      } catch {
-        /* not ours */
-      }
-    }
-    const up = dirname(d);
-    if (up === d) throw new PluginInstallError("Cannot find the hwtotp package (its package.json) above " + from + ".");
-    d = up;
-  }
+  const root = findPackageRoot(from);
+  if (root === null) throw new PluginInstallError("Cannot find the hwtotp package (its package.json) above " + from + ".");
+  return root;
 }
 
 export function pluginSource(root = packageRoot()): string {
