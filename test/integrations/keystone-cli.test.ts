@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureHostBuilt, privateEnv, runCli } from "../host/cli-harness.ts";
 import { startFakeDevice, type FakeDevice } from "../host/fake-device.ts";
-import { fakeKeystone } from "./keystone-fake.ts";
+import { fakeKeystone, serveKeystone } from "./keystone-fake.ts";
 
 let server: Server;
 let device: FakeDevice;
@@ -24,20 +24,7 @@ beforeAll(async () => {
   ks.addUser("admin", "adminpw", true);
   ks.addUser("alice", "alicepw");
   ks.addUser("carol", "carolpw");
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", async () => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
-      const r = await ks.fetch("http://keystone.test" + req.url, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks).toString() : undefined });
-      const out: Record<string, string> = {};
-      r.headers.forEach((v, k) => (out[k] = v));
-      res.writeHead(r.status, out).end(await r.text());
-    });
-  });
-  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v3`;
+  ({ server, url } = await serveKeystone(ks));
   device = await startFakeDevice();
   dir = mkdtempSync(join(tmpdir(), "hwtotp-ks-cli-"));
   writeFileSync(

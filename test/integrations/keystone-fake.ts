@@ -3,6 +3,7 @@
 // step only, receipts, rules ignored when totp is not in [auth] methods). The real server is in test/e2e.
 
 import { randomUUID } from "node:crypto";
+import { createServer, type Server } from "node:http";
 import * as OTPAuth from "otpauth";
 
 export interface FakeUser {
@@ -180,6 +181,28 @@ export function fakeKeystone(opts: FakeKeystoneOptions = {}) {
     users, creds, tokens, projects, calls, addUser,
     get tokenIssues() { return tokenIssues; },
   };
+}
+
+/**
+ * The fake served over HTTP on 127.0.0.1 (a port the kernel picks), for clients that cannot take a fetch
+ * function: the CLI in a child process, keystoneauth in Python. Links in its replies name the address it was
+ * reached at. Close the server when done.
+ */
+export async function serveKeystone(ks: ReturnType<typeof fakeKeystone>): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", async () => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
+      const r = await ks.fetch("http://" + (req.headers.host ?? "127.0.0.1") + req.url, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks).toString() : undefined });
+      const out: Record<string, string> = {};
+      r.headers.forEach((v, k) => (out[k] = v));
+      res.writeHead(r.status, out).end(await r.text());
+    });
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/v3` };
 }
 
 /** A software token with the device's add/delete/code shape; `skewS` moves its clock. */

@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,7 +15,7 @@ import { cacheKey, getToken, parseCloudEntry, type CloudConfig } from "../../hos
 import { installPlugin, targetDir, uninstallPlugin, type PythonInfo } from "../../host/src/integrations/keystone/plugin-install.ts";
 import { BIN, ROOT, ensureHostBuilt } from "../host/cli-harness.ts";
 import { startFakeDevice, totp, type FakeDevice } from "../host/fake-device.ts";
-import { fakeKeystone } from "./keystone-fake.ts";
+import { fakeKeystone, serveKeystone } from "./keystone-fake.ts";
 
 const PYTHON = "/usr/bin/python3";
 const PYDIR = join(ROOT, "host/src/integrations/keystone/python");
@@ -117,20 +117,7 @@ describe.skipIf(!hasKeystoneauth)("keystoneauth1 plugin (auth_type hwtotp) in /u
     alice.options = { multi_factor_auth_rules: [["password", "totp"]], multi_factor_auth_enabled: true };
     ks.addUser("bob", "bobpw"); // no rule, no credential
     ks.creds.set("c1", { id: "c1", user_id: alice.id, project_id: null, blob: encodeBase32(key), type: "totp" });
-    server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", async () => {
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
-        const r = await ks.fetch("http://127.0.0.1" + req.url, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks).toString() : undefined });
-        const out: Record<string, string> = {};
-        r.headers.forEach((v, k) => (out[k] = v));
-        res.writeHead(r.status, out).end(await r.text());
-      });
-    });
-    await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-    url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v3`;
+    ({ server, url } = await serveKeystone(ks));
     device = await startFakeDevice();
     device.slots.set("keystone", { name: "keystone", alg: "SHA1", digits: 6, period: 30, touch: false, key });
     dir = mkdtempSync(join(tmpdir(), "hwtotp-ks-plugin-"));
