@@ -16,6 +16,7 @@ import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts"
 import { watchCmdlines } from "./harness/argv-watch.ts";
 import { watchEnviron } from "./harness/environ-watch.ts";
 import { ensureKeystonePackages, startKeystone, type Keystone, type KeystoneUser } from "./harness/keystone.ts";
+import { awayFromStepEnd } from "../helpers/steps.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const HWTOTP = join(ROOT, "host/bin/hwtotp.js");
@@ -390,6 +391,7 @@ clouds:
   it("openstack --os-cloud hw project list works with no wrapper: the plugin asks the daemon for one code", async () => {
     await startDaemon();
     expect((await hw(["keystone", "logout", "--all"])).code).toBe(0);
+    await awayFromStepEnd();
     const before = deviceReplies.codes;
     const r = await openstack("hw");
     expect(r.stderr).toBe("");
@@ -403,10 +405,7 @@ clouds:
 
   it("the token cache makes 100 successive openstack calls use at most 1 code", async () => {
     expect((await hw(["keystone", "logout", "--all"])).code).toBe(0);
-    // A code with under 1 s left is not sent: the plugin waits for the next step and asks again (device.py
-    // MIN_LEFT_S). Start where the first call's code has time left, so that one login asks exactly once.
-    const left = 30 - ((Date.now() / 1000) % 30);
-    if (left < 8) await new Promise((ok) => setTimeout(ok, left * 1000 + 200));
+    await awayFromStepEnd();
     const before = deviceReplies.codes;
     let failures = 0;
     let next = 0;
@@ -493,6 +492,7 @@ clouds:
     await stopDaemon();
     expect(existsSync(daemonSocket())).toBe(false);
     expect((await hw(["keystone", "logout", "--all"])).code).toBe(0);
+    await awayFromStepEnd();
     const before = deviceReplies.codes;
     const r = await openstack("hw");
     expect(r.stderr).toBe("");

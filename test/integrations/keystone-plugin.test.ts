@@ -16,6 +16,7 @@ import { installPlugin, targetDir, uninstallPlugin, type PythonInfo } from "../.
 import { BIN, ROOT, ensureHostBuilt } from "../host/cli-harness.ts";
 import { startFakeDevice, totp, type FakeDevice } from "../host/fake-device.ts";
 import { fakeKeystone, serveKeystone } from "./keystone-fake.ts";
+import { awayFromStepEnd } from "../helpers/steps.ts";
 
 const PYTHON = "/usr/bin/python3";
 const PYDIR = join(ROOT, "host/src/integrations/keystone/python");
@@ -134,10 +135,7 @@ describe.skipIf(!hasKeystoneauth)("keystoneauth1 plugin (auth_type hwtotp) in /u
   });
 
   it("an MFA user: password, then an auth receipt, then one code from the daemon; the next process is served by the cache", async () => {
-    // A code with under MIN_LEFT_S (1 s) left is not sent: the plugin waits for the next step and asks again
-    // (device.py). Start this case where the code it gets has plenty of time left, so it asks exactly once.
-    const left = 30 - ((Date.now() / 1000) % 30);
-    if (left < 6) await new Promise((ok) => setTimeout(ok, left * 1000 + 200));
+    await awayFromStepEnd();
     const calls = ks.calls.length;
     const codes = codeRequests();
     const r = await py(opts());
