@@ -32,8 +32,8 @@ function connectOpts(address) {
   return { path: address.replace(/^unix:/, "") };
 }
 
-/** A raw protocol client: sends lines, resolves replies (not press notices) by id. */
-function rawClient(opts) {
+/** A raw protocol client (also bench/run.mjs): sends lines, resolves replies (not press notices) by id. */
+export function rawClient(opts) {
   return new Promise((resolve, reject) => {
     const sock = net.connect(opts);
     const pending = new Map();
@@ -48,7 +48,12 @@ function rawClient(opts) {
       while ((nl = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        const r = JSON.parse(line);
+        let r;
+        try {
+          r = JSON.parse(line);
+        } catch {
+          continue; // not a frame (a device's boot noise)
+        }
         if ("press" in r) continue;
         pending.get(r.id)?.(r);
         pending.delete(r.id);

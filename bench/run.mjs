@@ -10,13 +10,12 @@
 //     bench/keystone.mjs; skipped without the Debian packages)
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as OTPAuth from "otpauth";
 import { printRealBench, runRealBench } from "./real.mjs";
-import { printDaemonBench, runDaemonBench } from "./daemon.mjs";
+import { printDaemonBench, rawClient, runDaemonBench } from "./daemon.mjs";
 import { printKeystoneBench, runKeystoneBench } from "./keystone.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -83,44 +82,6 @@ function stop(p) {
   });
 }
 
-/** A raw protocol client: sends lines, resolves replies by id. */
-function rawClient(opts, intro) {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(opts);
-    const pending = new Map();
-    let buf = "";
-    let id = 1;
-    sock.setEncoding("utf8");
-    sock.on("error", reject);
-    sock.on("data", (s) => {
-      buf += s;
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          const r = JSON.parse(line);
-          pending.get(r.id)?.(r);
-          pending.delete(r.id);
-        } catch {}
-      }
-    });
-    sock.on("connect", () => {
-      if (intro) sock.write(JSON.stringify({ client: "hwtotp", pid: process.pid, uid: process.getuid() }) + "\n");
-      resolve({
-        request(op, a = {}) {
-          const n = id++;
-          return new Promise((res) => {
-            pending.set(n, res);
-            sock.write(JSON.stringify({ v: 1, id: n, op, a }) + "\n");
-          });
-        },
-        close: () => sock.destroy(),
-      });
-    });
-  });
-}
-
 async function waitFor(cond, ms = 10000) {
   const t0 = Date.now();
   while (!cond()) {
@@ -166,7 +127,7 @@ async function main() {
   console.log("   hwtotp code NAME (daemon)      " + fmt(viaDaemon.median) + "   " + (viaDaemon.median / node0b.median).toFixed(2) + "× node");
 
   // 3. 100 concurrent clients.
-  const clients = await Promise.all(Array.from({ length: 100 }, () => rawClient({ path: sock }, true)));
+  const clients = await Promise.all(Array.from({ length: 100 }, () => rawClient({ path: sock })));
   const t0 = process.hrtime.bigint();
   const replies = await Promise.all(clients.map((c) => c.request("code", { name: "bench" })));
   const wall = ms(process.hrtime.bigint() - t0);
@@ -203,7 +164,7 @@ async function main() {
       continue;
     }
     const port = Number(/:(\d+)$/.exec(e.device)[1]);
-    const c = await rawClient({ host: "127.0.0.1", port }, false);
+    const c = await rawClient({ host: "127.0.0.1", port });
     const hello = await c.request("hello");
     await c.request("add", { name: "b", key });
     for (let i = 0; i < 20; i++) await c.request("code", { name: "b" });
