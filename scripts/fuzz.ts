@@ -2,7 +2,7 @@
 // length (default 100,000 frames on a pico with a PIN set), printing frames per second. Exits 1 on a fault.
 import * as OTPAuth from "otpauth";
 import { createEmulator } from "../firmware/emulator/index.ts";
-import { connect, ok } from "../test/emulator/emu-client.ts";
+import { connect, ok } from "../test/helpers/emu-session.ts";
 import { runFuzz } from "../test/helpers/fuzz.ts";
 
 const frames = Number(process.argv[2] || 100000);

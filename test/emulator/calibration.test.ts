@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { createEmulator, defaultFirmwarePath, type Emulator } from "../../firmware/emulator/index.ts";
-import { connect, type EmuClient } from "./emu-client.ts";
+import { connect, type EmuClient } from "../helpers/emu-session.ts";
 import { RealInterpreter, realBuilds, realMissing, stopAll } from "./real-espruino.ts";
 
 const KEY = "3132333435363738393031323334353637383930";

@@ -5,7 +5,7 @@ import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { ERR, LIMITS } from "../../protocol/index.ts";
 import { createEmulator, defaultFirmwarePath, type Emulator } from "../../firmware/emulator/index.ts";
-import { connect, ok } from "./emu-client.ts";
+import { connect, ok } from "../helpers/emu-session.ts";
 
 const T0 = 1700000000;
 const DAYS = 30;

@@ -5,7 +5,7 @@ import fs from "node:fs";
 import * as OTPAuth from "otpauth";
 import { afterEach, describe, expect, it } from "vitest";
 import { createEmulator, defaultFirmwarePath, type Emulator } from "../../firmware/emulator/index.ts";
-import { connect, ok } from "./emu-client.ts";
+import { connect, ok } from "../helpers/emu-session.ts";
 import { runFuzz } from "../helpers/fuzz.ts";
 
 const FRAMES = Number(process.env.HWTOTP_FUZZ_FRAMES || 10000);

@@ -9,7 +9,7 @@ import * as OTPAuth from "otpauth";
 import { afterEach, describe, expect, it } from "vitest";
 import { ERR, LIMITS, type Reply } from "../../protocol/index.ts";
 import { createEmulator, defaultFirmwarePath, type Emulator, type EmulatorOptions } from "../../firmware/emulator/index.ts";
-import { connect, ok, type EmuClient } from "./emu-client.ts";
+import { connect, ok, type EmuClient } from "../helpers/emu-session.ts";
 
 const T = 1700000000;
 const KEY = "3132333435363738393031323334353637383930";

@@ -5,7 +5,7 @@ import fs from "node:fs";
 import { afterAll, beforeAll, describe, it, expect } from "vitest";
 import { runVectorSuite, type VectorCase } from "../helpers/vector-suite.ts";
 import { BOARDS, createEmulator, defaultFirmwarePath, type Emulator } from "../../firmware/emulator/index.ts";
-import { connect, ok, type EmuClient } from "./emu-client.ts";
+import { connect, ok, type EmuClient } from "../helpers/emu-session.ts";
 
 const BATCH = 32;
 const haveFirmware = fs.existsSync(defaultFirmwarePath());

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import { describe, expect, it } from "vitest";
 import * as OTPAuth from "otpauth";
 import { createEmulator, defaultFirmwarePath } from "../../firmware/emulator/index.ts";
-import { connect, ok } from "../emulator/emu-client.ts";
+import { connect, ok } from "../helpers/emu-session.ts";
 
 const T = 1700000000;
 const KEY = "3132333435363738393031323334353637383930";

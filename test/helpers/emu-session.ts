@@ -1,0 +1,49 @@
+// Raw replies from the firmware in an in-process emulator, through the host's own client: a Session over a
+// MemoryLink (host/src/session.ts, host/src/link/memory.ts). For tests that look at error codes and press
+// notices as the device sent them: `request` resolves with the reply (ok or not) and rejects only when none
+// came (timeout, closed link); `noise` holds the press notices seen, as the lines the device sent.
+import { encodePress, type Reply } from "../../protocol/index.ts";
+import type { Emulator } from "../../firmware/emulator/index.ts";
+import { DeviceError } from "../../host/src/errors.ts";
+import { MemoryLink } from "../../host/src/link/memory.ts";
+import { Session } from "../../host/src/session.ts";
+
+export interface EmuClient {
+  request(op: string, a?: Record<string, unknown>): Promise<Reply>;
+  /** The press notices seen (protocol lines, without the newline). */
+  noise: string[];
+  session: Session;
+  close(): void;
+}
+
+/** A session on the emulator's console (no handshake: the test says what it sends). */
+export function connect(emu: Emulator, timeoutMs = 5000): EmuClient {
+  const link = new MemoryLink(emu, "emulator:" + emu.board.name);
+  void link.open();
+  const session = new Session(link, { timeoutMs, touchTimeoutMs: timeoutMs });
+  const noise: string[] = [];
+  session.onPress((p, _op, id) => noise.push(encodePress(id, p).trim()));
+  return {
+    noise,
+    session,
+    request(op, a) {
+      return session.request<Record<string, unknown>>(op, a, { timeoutMs }).then(
+        (d): Reply => ({ id: null, ok: true, d }),
+        (err: unknown): Reply => {
+          if (!(err instanceof DeviceError)) throw err;
+          return { id: null, ok: false, e: err.code, m: err.message, ...(err.data ? { d: err.data } : {}) };
+        },
+      );
+    },
+    close() {
+      void session.close();
+    },
+  };
+}
+
+/** The reply data of a request that must succeed. */
+export async function ok(c: EmuClient, op: string, a?: Record<string, unknown>): Promise<Record<string, any>> {
+  const r = await c.request(op, a);
+  if (!r.ok) throw new Error(op + " failed: " + r.e + " " + r.m);
+  return r.d as Record<string, any>;
+}
