@@ -121,6 +121,7 @@ async function connectEach(opts, gap, n) {
 export async function runDaemonBench(log = console.log) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-bench-daemon-"));
   fs.chmodSync(tmp, 0o700);
+  /** @type {NodeJS.ProcessEnv} */
   const env = { ...process.env, XDG_RUNTIME_DIR: tmp, HWTOTP_SOCKET: path.join(tmp, "none.sock") };
   delete env.HWTOTP_DEVICE;
   const children = [];
@@ -149,7 +150,7 @@ export async function runDaemonBench(log = console.log) {
     const sock = path.join(tmp, "d", "hwtotp.sock");
     const policy = path.join(tmp, "policy.yaml");
     // policy on: this uid fenced to one slot and two ops, every request checked against it
-    fs.writeFileSync(policy, `rules:\n  - {uid: ${process.getuid()}, slots: [bench], ops: [code, info]}\n`, { mode: 0o600 });
+    fs.writeFileSync(policy, `rules:\n  - {uid: ${process.getuid?.()}, slots: [bench], ops: [code, info]}\n`, { mode: 0o600 });
     const audit = path.join(tmp, "audit.jsonl");
     const daemon = startBg(["daemon", "--device", device, "--socket", sock, "--policy", policy, "--audit", audit], env, children);
     let dlog = "";

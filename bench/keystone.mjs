@@ -55,9 +55,12 @@ function whyNot() {
 
 /** A background hwtotp process whose output goes to a file (read with p.log()): the timed runs below are
  * spawnSync, which holds this process's event loop, so a pipe would not be read while they run. */
+/** @returns {import("node:child_process").ChildProcess & { log(): string }} */
 function startBg(args, env, logTo, file) {
   const fd = fs.openSync(file, "wx", 0o600);
-  const p = spawn(process.execPath, [BIN, ...args], { env, detached: true, stdio: ["ignore", fd, fd] });
+  const p = /** @type {import("node:child_process").ChildProcess & { log(): string }} */ (
+    spawn(process.execPath, [BIN, ...args], { env, detached: true, stdio: ["ignore", fd, fd] })
+  );
   fs.closeSync(fd);
   p.log = () => fs.readFileSync(file, "utf8");
   if (logTo) logTo.push(p);
@@ -88,6 +91,7 @@ function runOk(cmd, args, env, input) {
 }
 
 /** Runs the comparison; returns the figures, or { skipped } when the Debian packages are not here. */
+/** @param {(line: string) => void} [log] */
 export async function runKeystoneBench(log = () => {}) {
   const why = whyNot();
   if (why) return { skipped: why };
@@ -106,26 +110,28 @@ export async function runKeystoneBench(log = () => {}) {
     const device = JSON.parse(out.slice(out.indexOf("{"), out.indexOf("}") + 1)).device;
     const sock = path.join(tmp, "run", "hwtotp.sock");
     fs.mkdirSync(path.dirname(sock), { mode: 0o700 });
+    /** @type {NodeJS.ProcessEnv} */
     const env = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OS_") && !k.startsWith("HWTOTP_")) env[k] = v;
     Object.assign(env, {
       HWTOTP_DEVICE: device, HWTOTP_SOCKET: sock, HWTOTP_TOKEN_CACHE: path.join(tmp, "cache", "tokens.json"),
-      OS_CLIENT_CONFIG_FILE: path.join(tmp, "clouds.yaml"), PYTHONUSERBASE: path.join(tmp, "pyuser"),
+      OS_CLIENT_CONFIG_FILE: path.join(tmp, "clouds.yaml"), // written below as `clouds` PYTHONUSERBASE: path.join(tmp, "pyuser"),
       XDG_CACHE_HOME: path.join(tmp, "xdg-cache"), PYTHONWARNINGS: "ignore",
     });
     const auth = (u, pw, extra = "") =>
       `    auth:\n      auth_url: ${ks.url}\n      username: ${u}\n      password: "${pw}"\n      user_domain_name: Default\n` +
       `      project_name: ${u === "admin" ? "admin" : "demo"}\n      project_domain_name: Default\n${extra}    identity_api_version: 3\n`;
-    fs.writeFileSync(env.OS_CLIENT_CONFIG_FILE, "clouds:\n  admin:\n" + auth("admin", ks.admin.password), { mode: 0o600 });
+    const clouds = path.join(tmp, "clouds.yaml");
+    fs.writeFileSync(clouds, "clouds:\n  admin:\n" + auth("admin", ks.admin.password), { mode: 0o600 });
     const daemon = startBg(["daemon", "--socket", sock], env, procs, path.join(tmp, "daemon.log"));
     await waitFor("the daemon", () => /connected: firmware/.test(daemon.log()));
     runOk(process.execPath, [BIN, "keystone", "enroll", "--os-cloud", "admin", "--user-id", "bench", "--name", "ks"], env);
     runOk(process.execPath, [BIN, "keystone", "plugin", "install", "--user"], env);
-    const creds = await (await fetch(`${ks.url}/credentials?type=totp&user_id=${user.id}`, { headers: { "X-Auth-Token": await ks.adminToken() } })).json();
+    const creds = /** @type {{ credentials: { blob: string }[] }} */ (await (await fetch(`${ks.url}/credentials?type=totp&user_id=${user.id}`, { headers: { "X-Auth-Token": await ks.adminToken() } })).json());
     const seed = path.join(tmp, "seed.b32");
     fs.writeFileSync(seed, creds.credentials[0].blob, { mode: 0o600 });
     fs.appendFileSync(
-      env.OS_CLIENT_CONFIG_FILE,
+      clouds,
       "  hw:\n    auth_type: hwtotp\n" + auth("bench", user.password, "      hwtotp_slot: ks\n") +
         "  hw-nocache:\n    auth_type: hwtotp\n" + auth("bench", user.password, "      hwtotp_slot: ks\n      hwtotp_token_cache: \"off\"\n") +
         "  mfa:\n    auth_type: v3multifactor\n" + auth("bench", user.password, "      auth_methods: [v3password, v3totp]\n"),

@@ -25,6 +25,7 @@ const otp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(B32) });
 const RUNS = Number(process.env.BENCH_RUNS || 15);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-bench-"));
 fs.chmodSync(tmp, 0o700);
+/** @type {NodeJS.ProcessEnv} */
 const baseEnv = { ...process.env, XDG_RUNTIME_DIR: tmp, HWTOTP_SOCKET: path.join(tmp, "none.sock") };
 delete baseEnv.HWTOTP_DEVICE;
 const children = [];
@@ -38,7 +39,7 @@ const fmt = (x) => x.toFixed(1).padStart(7) + " ms";
  * `cmds` maps a label to [args, env]. Returns label → { median, min } wall-clock ms.
  */
 function timeInterleaved(cmds, runs = RUNS) {
-  const xs = Object.fromEntries(Object.keys(cmds).map((k) => [k, []]));
+  const xs = Object.fromEntries(Object.keys(cmds).map((k) => [k, /** @type {number[]} */ ([])]));
   for (let i = 0; i < runs + 1; i++) {
     for (const [k, [args, env]] of Object.entries(cmds)) {
       const t0 = process.hrtime.bigint();
@@ -160,10 +161,10 @@ async function main() {
     try {
       e = await startEmulator(board);
     } catch (err) {
-      console.log("   " + board.padEnd(9) + " could not start: " + err.message);
+      console.log("   " + board.padEnd(9) + " could not start: " + (err instanceof Error ? err.message : String(err)));
       continue;
     }
-    const port = Number(/:(\d+)$/.exec(e.device)[1]);
+    const port = Number(/** @type {RegExpExecArray} */ (/:(\d+)$/.exec(e.device))[1]);
     const c = await rawClient({ host: "127.0.0.1", port });
     const hello = await c.request("hello");
     await c.request("add", { name: "b", key });

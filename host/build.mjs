@@ -19,26 +19,27 @@ const pkg = JSON.parse(readFileSync(path.join(here, "../package.json"), "utf8"))
 const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})].filter((d) => d !== "commander");
 
 const CORE_ROOTS = ["src/cli/context.ts", "src/exec.ts", "src/cli/commands/exec.ts", "src/cli/commands/code.ts"].map((f) => path.join(here, f));
+/** @type {import("esbuild").BuildOptions} */
 const common = { bundle: true, format: "esm", platform: "node", target: "node20", external, logLevel: "warning" };
 
 /** The core's files (absolute paths) and each one's runtime export names. */
 async function coreModules() {
   const probe = await build({ ...common, entryPoints: CORE_ROOTS, outdir: path.join(here, "dist-probe"), write: false, splitting: true, metafile: true });
-  const inputs = probe.metafile.inputs;
+  const inputs = /** @type {import("esbuild").Metafile} */ (probe.metafile).inputs;
   const abs = (f) => path.resolve(f);
   const byAbs = new Map(Object.keys(inputs).map((f) => [abs(f), f]));
   const core = new Set();
   const visit = (file) => {
     if (core.has(file) || /node_modules|\.json$/.test(file)) return;
     core.add(file);
-    for (const i of inputs[byAbs.get(file)].imports) if (i.kind === "import-statement" && !i.external) visit(abs(i.path));
+    for (const i of inputs[/** @type {string} */ (byAbs.get(file))].imports) if (i.kind === "import-statement" && !i.external) visit(abs(i.path));
   };
   CORE_ROOTS.forEach(visit);
   const files = [...core];
   // Bundled, so that names an `export * from` brings in are listed too.
   const ex = await build({ ...common, entryPoints: files, outdir: path.join(here, "dist-probe"), outbase: path.join(here, ".."), write: false, splitting: true, metafile: true });
   const exports = new Map();
-  for (const o of Object.values(ex.metafile.outputs)) if (o.entryPoint) exports.set(abs(o.entryPoint), o.exports);
+  for (const o of Object.values(/** @type {import("esbuild").Metafile} */ (ex.metafile).outputs)) if (o.entryPoint) exports.set(abs(o.entryPoint), o.exports);
   return new Map(files.map((f) => [f, exports.get(f) ?? []]));
 }
 

@@ -1,10 +1,10 @@
-// `npm run build`: the Espruino build pipeline (shared/facts/espruino.md, "Toolchain facts").
+// `npm run build:firmware`: the Espruino build pipeline (shared/facts/espruino.md, "Toolchain facts").
 // tsc type-check → esbuild bundle (IIFE) → Babel preset-env "ie 11" loose → gate → terser (ES5) → gate again
 // → firmware/dist/firmware.js (the exact file that is flashed as .bootcde and that the emulator runs), and the
-// boot guard firmware/dist/boot0.js (flashed as .boot0) through the same steps.
-// Then, when host/build.mjs exists, it runs it (the host bundle).
+// boot guard firmware/dist/boot0.js (flashed as .boot0) through the same steps. The host bundle has its own
+// script (host/build.mjs); `npm run build` runs both.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
@@ -92,9 +92,10 @@ export async function lowerToEs5(entry) {
   return transformSync(code, BABEL_OPTIONS).code;
 }
 
+/** @returns {Promise<string>} */
 export async function minifyEs5(code) {
-  const out = await minify(code, TERSER_OPTIONS);
-  return out.code;
+  const out = await minify(code, /** @type {import("terser").MinifyOptions} */ (TERSER_OPTIONS));
+  return /** @type {string} */ (out.code);
 }
 
 function runGate(code, file) {
@@ -118,7 +119,7 @@ async function main() {
   try {
     es5 = await lowerToEs5(join(fwDir, "src/main.ts"));
   } catch (err) {
-    fail("bundling failed: " + (err && err.message ? err.message : String(err)));
+    fail("bundling failed: " + (err instanceof Error ? err.message : String(err)));
   }
   mkdirSync(distDir, { recursive: true });
   writeFileSync(DEBUG_OUT, es5);
@@ -143,13 +144,6 @@ async function main() {
   runGate(guardMin, relative(root, GUARD_OUT));
   writeFileSync(GUARD_OUT, guardMin);
   process.stdout.write(relative(root, GUARD_OUT) + ": " + Buffer.byteLength(guardMin) + " bytes\n");
-
-  const hostBuild = join(root, "host/build.mjs");
-  if (existsSync(hostBuild)) {
-    step("host bundle (host/build.mjs)");
-    const r = spawnSync(process.execPath, [hostBuild], { cwd: root, stdio: "inherit" });
-    if (r.status !== 0) fail("host/build.mjs failed");
-  }
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -1,42 +1,15 @@
 // hwtotp's entry point: builds the commander program from commands/index.ts, runs it, and turns whatever
 // was thrown into one sentence on stderr and a documented exit code (README.md, "Exit codes").
 // Start-up cost matters (`hwtotp exec -- openstack …` runs before every openstack call): when argv names
-// one command, only that command's module is loaded and registered (LAZY below); help, `help CMD`, an
-// unknown word or anything unusual before the command loads them all (commands/index.ts).
+// one command, only that command's module is loaded and registered; help, `help CMD`, an unknown word or
+// anything unusual before the command loads them all (the one list: COMMANDS in commands/index.ts).
 import { Command, CommanderError } from "commander";
 import pkg from "../../../package.json" with { type: "json" };
 import { EXIT, UsageError, reportError } from "./context.ts";
+import { COMMANDS, allCommands, type Register } from "./commands/index.ts";
 
-type Register = (program: Command) => void;
-
-/**
- * Commands whose module registers exactly that one top-level command (test/host/cli-lazy.test.ts checks
- * it). A command missing here still works: it is found through the full list in commands/index.ts.
- */
-const LAZY: { [name: string]: () => Promise<{ register: Register }> } = {
-  devices: () => import("./commands/devices.ts"),
-  info: () => import("./commands/info.ts"),
-  list: () => import("./commands/list.ts"),
-  add: () => import("./commands/add.ts"),
-  code: () => import("./commands/code.ts"),
-  delete: () => import("./commands/delete.ts"),
-  pin: () => import("./commands/pin.ts"),
-  unlock: () => import("./commands/unlock.ts"),
-  lock: () => import("./commands/lock.ts"),
-  time: () => import("./commands/time.ts"),
-  "resync-codes": () => import("./commands/resync-codes.ts"),
-  exec: () => import("./commands/exec.ts"),
-  daemon: () => import("./commands/daemon.ts"),
-  audit: () => import("./commands/audit.ts"),
-  demo: () => import("./commands/demo.ts"),
-  keystone: () => import("./commands/keystone.ts"),
-  ceph: () => import("./commands/ceph.ts"),
-  s3: () => import("./commands/s3.ts"),
-  emulate: () => import("./commands/emulate.ts"),
-  flash: () => import("./commands/flash.ts"),
-  "udev-rule": () => import("./commands/udev-rule.ts"),
-};
-export const LAZY_COMMANDS: ReadonlyArray<string> = Object.keys(LAZY);
+/** The command names, from the one list (commands/index.ts). */
+export const LAZY_COMMANDS: ReadonlyArray<string> = Object.keys(COMMANDS);
 
 /** The root options (see buildProgram): those taking a value, and flags. */
 const ROOT_VALUE_OPTIONS = new Set(["-d", "--device", "--socket"]);
@@ -56,7 +29,7 @@ export function commandWord(args: string[]): string | null {
     }
     if (/^--(device|socket)=/.test(a)) continue;
     if (a.startsWith("-")) return null;
-    return Object.prototype.hasOwnProperty.call(LAZY, a) ? a : null;
+    return Object.prototype.hasOwnProperty.call(COMMANDS, a) ? a : null;
   }
   return null;
 }
@@ -138,7 +111,7 @@ export async function buildProgram(registers?: Register[]): Promise<Command> {
     .configureOutput({ outputError: () => {} }) // main() prints the (redacted) sentence, and --json's document
     .enablePositionalOptions()
     .showSuggestionAfterError()
-    .addHelpText("after", "\nExit codes: 0 ok, 1 error, 2 bad input, 3 no device, 4 firmware mismatch, 5 no such slot,\n6 refused (exists/full), 7 clock, 8 touch, 9 PIN (wrong, or locked: `hwtotp unlock`);\n`exec` returns its command's code.");
+    .addHelpText("after", "\nExit codes: 0 ok, 1 error, 2 bad input, 3 no device, 4 firmware mismatch, 5 no such slot,\n6 refused (exists/full), 7 clock, 8 touch, 9 PIN (wrong, or locked: `hwtotp unlock`), 10 Keystone,\n11 MFA not enforced, 12 Ceph, 13 refused by the daemon's policy; `exec` returns its command's code.");
   // The common options also work before the command (`hwtotp --device tcp://… info`); a value given
   // after the command wins.
   program
@@ -155,7 +128,7 @@ export async function buildProgram(registers?: Register[]): Promise<Command> {
       action.setOptionValue(key, root.getOptionValue(key));
     }
   });
-  for (const register of registers ?? (await import("./commands/index.ts")).commands) register(program);
+  for (const register of registers ?? (await allCommands())) register(program);
   return program;
 }
 
@@ -176,7 +149,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   actionCommand = null;
   try {
     const word = commandWord(args);
-    const program = await buildProgram(word === null ? undefined : [(await LAZY[word]()).register]);
+    const program = await buildProgram(word === null ? undefined : [(await COMMANDS[word]()).register]);
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : EXIT.OK;
   } catch (e) {

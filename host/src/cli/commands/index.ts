@@ -1,50 +1,38 @@
-// Every hwtotp command, one module each exporting `register(program)`. Add your command with one import
-// line and one entry below; keep heavy imports (serialport, otpauth, qrcode, the emulator) inside actions.
-// For a fast start also add it to LAZY in ../main.ts (then only its module loads when argv names it);
-// without that it still works, loaded with all the others.
+// Every hwtotp command: its name and the module that registers it (`register(program)`), in the order help
+// lists them. Add a command with one line here. This is the one command list: main.ts loads only the module
+// argv names (a cold start then parses one command's code, about 90 ms less than all of them: bench), and
+// all of them for help, `help CMD`, an unknown word or anything unusual. Keep heavy imports (serialport,
+// otpauth, qrcode, the emulator) inside actions. Each module registers exactly its own command
+// (test/host/cli-lazy.test.ts).
 import type { Command } from "commander";
-import { register as devices } from "./devices.ts";
-import { register as info } from "./info.ts";
-import { register as list } from "./list.ts";
-import { register as add } from "./add.ts";
-import { register as code } from "./code.ts";
-import { register as del } from "./delete.ts";
-import { register as pin } from "./pin.ts";
-import { register as unlock } from "./unlock.ts";
-import { register as lock } from "./lock.ts";
-import { register as time } from "./time.ts";
-import { register as resyncCodes } from "./resync-codes.ts";
-import { register as exec } from "./exec.ts";
-import { register as daemon } from "./daemon.ts";
-import { register as audit } from "./audit.ts";
-import { register as demo } from "./demo.ts";
-import { register as keystone } from "./keystone.ts";
-import { register as ceph } from "./ceph.ts";
-import { register as s3 } from "./s3.ts";
-import { register as emulate } from "./emulate.ts";
-import { register as flash } from "./flash.ts";
-import { register as udevRule } from "./udev-rule.ts";
 
-export const commands: Array<(program: Command) => void> = [
-  devices,
-  info,
-  list,
-  add,
-  code,
-  del,
-  pin,
-  unlock,
-  lock,
-  time,
-  resyncCodes,
-  exec,
-  daemon,
-  audit,
-  demo,
-  keystone,
-  ceph,
-  s3,
-  emulate,
-  flash,
-  udevRule,
-];
+export type Register = (program: Command) => void;
+
+export const COMMANDS: { readonly [name: string]: () => Promise<{ register: Register }> } = {
+  devices: () => import("./devices.ts"),
+  info: () => import("./info.ts"),
+  list: () => import("./list.ts"),
+  add: () => import("./add.ts"),
+  code: () => import("./code.ts"),
+  delete: () => import("./delete.ts"),
+  pin: () => import("./pin.ts"),
+  unlock: () => import("./unlock.ts"),
+  lock: () => import("./lock.ts"),
+  time: () => import("./time.ts"),
+  "resync-codes": () => import("./resync-codes.ts"),
+  exec: () => import("./exec.ts"),
+  daemon: () => import("./daemon.ts"),
+  audit: () => import("./audit.ts"),
+  demo: () => import("./demo.ts"),
+  keystone: () => import("./keystone.ts"),
+  ceph: () => import("./ceph.ts"),
+  s3: () => import("./s3.ts"),
+  emulate: () => import("./emulate.ts"),
+  flash: () => import("./flash.ts"),
+  "udev-rule": () => import("./udev-rule.ts"),
+};
+
+/** Every command's register function, in list order. */
+export async function allCommands(): Promise<Register[]> {
+  return (await Promise.all(Object.values(COMMANDS).map((load) => load()))).map((m) => m.register);
+}
