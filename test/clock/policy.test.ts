@@ -1,6 +1,7 @@
-// Host-side clock logic on a simulated device: NTP-style measurement, drift samples and their combination,
-// the sync policy (bound, force, discard, skip), the host-clock check and resync codes.
-import { describe, expect, it } from "vitest";
+// Host-side clock logic on the firmware in the emulator, on virtual time (emu-harness.ts): NTP-style
+// measurement, drift samples and their combination, the sync policy (bound, force, discard, skip), the
+// host-clock check and resync codes.
+import { afterEach, describe, expect, it } from "vitest";
 import { ERR, type CodeData, type CodeInfo } from "../../protocol/index.ts";
 import {
   DEFAULT_DEVICE_RESOLUTION,
@@ -20,17 +21,30 @@ import {
   timeJson,
   type ClockPort,
 } from "../../host/src/clock/index.ts";
-import { SimDevice } from "./sim-device.ts";
+import { startEmuClock, type EmuClock } from "./emu-harness.ts";
 
 const T0 = 1_790_000_000;
 
+let open: EmuClock[] = [];
+afterEach(async () => {
+  for (const h of open) await h.stop().catch(() => {});
+  open = [];
+});
+
+/** The firmware on virtual time, `drift` ppm, its RTC at `deviceStart` (default: true time) on a fresh token. */
+async function device(drift: number, deviceStart?: number, board?: string): Promise<EmuClock> {
+  const h = await startEmuClock({ trueStart: T0, drift, deviceStart, board, user: true });
+  open.push(h);
+  return h;
+}
+
 describe("measureOffset", () => {
   it("keeps the exchange with the smallest round trip and reports half of it plus the clocks' resolution as uncertainty", async () => {
-    const dev = new SimDevice(T0, 0);
+    const dev = await device(0);
     const lat = [0.05, 0.05, 0.004, 0.001, 0.03, 0.03, 0.2, 0.2];
     let i = 0;
     dev.latency = () => lat[i++ % lat.length];
-    const m = await measureOffset(dev, { exchanges: 4, now: () => dev.trueTime });
+    const m = await measureOffset(dev.port, { exchanges: 4, now: () => dev.trueNow() });
     expect(m.rtt).toBeCloseTo(0.005, 6);
     expect(m.resolution).toBeCloseTo(DEFAULT_DEVICE_RESOLUTION + HOST_RESOLUTION, 9);
     expect(m.uncertainty).toBeCloseTo(0.0025 + m.resolution, 6);
@@ -40,22 +54,22 @@ describe("measureOffset", () => {
   });
 
   it("reports the code clock offset and the corrected clock offset apart (bias)", async () => {
-    const dev = new SimDevice(T0, 0);
+    const dev = await device(0);
     dev.latency = () => 0;
-    await dev.setTime({ t: T0, bias: 0.4 });
-    const m = await measureOffset(dev, { exchanges: 2, now: () => dev.trueTime });
+    await dev.port.setTime({ t: T0, bias: 0.4 });
+    const m = await measureOffset(dev.port, { exchanges: 2, now: () => dev.trueNow() });
     expect(m.offset).toBeCloseTo(-0.4, 6);
     expect(m.clockOffset).toBeCloseTo(0, 6);
   });
 
   it("never reports 0: an exchange faster than any clock tick keeps the resolution of both clocks", async () => {
-    const dev = new SimDevice(T0, 0);
+    const dev = await device(0);
     dev.latency = () => 0;
-    const m = await measureOffset(dev, { exchanges: 3, now: () => dev.trueTime });
+    const m = await measureOffset(dev.port, { exchanges: 3, now: () => dev.trueNow() });
     expect(m.rtt).toBe(0);
     expect(m.uncertainty).toBeCloseTo(1 / 32768 + 1e-6, 12);
     // the Linux build reads the host's clock: microseconds
-    const linux = await measureOffset(Object.assign(dev, { info: { board: "LINUX" } }), { exchanges: 1, now: () => dev.trueTime });
+    const linux = await measureOffset(Object.assign(dev.port, { info: { board: "LINUX" } }), { exchanges: 1, now: () => dev.trueNow() });
     expect(linux.uncertainty).toBeCloseTo(2e-6, 12);
     // the round trip is timed on the monotonic clock, not on a millisecond wall clock
     let ms = T0 * 1000;
@@ -73,7 +87,7 @@ describe("measureOffset", () => {
   });
 
   it("rejects a silly exchange count", async () => {
-    await expect(measureOffset(new SimDevice(T0, 0), { exchanges: 0 })).rejects.toThrow(RangeError);
+    await expect(measureOffset((await device(0)).port, { exchanges: 0 })).rejects.toThrow(RangeError);
   });
 });
 
@@ -87,11 +101,11 @@ describe("drift samples", () => {
   ];
   for (const c of cases) {
     it(`recover a true drift of ${c.drift} ppm with ${c.applied} ppm applied`, async () => {
-      const dev = new SimDevice(T0, c.drift);
+      const dev = await device(c.drift);
       dev.latency = () => 0.001;
-      await dev.setTime({ t: dev.trueTime, ppm: c.applied, samples: 1, err: 5 });
+      await dev.port.setTime({ t: dev.trueNow(), ppm: c.applied, samples: 1, err: 5 });
       dev.advance(86400);
-      const m = await measureOffset(dev, { now: () => dev.trueTime });
+      const m = await measureOffset(dev.port, { now: () => dev.trueNow() });
       const s = driftSample(m);
       expect(s.ok).toBe(true);
       if (!s.ok) return;
@@ -103,16 +117,16 @@ describe("drift samples", () => {
   }
 
   it("are refused too soon after a sync, with a too uncertain offset, or without an earlier sync", async () => {
-    const dev = new SimDevice(T0, 100);
+    const dev = await device(100);
     dev.latency = () => 0.001;
-    expect(driftSample(await measureOffset(dev, { now: () => dev.trueTime })).ok).toBe(false);
-    await dev.setTime({ t: dev.trueTime });
+    expect(driftSample(await measureOffset(dev.port, { now: () => dev.trueNow() })).ok).toBe(false);
+    await dev.port.setTime({ t: dev.trueNow() });
     dev.advance(10);
-    const soon = driftSample(await measureOffset(dev, { now: () => dev.trueTime }));
+    const soon = driftSample(await measureOffset(dev.port, { now: () => dev.trueNow() }));
     expect(soon.ok === false && soon.reason).toMatch(/since the last sync/);
     dev.advance(3600);
     dev.latency = () => 0.3;
-    const slow = driftSample(await measureOffset(dev, { now: () => dev.trueTime }));
+    const slow = driftSample(await measureOffset(dev.port, { now: () => dev.trueNow() }));
     expect(slow.ok === false && slow.reason).toMatch(/uncertainty/);
   });
 
@@ -130,74 +144,76 @@ describe("drift samples", () => {
 
 describe("sync policy", () => {
   it("sets an unset clock, keeping the learnt drift", async () => {
-    const dev = new SimDevice(T0, 50, 0);
-    dev.ppm = 49.8;
-    dev.samples = 4;
-    dev.err = 0.2;
-    const r = await syncClock(dev, { now: () => dev.trueTime, hostClock: null });
+    // a token that learnt its drift, then lost its clock (an STM32 board's RTC without power)
+    const dev = await device(50, undefined, "pico");
+    await dev.session.setTime({ t: T0, ppm: 49.8, samples: 4, err: 0.2 });
+    dev.emu.control.powerCycle();
+    const r = await syncClock(dev.port, { now: () => dev.trueNow(), hostClock: null });
     expect(r.plan.action).toBe("set");
     expect(r.plan.sample.ok).toBe(false);
-    expect(dev.isSet()).toBe(true);
-    expect(dev.samples).toBe(4);
-    expect(dev.ppm).toBeCloseTo(49.8, 6);
+    const d = await dev.state();
+    expect(d.set).toBe(true);
+    expect(d.samples).toBe(4);
+    expect(d.ppm).toBeCloseTo(49.8, 6);
     expect(r.after!.offset).toBeLessThanOrEqual(0);
   });
 
   it("refuses a jump above the bound without --force, and sends force with it", async () => {
-    const dev = new SimDevice(T0, 0, T0 - 600);
-    dev.samples = 0;
-    const refused = await syncClock(dev, { now: () => dev.trueTime, hostClock: null });
+    const dev = await device(0, T0 - 600);
+    expect((await dev.state()).samples).toBe(0);
+    const refused = await syncClock(dev.port, { now: () => dev.trueNow(), hostClock: null });
     expect(refused.plan.action).toBe("refuse");
     expect(refused.set).toBeNull();
     expect(refused.plan.reason).toMatch(/exceeds the bound of 120 s/);
     expect(dev.writes).toBe(0);
     // the host's bound is configurable; the device keeps its own
-    const wide = planSync(await measureOffset(dev, { now: () => dev.trueTime }), { maxJump: 1000 });
+    const wide = planSync(await measureOffset(dev.port, { now: () => dev.trueNow() }), { maxJump: 1000 });
     expect(wide.action).toBe("set");
-    await expect(syncClock(dev, { now: () => dev.trueTime, hostClock: null, maxJump: 1000 })).rejects.toMatchObject({ code: ERR.JUMP });
-    await expect(syncClock(dev, { now: () => dev.trueTime, hostClock: null, force: true })).rejects.toMatchObject({ code: ERR.TOUCH });
+    await expect(syncClock(dev.port, { now: () => dev.trueNow(), hostClock: null, maxJump: 1000 })).rejects.toMatchObject({ code: ERR.JUMP });
+    await expect(syncClock(dev.port, { now: () => dev.trueNow(), hostClock: null, force: true })).rejects.toMatchObject({ code: ERR.TOUCH });
     dev.willPress = true;
-    const ok = await syncClock(dev, { now: () => dev.trueTime, hostClock: null, force: true });
+    const ok = await syncClock(dev.port, { now: () => dev.trueNow(), hostClock: null, force: true });
     expect(ok.plan.action).toBe("jump");
     expect(ok.set!.jump).toBe(true);
-    expect(Math.abs(dev.now() - dev.trueTime)).toBeLessThan(1);
+    expect(Math.abs((await dev.state()).t - dev.trueNow())).toBeLessThan(1);
   });
 
   it("discards a measurement whose best round trip is absurd, and changes nothing", async () => {
-    const dev = new SimDevice(T0, 0, T0 + 5);
-    await dev.setTime({ t: T0 + 5, ppm: 3, samples: 2, err: 1 });
+    const dev = await device(0, T0 + 5);
+    await dev.port.setTime({ t: T0 + 5, ppm: 3, samples: 2, err: 1 });
     const writes = dev.writes;
     dev.advance(86400);
     dev.latency = () => 3;
-    const r = await syncClock(dev, { now: () => dev.trueTime, hostClock: null });
+    const r = await syncClock(dev.port, { now: () => dev.trueNow(), hostClock: null });
     expect(r.plan.action).toBe("discard");
     expect(r.plan.reason).toMatch(/round trip 6\.000 s exceeds 2 s/);
     expect(dev.writes).toBe(writes);
-    expect(dev.ppm).toBe(3);
-    expect(dev.samples).toBe(2);
+    const d = await dev.state();
+    expect(d.ppm).toBe(3);
+    expect(d.samples).toBe(2);
   });
 
   it("skips the write when the clock is right and nothing new was learnt", async () => {
-    const dev = new SimDevice(T0, 0);
+    const dev = await device(0);
     dev.latency = () => 0.001;
-    await syncClock(dev, { now: () => dev.trueTime, hostClock: null });
+    await syncClock(dev.port, { now: () => dev.trueNow(), hostClock: null });
     const writes = dev.writes;
     dev.advance(30);
-    const r = await syncClock(dev, { now: () => dev.trueTime, hostClock: null });
+    const r = await syncClock(dev.port, { now: () => dev.trueNow(), hostClock: null });
     expect(r.plan.action).toBe("skip");
     expect(dev.writes).toBe(writes);
   });
 
   it("learns no drift from a host clock that says it is unsynchronised, and warns", async () => {
-    const dev = new SimDevice(T0, 200);
+    const dev = await device(200);
     dev.latency = () => 0.001;
-    await syncClock(dev, { now: () => dev.trueTime, hostClock: null });
+    await syncClock(dev.port, { now: () => dev.trueNow(), hostClock: null });
     dev.advance(7200);
-    const r = await syncClock(dev, { now: () => dev.trueTime, hostClock: { synchronized: false, source: "timedatectl" } });
+    const r = await syncClock(dev.port, { now: () => dev.trueNow(), hostClock: { synchronized: false, source: "timedatectl" } });
     expect(r.plan.action).toBe("set");
     expect(r.plan.sample.ok).toBe(false);
     expect(r.warnings.join(" ")).toMatch(/not synchronised/);
-    expect(dev.samples).toBe(0);
+    expect((await dev.state()).samples).toBe(0);
   });
 
   it("syncs an unmeasured board soon, a well-measured one at the configured period", () => {
@@ -221,11 +237,11 @@ describe("host clock check", () => {
 
 describe("time --json fields", () => {
   it("hold offset, uncertainty, round trip, drift and last sync", async () => {
-    const dev = new SimDevice(T0, 0);
+    const dev = await device(0);
     dev.latency = () => 0.001;
-    await dev.setTime({ t: T0, ppm: 12.5, err: 0.3, samples: 3, bias: 0.1 });
+    await dev.port.setTime({ t: T0, ppm: 12.5, err: 0.3, samples: 3, bias: 0.1 });
     dev.advance(3600);
-    const j = timeJson(await measureOffset(dev, { now: () => dev.trueTime }), { synchronized: true, source: "timedatectl" });
+    const j = timeJson(await measureOffset(dev.port, { now: () => dev.trueNow() }), { synchronized: true, source: "timedatectl" });
     expect(Object.keys(j).sort()).toEqual(
       ["bias", "clockOffset", "device", "exchanges", "host", "hostClock", "lastSync", "offset", "ppm", "ppmErr", "raw", "resolution", "rtt", "samples", "set", "sinceSync", "uncertainty", "up"].sort(),
     );
