@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import os from "node:os";
 import type { CodeInfo } from "../../protocol/index.ts";
 import { NoSuchSlotError, UsageError } from "./errors.ts";
-import type { Session } from "./session.ts";
+import type { CodePort } from "./clock/types.ts";
 
 /** Below this many seconds left in the step, wait for the next code (a server may see it expire). */
 export const DEFAULT_MIN_LEFT = 5;
@@ -19,7 +19,7 @@ export interface FreshCodeOptions {
 }
 
 /** Picks the slot (the only one, when no name is given) and returns a code with ≥ minLeft s left. */
-export async function freshCode(s: Session, o: FreshCodeOptions = {}): Promise<CodeInfo> {
+export async function freshCode(s: CodePort, o: FreshCodeOptions = {}): Promise<CodeInfo> {
   const minLeft = o.minLeft ?? DEFAULT_MIN_LEFT;
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   let name = o.name;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { CodeInfo, SlotInfo } from "../../protocol/index.ts";
 import { RadosgwAdmin, parseMfaList, printableCommand } from "../../host/src/integrations/ceph/radosgw-admin.ts";
-import { enroll } from "../../host/src/integrations/ceph/enroll.ts";
+import { enrollCeph } from "../../host/src/integrations/ceph/enroll.ts";
 import { planS3 } from "../../host/src/integrations/ceph/s3-mfa.ts";
 import { parseBase32 } from "../../host/src/secret.ts";
 import { totp } from "../host/fake-device.ts";
@@ -60,19 +60,20 @@ function fakeDevice() {
   return {
     slots,
     ops: {
-      add: async (a: { name: string; key: string; digits: number; period: number; serial: string }) => {
-        const slot: SlotInfo = { name: a.name, alg: "SHA1", digits: a.digits, period: a.period, touch: false, serial: a.serial };
+      add: async (a: { name: string; key: string; digits?: number; period?: number; serial?: string }) => {
+        const slot: SlotInfo = { name: a.name, alg: "SHA1", digits: a.digits ?? 6, period: a.period ?? 30, touch: false, serial: a.serial };
         slots.set(a.name, { ...slot, key: Buffer.from(a.key, "hex") });
         return { slot };
       },
       delete: async (n: string) => slots.delete(n),
-      readCode: async (n?: string): Promise<CodeInfo> => {
+      code: async (n?: string): Promise<{ t: number; codes: CodeInfo[] }> => {
         const s = slots.get(n as string)!;
         const t = Date.now() / 1000;
         const step = Math.floor(t / s.period);
         // Plenty of time left: tests must not wait for a step to turn over.
-        return { name: s.name, code: totp(s.key, t, "SHA1", s.digits, s.period), step, left: 25, period: s.period, touch: false, serial: s.serial };
+        return { t, codes: [{ name: s.name, code: totp(s.key, t, "SHA1", s.digits, s.period), step, left: 25, period: s.period, touch: false, serial: s.serial }] };
       },
+      list: async () => ({ slots: [...slots.values()].map(({ key: _key, ...slot }) => slot), max: 32 }),
     },
   };
 }
@@ -82,7 +83,7 @@ describe("ceph enrolment", () => {
     const f = fakeAdmin();
     const dev = fakeDevice();
     const stateDir = mkdtempSync(join(tmpdir(), "hwtotp-mfa-"));
-    const r = await enroll({ uid: "alice", serial: "hw-7", run: true, admin: f.admin(), stateDir }, dev.ops);
+    const r = await enrollCeph({ uid: "alice", serial: "hw-7", run: true, admin: f.admin(), stateDir }, dev.ops);
     expect(r).toMatchObject({ uid: "alice", serial: "hw-7", verified: true, slot: { name: "ceph-alice", serial: "hw-7" } });
     const calls = f.calls();
     expect(calls.map((c) => c.args[c.args.indexOf("mfa") + 1])).toEqual(["list", "create", "check"]);
@@ -96,7 +97,7 @@ describe("ceph enrolment", () => {
     const f = fakeAdmin();
     const dev = fakeDevice();
     const stateDir = mkdtempSync(join(tmpdir(), "hwtotp-mfa-"));
-    await expect(enroll({ uid: "alice", serial: "hw-8", run: true, admin: f.admin({ FAKE_CHECK: "refuse" }), stateDir }, dev.ops)).rejects.toThrow(/refused the token's first pin/);
+    await expect(enrollCeph({ uid: "alice", serial: "hw-8", run: true, admin: f.admin({ FAKE_CHECK: "refuse" }), stateDir }, dev.ops)).rejects.toThrow(/refused the token's first pin/);
     expect(dev.slots.size).toBe(0);
     expect(f.calls().map((c) => c.args[c.args.indexOf("mfa") + 1])).toEqual(["list", "create", "check", "remove"]);
   });
@@ -104,13 +105,13 @@ describe("ceph enrolment", () => {
   it("refuses a serial the user already has, before touching the token", async () => {
     const f = fakeAdmin();
     const dev = fakeDevice();
-    await expect(enroll({ uid: "alice", serial: "taken", run: true, admin: f.admin() }, dev.ops)).rejects.toThrow(/already has a token with serial taken/);
+    await expect(enrollCeph({ uid: "alice", serial: "taken", run: true, admin: f.admin() }, dev.ops)).rejects.toThrow(/already has a token with serial taken/);
     expect(dev.slots.size).toBe(0);
   });
 
   it("without --run prints the exact command, the hex seed in CEPH_ARGS", async () => {
     const dev = fakeDevice();
-    const r = await enroll({ uid: "bob", serial: "hw-9", seedType: "hex", run: false, admin: new RadosgwAdmin() }, dev.ops);
+    const r = await enrollCeph({ uid: "bob", serial: "hw-9", seedType: "hex", run: false, admin: new RadosgwAdmin() }, dev.ops);
     const key = dev.slots.get("ceph-bob")!.key.toString("hex");
     expect(r.command).toBe(
       " CEPH_ARGS=--totp-seed=" + key + " radosgw-admin mfa create --uid=bob --totp-serial=hw-9 --totp-seed-type=hex --totp-seconds=30 --totp-window=2",

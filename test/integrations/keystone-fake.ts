@@ -217,7 +217,10 @@ export function fakeDevice(opts: { now?: () => number; skewS?: number; failAdd?:
       if (opts.failAdd) throw new Error("device full");
       if (slots.has(a.name)) throw new Error(`A slot named ${a.name} exists already.`);
       slots.set(a.name, a.key);
-      return { slot: { name: a.name } };
+      return { slot: { name: a.name, alg: "SHA1" as const, digits: 6, period: 30, touch: false } };
+    },
+    async list() {
+      return { slots: [...slots.keys()].map((name) => ({ name, alg: "SHA1" as const, digits: 6, period: 30, touch: false })), max: 32 };
     },
     async delete(name: string) {
       if (!slots.delete(name)) throw new Error(`No slot named ${name}.`);

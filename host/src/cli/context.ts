@@ -9,6 +9,7 @@ import { EXIT, HwtotpError, PinError, UsageError, exitCodeOf } from "../errors.t
 import { Session, type SessionOptions, TOUCH_TIMEOUT_MS } from "../session.ts";
 import { connectDaemon, defaultSocketPath, unsafePath } from "../daemon-client.ts";
 import { createLink } from "../link/index.ts";
+import type { DeviceAccess } from "../integrations/device.ts";
 
 export interface CommonOptions {
   /** --device: explicit address; bypasses the daemon. */
@@ -54,6 +55,11 @@ export async function withSession<T>(
     await session.close();
     trace("session closed");
   }
+}
+
+/** The token as the integrations reach it: each `session(fn)` is one withSession (the daemon, else the device). */
+export function deviceAccess(opts: CommonOptions): DeviceAccess {
+  return { session: (fn) => withSession(opts, (s) => fn(s)) };
 }
 
 /** HWTOTP_TRACE=1: time of each step of reaching the device, on stderr (for `npm run bench` work). */

@@ -2,20 +2,8 @@
 // the work is in host/src/integrations/ceph/. Without --run, the radosgw-admin command is printed for a
 // Ceph admin host; with --run it is run here (radosgw-admin on PATH, --conf passed through).
 import type { Command } from "commander";
-import { EXIT, HwtotpError, UsageError } from "../../errors.ts";
-import { addCommonOptions, type CommonOptions, output, say, withSession } from "../context.ts";
-import { dispenseForCli, pickMfaSlot } from "./s3.ts";
-
-/** Exit code when RGW refused a pin or radosgw-admin failed (errors.ts EXIT.CEPH). */
-export const CEPH_EXIT_REFUSED = EXIT.CEPH;
-
-export class CephCliError extends HwtotpError {
-  constructor(message: string, code = "E_CEPH") {
-    super(message);
-    this.exitCode = CEPH_EXIT_REFUSED;
-    this.code = code;
-  }
-}
+import { UsageError } from "../../errors.ts";
+import { addCommonOptions, type CommonOptions, deviceAccess, output, say } from "../context.ts";
 
 interface AdminCliOptions extends CommonOptions {
   uid: string;
@@ -41,17 +29,6 @@ function addAdminOptions(cmd: Command): Command {
 async function admin(o: AdminCliOptions) {
   const { RadosgwAdmin } = await import("../../integrations/ceph/radosgw-admin.ts");
   return new RadosgwAdmin({ conf: o.conf });
-}
-
-/** Runs fn, turning radosgw-admin failures into the Ceph exit code. */
-async function cephErrors<T>(fn: () => Promise<T>): Promise<T> {
-  const { RadosgwAdminError } = await import("../../integrations/ceph/radosgw-admin.ts");
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof RadosgwAdminError) throw new CephCliError(e.message, e.code);
-    throw e;
-  }
 }
 
 function int(v: string | undefined, what: string): number | undefined {
@@ -86,10 +63,10 @@ export function register(program: Command): void {
         .option("--force", "replace a token the user already has under this serial"),
     ),
   ).action(async (o: EnrollCliOptions) => {
-    const { enroll } = await import("../../integrations/ceph/enroll.ts");
+    const { enrollCeph } = await import("../../integrations/ceph/enroll.ts");
+    const { perCall } = await import("../../integrations/device.ts");
     const adm = await admin(o);
-    const r = await cephErrors(() =>
-      enroll(
+    const r = await enrollCeph(
         {
           uid: o.uid,
           serial: o.serial,
@@ -103,12 +80,7 @@ export function register(program: Command): void {
           force: o.force,
           onStep: say,
         },
-        {
-          add: (a) => withSession(o, (s) => s.add(a)),
-          delete: (n) => withSession(o, (s) => s.delete(n)),
-          readCode: (n) => withSession(o, (s) => s.code(n)).then((d) => d.codes[0]),
-        },
-      ),
+        perCall(deviceAccess(o)),
     );
     output(o, r, () => {
       if (r.command) {
@@ -126,21 +98,15 @@ export function register(program: Command): void {
       addSlotOptions(ceph.command("check").description("check a fresh pin from the token with RGW (radosgw-admin mfa check)")),
     ),
   ).action(async (o: AdminCliOptions) => {
-    const { printableCommand } = await import("../../integrations/ceph/radosgw-admin.ts");
-    const adm = await admin(o);
-    const pin = await dispenseForCli(o);
-    if (!o.run) {
-      const args = ["mfa", "check", "--uid=" + o.uid, "--totp-serial=" + pin.serial];
-      output(o, { serial: pin.serial, step: pin.step, command: printableCommand(adm, args, ["--totp-pin=" + pin.pin]) }, () => {
+    const { checkMfaPin } = await import("../../integrations/ceph/mfa.ts");
+    const { pin, command } = await checkMfaPin(deviceAccess(o), await admin(o), { name: o.name, serial: o.serial, uid: o.uid, run: !!o.run, onWait: say });
+    if (command !== undefined) {
+      output(o, { serial: pin.serial, step: pin.step, command }, () => {
         say("Run within " + Math.floor(pin.left) + " s (the pin is for step " + pin.step + " only):");
-        return printableCommand(adm, args, ["--totp-pin=" + pin.pin]);
+        return command;
       });
       return;
     }
-    const ok = await cephErrors(() => adm.check(o.uid, pin.serial, pin.pin));
-    const { notePinUsed, defaultStateDir } = await import("../../integrations/ceph/pin-dispenser.ts");
-    await notePinUsed(defaultStateDir(), pin);
-    if (!ok) throw new CephCliError("RGW refused the pin for " + pin.serial + " (wrong, replayed, throttled, or the token has drifted: try `hwtotp ceph resync`).", "E_MFA_REFUSED");
     output(o, { ok: true, serial: pin.serial, step: pin.step }, () => "ok");
   });
 
@@ -151,30 +117,19 @@ export function register(program: Command): void {
       ),
     ),
   ).action(async (o: AdminCliOptions) => {
-    const { resyncCodes } = await import("../../clock/index.ts");
-    const { serialOf, noteResync, defaultStateDir } = await import("../../integrations/ceph/pin-dispenser.ts");
-    const { printableCommand } = await import("../../integrations/ceph/radosgw-admin.ts");
-    const adm = await admin(o);
-    const { name } = await pickMfaSlot(o);
-    const [p] = await withSession(o, (s) =>
-      resyncCodes(s, { name, onWait: (sec) => say("Waiting " + sec.toFixed(1) + " s for the next step…") }),
-    );
-    const serial = serialOf({ name, serial: p.serial, code: null, step: p.step, left: 0, period: p.period, touch: false }, o.serial);
-    const args = ["mfa", "resync", "--uid=" + o.uid, "--totp-serial=" + serial];
-    const pins = ["--totp-pin=" + p.codes[0], "--totp-pin=" + p.codes[1]];
-    if (!o.run) {
-      await noteResync(defaultStateDir(), serial, p.step + 1, null);
-      output(o, { serial, step: p.step, command: printableCommand(adm, args, pins) }, () => {
+    const { resyncMfa } = await import("../../integrations/ceph/mfa.ts");
+    const onWait = (sec: number) => say("Waiting " + sec.toFixed(1) + " s for the next step…");
+    const r = await resyncMfa(deviceAccess(o), await admin(o), { name: o.name, serial: o.serial, uid: o.uid, run: !!o.run, onWait });
+    if (r.command !== undefined) {
+      const command = r.command;
+      output(o, { serial: r.serial, step: r.step, command }, () => {
         say("Run this soon on a Ceph admin host (RGW looks for the two pins near its current time):");
-        return printableCommand(adm, args, pins);
+        return command;
       });
       return;
     }
-    await cephErrors(() => adm.resync(o.uid, serial, p.codes[0], p.codes[1]));
-    const entry = await cephErrors(() => adm.get(o.uid, serial));
-    await noteResync(defaultStateDir(), serial, p.step + 1, entry ? entry.timeOfs : null);
-    output(o, { serial, step: p.step, timeOfs: entry?.timeOfs ?? null }, () =>
-      "Resynced " + serial + " for user " + o.uid + (entry ? " (RGW's offset for it is now " + entry.timeOfs + " s)." : "."),
+    output(o, { serial: r.serial, step: r.step, timeOfs: r.timeOfs ?? null }, () =>
+      "Resynced " + r.serial + " for user " + o.uid + (r.timeOfs !== null && r.timeOfs !== undefined ? " (RGW's offset for it is now " + r.timeOfs + " s)." : "."),
     );
   });
 }

@@ -1,6 +1,6 @@
 // hwtotp code [NAME]: the current code of one slot (on stdout alone, seconds left on stderr) or of all.
 import type { Command } from "commander";
-import { addCommonOptions, type CommonOptions, output, say, withSession } from "../context.ts";
+import { addCommonOptions, type CommonOptions, deviceAccess, output, say, withSession } from "../context.ts";
 import { UsageError } from "../../errors.ts";
 import { checkName } from "../../../../protocol/index.ts";
 
@@ -12,7 +12,16 @@ export function register(program: Command): void {
       .description("show current codes, computed on the device at the device's clock")
       .option("--mfa-header <slot>", "print \"SERIAL PIN\" for S3's x-amz-mfa: a pin never handed out before (Ceph issue)"),
   ).action(async (name: string | undefined, opts: CommonOptions & { mfaHeader?: string }) => {
-    if (opts.mfaHeader !== undefined) return (await import("./s3.ts")).printMfaHeader(opts.mfaHeader, opts);
+    if (opts.mfaHeader !== undefined) {
+      // "SERIAL PIN" (stdout alone) for clients that set x-amz-mfa: a pin never handed out before.
+      const { dispenseMfaPin } = await import("../../integrations/ceph/mfa.ts");
+      const pin = await dispenseMfaPin(deviceAccess(opts), { name: opts.mfaHeader, onWait: say });
+      output(opts, { serial: pin.serial, pin: pin.pin, header: pin.header, step: pin.step, left: pin.left }, () => {
+        say(pin.serial + ": " + Math.floor(pin.left) + " s left (step " + pin.step + "); this pin serves one request.");
+        return pin.header;
+      });
+      return;
+    }
     if (name !== undefined) {
       const bad = checkName(name, "slot name");
       if (bad) throw new UsageError(bad);

@@ -1,7 +1,7 @@
 // hwtotp exec [--name NAME] -- CMD ARGS…: runs CMD with OS_PASSCODE set to a fresh code (never on argv,
 // never printed), passing stdio and CMD's exit code through.
 import type { Command } from "commander";
-import { addCommonOptions, type CommonOptions, say, withSession } from "../context.ts";
+import { addCommonOptions, type CommonOptions, deviceAccess, say, withSession } from "../context.ts";
 import { DEFAULT_MIN_LEFT, freshCode, runChild } from "../../exec.ts";
 import { UsageError } from "../../errors.ts";
 
@@ -29,7 +29,8 @@ export function register(program: Command): void {
     if (!(minLeft >= 0 && minLeft <= 60)) throw new UsageError("--min-left must be a number of seconds from 0 to 60.");
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(opts.env)) throw new UsageError("--env must be a variable name.");
     if (opts.tokenCache !== undefined) {
-      process.exitCode = await (await import("./keystone.ts")).execWithTokenCache(argv, { ...opts, tokenCache: opts.tokenCache });
+      const { execWithTokenCache } = await import("../../integrations/keystone/operations.ts");
+      process.exitCode = await execWithTokenCache(argv, { name: opts.name, tokenCache: opts.tokenCache }, deviceAccess(opts), say);
       return;
     }
     const [cmd, ...args] = argv;

@@ -1,19 +1,16 @@
 // Enrolment of a token for a Ceph RGW user (radosgw-admin mfa create, ../shared/facts/ceph.md): the seed is
 // made on the host, put into a slot that records the serial, registered with RGW (or the exact command
 // printed), then verified with `mfa check` and a pin from the device. On a failure after the seed went
-// into the token, both sides are rolled back so that they never disagree.
-import { randomBytes } from "node:crypto";
-import { checkName, type CodeInfo, type SlotInfo } from "../../../../protocol/index.ts";
+// into the token, both sides are rolled back (../rollback.ts) so that they never disagree, or the error
+// names what could not be undone.
+import { checkName, type SlotInfo } from "../../../../protocol/index.ts";
 import { HwtotpError, UsageError } from "../../errors.ts";
-import { encodeBase32, toHex } from "../../secret.ts";
-import { defaultStateDir, dispensePin, notePinUsed, noteResync } from "./pin-dispenser.ts";
+import { encodeBase32, generateKey, toHex } from "../../secret.ts";
+import type { SlotDevice } from "../device.ts";
+import { Rollback, type RollbackReport, errorCode, rollbackSentence, rolledBack } from "../rollback.ts";
+import { asCephError } from "./errors.ts";
+import { type Pin, defaultStateDir, dispensePin, notePinUsed, noteResync } from "./pin-dispenser.ts";
 import { RadosgwAdmin, checkSerial, checkUid, createArgs, printableCommand } from "./radosgw-admin.ts";
-
-export interface DeviceOps {
-  add(a: { name: string; key: string; alg: "SHA1"; digits: number; period: number; serial: string }): Promise<{ slot: SlotInfo }>;
-  delete(name: string): Promise<unknown>;
-  readCode(name?: string): Promise<CodeInfo>;
-}
 
 export interface EnrollOptions {
   uid: string;
@@ -44,7 +41,7 @@ export interface EnrollResult {
 
 /** `hwtotp-` and 8 random hex digits: RGW serials are per user; this one names the token, not the user. */
 export function defaultSerial(): string {
-  return "hwtotp-" + randomBytes(4).toString("hex");
+  return "hwtotp-" + toHex(generateKey(4));
 }
 
 export function defaultSlotName(uid: string): string {
@@ -70,56 +67,93 @@ export function checkEnrollOptions(o: EnrollOptions): Required<Pick<EnrollOption
   return { serial, name, seedType, period, window, digits };
 }
 
-export async function enroll(o: EnrollOptions, dev: DeviceOps): Promise<EnrollResult> {
-  const p = checkEnrollOptions(o);
-  const say = o.onStep ?? (() => {});
-  if (o.run) {
-    const existing = await o.admin.list(o.uid);
-    if (!o.force && existing.some((e) => e.serial === p.serial)) {
-      throw new UsageError("User " + o.uid + " already has a token with serial " + p.serial + "; pick another --serial (or --force to replace it).");
-    }
+/** A step after the seed went into the token failed and an undo step failed too: what is left is named. */
+export class PartialEnrollError extends HwtotpError {
+  /** What the rollback did and did not undo. */
+  readonly rollback: RollbackReport;
+  /** The code of the failure that started the rollback. */
+  readonly causeCode: string;
+  constructor(cause: unknown, rollback: RollbackReport) {
+    super(((cause instanceof Error ? cause.message : String(cause)).replace(/\.$/, "")) + "; " + rollbackSentence(rollback) + ".");
+    this.exitCode = cause instanceof HwtotpError ? cause.exitCode : this.exitCode;
+    this.code = "E_PARTIAL";
+    this.causeCode = errorCode(cause);
+    this.rollback = rollback;
   }
-  const key = Uint8Array.from(randomBytes(20));
-  let seed = p.seedType === "hex" ? toHex(key) : encodeBase32(key);
-  let slot: SlotInfo;
+}
+
+type Plan = ReturnType<typeof checkEnrollOptions>;
+
+/** Step 1 (with run): the user has no token under this serial yet, unless --force. */
+async function checkSerialFree(o: EnrollOptions, p: Plan): Promise<void> {
+  const existing = await o.admin.list(o.uid);
+  if (!o.force && existing.some((e) => e.serial === p.serial)) {
+    throw new UsageError("User " + o.uid + " already has a token with serial " + p.serial + "; pick another --serial (or --force to replace it).");
+  }
+}
+
+/** Step 2: a new seed into a slot that records the serial. Returns the key (the caller wipes it). */
+async function storeSeed(dev: SlotDevice, p: Plan, undo: Rollback): Promise<{ key: Uint8Array; slot: SlotInfo }> {
+  const key = generateKey(20);
   try {
-    slot = (await dev.add({ name: p.name, key: toHex(key), alg: "SHA1", digits: p.digits, period: p.period, serial: p.serial })).slot;
+    const slot = (await dev.add({ name: p.name, key: toHex(key), alg: "SHA1", digits: p.digits, period: p.period, serial: p.serial })).slot;
+    undo.add("slot " + p.name + " on the token", () => dev.delete(p.name));
+    return { key, slot };
   } catch (e) {
     key.fill(0);
-    seed = "";
     throw e;
   }
+}
+
+/** Step 3 (with run): RGW registers the seed under the serial (`mfa create`). */
+async function createRgwToken(o: EnrollOptions, p: Plan, seed: string, undo: Rollback): Promise<void> {
+  await o.admin.create({ uid: o.uid, serial: p.serial, seedType: p.seedType, seconds: p.period, window: p.window, seed });
+  undo.add("RGW token " + p.serial + " of user " + o.uid, () => o.admin.remove(o.uid, p.serial));
+}
+
+/** Step 4 (with run): RGW accepts a fresh pin from the token (`mfa check`); false when it refuses it. */
+async function checkFirstPin(o: EnrollOptions, p: Plan, dev: SlotDevice, say: (s: string) => void): Promise<boolean> {
+  const stateDir = o.stateDir ?? defaultStateDir();
+  // RGW keeps a serial's replay state across a create (facts/ceph.md): keep our index, reset the step.
+  await noteResync(stateDir, p.serial, -1, 0);
+  const readCode = (n?: string) => dev.code(n ?? p.name).then((d) => d.codes[0]);
+  const pin: Pin = await dispensePin({ name: p.name, serial: p.serial, readCode, stateDir: o.stateDir, onWait: (s, why) => say("Waiting " + s + " s: " + why + ".") });
+  const ok = await o.admin.check(o.uid, p.serial, pin.pin);
+  await notePinUsed(stateDir, pin);
+  return ok;
+}
+
+/** Enrols the token for the RGW user: seed → slot, then (with run) `mfa create` and a checked pin, else the command. */
+export async function enrollCeph(o: EnrollOptions, dev: SlotDevice): Promise<EnrollResult> {
+  const p = checkEnrollOptions(o);
+  const say = o.onStep ?? (() => {});
+  if (o.run) await checkSerialFree(o, p);
+  const undo = new Rollback();
+  const { key, slot } = await storeSeed(dev, p, undo);
+  let seed = p.seedType === "hex" ? toHex(key) : encodeBase32(key);
+  key.fill(0);
   say("Slot " + p.name + " holds the new seed (serial " + p.serial + ").");
-  const base = { uid: o.uid, serial: p.serial, seedType: p.seedType, seconds: p.period, window: p.window };
   if (!o.run) {
-    const command = printableCommand(o.admin, createArgs(base), ["--totp-seed=" + seed]);
-    key.fill(0);
+    const command = printableCommand(o.admin, createArgs({ uid: o.uid, serial: p.serial, seedType: p.seedType, seconds: p.period, window: p.window }), ["--totp-seed=" + seed]);
     seed = "";
     return { uid: o.uid, serial: p.serial, slot, verified: false, command };
   }
-  let created = false;
+  const refused = "RGW refused the token's first pin for " + p.serial + " (is the token's clock right? see `hwtotp time`)";
+  let pinRefused = false;
   try {
-    await o.admin.create({ ...base, seed });
-    key.fill(0);
-    seed = "";
-    created = true;
-    say("RGW registered serial " + p.serial + " for user " + o.uid + "; checking a pin from the token…");
-    // RGW keeps a serial's replay state across a create (facts/ceph.md): keep our index, reset the step.
-    await noteResync(o.stateDir ?? defaultStateDir(), p.serial, -1, 0);
-    const pin = await dispensePin({ name: p.name, serial: p.serial, readCode: dev.readCode, stateDir: o.stateDir, onWait: (s, why) => say("Waiting " + s + " s: " + why + ".") });
-    const ok = await o.admin.check(o.uid, p.serial, pin.pin);
-    await notePinUsed(o.stateDir ?? defaultStateDir(), pin);
-    if (!ok) {
-      throw new HwtotpError(
-        "RGW refused the token's first pin for " + p.serial + " (is the token's clock right? see `hwtotp time`); rolled back the slot and the RGW token.",
-      );
+    try {
+      await createRgwToken(o, p, seed, undo);
+    } finally {
+      seed = "";
     }
+    say("RGW registered serial " + p.serial + " for user " + o.uid + "; checking a pin from the token…");
+    pinRefused = !(await checkFirstPin(o, p, dev, say));
+    if (pinRefused) throw new HwtotpError(refused + ".");
     return { uid: o.uid, serial: p.serial, slot, verified: true };
   } catch (e) {
-    key.fill(0);
-    seed = "";
-    if (created) await o.admin.remove(o.uid, p.serial).catch(() => {});
-    await dev.delete(p.name).catch(() => {});
-    throw e;
+    const report = await undo.run();
+    const cause = asCephError(e);
+    if (!rolledBack(report)) throw new PartialEnrollError(cause, report);
+    throw pinRefused ? new HwtotpError(refused + "; rolled back the slot and the RGW token.") : cause;
   }
 }

@@ -3,27 +3,24 @@
 // then verified. Without the user's password (the default, `verify: "totp"`): a TOTP-only login, which
 // Keystone answers with a token (no rule yet) or an auth receipt (the rule wants the password too) when the
 // code is right, and with a bare 401 when it is not. With it (`verify: "password"`): password+TOTP works and
-// password alone no longer does. Any failure after the seed went into the token rolls back, so the token
-// and Keystone never disagree. Facts: ../shared/facts/keystone.md.
+// password alone no longer does. Any failure after the seed went into the token rolls back (../rollback.ts),
+// so the token and Keystone never disagree, or the error names what could not be undone.
+// Facts: ../shared/facts/keystone.md.
 
 import { encodeBase32, generateKey, toHex } from "../../secret.ts";
+import type { SlotDevice } from "../device.ts";
+import { Rollback, type RollbackReport, leftovers, rollbackSentence, rolledBack } from "../rollback.ts";
 import {
   KeystoneAuthError,
   KeystoneError,
   hasRule,
   readMfaOptions,
+  type IssuedToken,
   type KeystoneClient,
   type MfaOptions,
   type ProjectScope,
   type UserRef,
 } from "./client.ts";
-
-/** The part of the device session enrolment needs (host/src/session.ts's Session has it). */
-export interface EnrollDevice {
-  add(a: { name: string; key: string; alg?: "SHA1"; digits?: number; period?: number }): Promise<unknown>;
-  delete(name: string): Promise<unknown>;
-  code(name: string): Promise<{ codes: { name: string; code: string | null; left: number; step: number }[] }>;
-}
 
 /** Keystone's TOTP is fixed: SHA1, 6 digits, 30 s (facts page). */
 export const KEYSTONE_TOTP = { alg: "SHA1" as const, digits: 6, period: 30 };
@@ -41,18 +38,22 @@ export function checkKeystoneSecret(b32: string): string | null {
 }
 
 export class EnrollError extends Error {
-  /** What is left behind when a rollback step failed (empty when the rollback was clean). */
+  /** What is left behind when a rollback step failed, each with its error code (empty when nothing is). */
   readonly leftovers: string[];
-  constructor(message: string, leftovers: string[] = []) {
-    super(leftovers.length ? `${message} Rollback incomplete: ${leftovers.join("; ")}.` : message);
+  /** E_PARTIAL when a rollback step failed (something is left behind), else E_KEYSTONE. */
+  readonly code: string;
+  constructor(message: string, rollback?: RollbackReport) {
+    const clean = !rollback || rolledBack(rollback);
+    super(clean ? message : `${message.replace(/\.$/, "")}; ${rollbackSentence(rollback)}.`);
     this.name = "EnrollError";
-    this.leftovers = leftovers;
+    this.leftovers = rollback ? leftovers(rollback) : [];
+    this.code = clean ? "E_KEYSTONE" : "E_PARTIAL";
   }
 }
 
 export interface EnrollOptions {
   client: KeystoneClient;
-  device: EnrollDevice;
+  device: SlotDevice;
   /** Who logs in to do the enrolment (the user themself, or an admin enrolling someone). */
   caller: { user: UserRef; password: string; project?: ProjectScope };
   /** User to enrol (id, or name in the caller's domain); default: the caller. */
@@ -70,10 +71,13 @@ export interface EnrollOptions {
   credentialProject?: string;
   /** "auto": set rule+enable when the caller may, else warn; "require": fail (and roll back) if it cannot; "skip". */
   rules: "auto" | "require" | "skip";
+  /** Log in and read (user, project, credentials) but write nothing: every writing step is skipped. */
   dryRun?: boolean;
   log?: (s: string) => void;
   random?: (n: number) => Uint8Array;
 }
+
+type Verified = EnrollResult["verified"];
 
 export interface EnrollResult {
   dryRun: boolean;
@@ -107,7 +111,21 @@ export interface EnrollResult {
 
 const isId = (s: string) => /^[0-9a-f]{32}$/.test(s);
 
-async function deviceCode(device: EnrollDevice, slot: string): Promise<string> {
+/** What the steps share: the caller's token, whom we enrol, and where progress and undo steps go. */
+interface Run {
+  o: EnrollOptions;
+  client: KeystoneClient;
+  /** The caller's token. */
+  T: string;
+  target: { id: string; name: string; options: Record<string, unknown> };
+  method: "totp" | "password";
+  targetPassword: string | undefined;
+  log: (s: string) => void;
+  warnings: string[];
+  undo: Rollback;
+}
+
+async function deviceCode(device: SlotDevice, slot: string): Promise<string> {
   let r = await device.code(slot);
   let c = r.codes.find((x) => x.name === slot) ?? r.codes[0];
   // A code in its last second may reach Keystone in the next step; it is still accepted there (previous
@@ -121,235 +139,256 @@ async function deviceCode(device: EnrollDevice, slot: string): Promise<string> {
   return c.code;
 }
 
-/** Runs the enrolment. Progress sentences go to `log` (never a secret, a code or a password). */
-export async function enrollKeystone(o: EnrollOptions): Promise<EnrollResult> {
-  const log = o.log ?? (() => undefined);
-  const { client } = o;
-  const warnings: string[] = [];
-  const plan: string[] = [];
-
-  // 1. Log in as the caller.
-  let caller;
+/** Step 1: the caller logs in with a password. */
+async function logIn(o: EnrollOptions): Promise<IssuedToken> {
   try {
-    caller = await client.issueToken({ user: o.caller.user, password: o.caller.password, project: o.caller.project });
+    return await o.client.issueToken({ user: o.caller.user, password: o.caller.password, project: o.caller.project });
   } catch (err) {
     if (err instanceof KeystoneAuthError && err.needsMoreFactors) {
       throw new EnrollError("The enrolling account already needs a second factor; enrol as an admin (--os-cloud of an admin with --user-id) or use `hwtotp exec`.");
     }
     throw err;
   }
+}
+
+/** Step 2: whom we enrol (the caller, or the user named), with their options (MFA rules). */
+async function findTarget(o: EnrollOptions, T: string, caller: IssuedToken): Promise<Run["target"]> {
+  const { client } = o;
+  if (o.targetUser !== undefined && o.targetUser !== caller.user.id && o.targetUser !== caller.user.name) {
+    let u = null;
+    try {
+      u = await client.getUser(T, o.targetUser);
+    } catch (err) {
+      if (!(err instanceof KeystoneError) || err.status !== 404 || isId(o.targetUser)) throw err;
+    }
+    u ??= await client.findUser(T, o.targetUser, caller.user.domainId ?? "default");
+    if (!u) throw new EnrollError(`Keystone has no user "${o.targetUser}".`);
+    return { id: u.id, name: u.name, options: u.options };
+  }
+  const target = { id: caller.user.id, name: caller.user.name, options: {} as Record<string, unknown> };
+  try {
+    target.options = (await client.getUser(T, caller.user.id)).options;
+  } catch (err) {
+    if (!(err instanceof KeystoneError) || err.status !== 403) throw err;
+  }
+  return target;
+}
+
+/** Step 3: the id of the project the credential is attached to, or null. */
+async function credentialProject(o: EnrollOptions, T: string, caller: IssuedToken): Promise<string | null> {
+  const p = o.credentialProject;
+  if (p === undefined) return null;
+  if (caller.project && (p === caller.project.id || p === caller.project.name)) return caller.project.id;
+  if (isId(p)) return p;
+  const found = await o.client.findProject(T, p);
+  if (!found) throw new EnrollError(`Keystone has no project "${p}" that you can see.`);
+  return found.id;
+}
+
+/** Step 4: the target's other TOTP credentials (Keystone accepts a code of any of them); 0 when we may not look. */
+async function otherTotpCredentials(r: Run): Promise<number> {
+  let others = 0;
+  try {
+    others = (await r.client.listTotpCredentials(r.T, r.target.id)).length;
+  } catch (err) {
+    if (!(err instanceof KeystoneError) || err.status !== 403) throw err;
+  }
+  if (others > 0) {
+    r.warnings.push(`${r.target.name} already has ${others} TOTP credential(s); Keystone accepts a code from any of them. Delete the old ones (openstack credential list --type totp) if they are no longer wanted.`);
+  }
+  return others;
+}
+
+/** The steps this run takes, as words (the result's `plan`). */
+function planOf(r: Run, projectId: string | null, wantRules: boolean): string[] {
+  const { target, method, o } = r;
+  const plan = [
+    `generate a ${SEED_BYTES}-byte seed on this host (upper-case base32, ${SEED_BYTES * 8} bits)`,
+    `store it in the token as slot "${o.slot}" (SHA1, 6 digits, 30 s)`,
+    `register it with Keystone as a totp credential of ${target.name} (${target.id})${projectId ? ` in project ${projectId}` : ""}`,
+    method === "password"
+      ? `verify: password + a code from the token logs ${target.name} in${r.targetPassword === undefined ? ` (needs ${target.name}'s password)` : ""}`
+      : `verify without ${target.name}'s password: Keystone accepts a code from the token in a TOTP-only login (a token or an auth receipt; a wrong code gets neither)`,
+  ];
+  if (wantRules) plan.push(`set ${target.name}'s rule [password, totp] and enable multi-factor auth (PATCH /v3/users/${target.id})`);
+  if (o.rules !== "skip") {
+    plan.push(method === "password" ? "verify: password alone is now refused" : "verify: a code alone now gets an auth receipt that still asks for the password (the rule is enforced)");
+  }
+  return plan;
+}
+
+/** Step 5: a new seed into the token. Returns its base32 form for Keystone. From here on, failures roll back. */
+async function storeSeed(r: Run): Promise<string> {
+  const key = (r.o.random ?? generateKey)(SEED_BYTES);
+  const secret = keystoneBase32(key);
+  const bad = checkKeystoneSecret(secret);
+  if (bad) throw new EnrollError(bad);
+  try {
+    await r.o.device.add({ name: r.o.slot, key: toHex(key), ...KEYSTONE_TOTP });
+  } finally {
+    key.fill(0);
+  }
+  r.undo.add(`slot "${r.o.slot}" on the token`, () => r.o.device.delete(r.o.slot));
+  r.log(`Stored a new seed in the token as "${r.o.slot}".`);
+  return secret;
+}
+
+/** Step 6: the seed as the target's totp credential. */
+async function registerCredential(r: Run, secret: string, projectId: string | null): Promise<string> {
+  const cred = await r.client.createTotpCredential(r.T, { userId: r.target.id, projectId: projectId ?? undefined, secretBase32: secret });
+  r.undo.add(`credential ${cred.id} in Keystone`, () => r.client.deleteCredential(r.T, cred.id));
+  r.log(`Registered TOTP credential ${cred.id} for ${r.target.name}.`);
+  return cred.id;
+}
+
+const HINT_401 = " (is the token's clock right and not ahead — `hwtotp time sync` — and is `totp` in [auth] methods of keystone.conf?)";
+
+/** A password+TOTP login of the target with a code from the token (its token revoked at once). */
+async function verifyMfa(r: Run, when: string): Promise<void> {
+  try {
+    const t = await r.client.issueMfaToken({ user: { id: r.target.id }, password: r.targetPassword!, passcode: await deviceCode(r.o.device, r.o.slot) });
+    await r.client.revokeToken(r.T, t.token).catch(() => undefined);
+  } catch (err) {
+    const hint = err instanceof KeystoneAuthError ? HINT_401 : "";
+    throw new Error(`password + a code from the token did not log ${r.target.name} in ${when}${hint}: ${(err as Error).message}`);
+  }
+}
+
+/** A TOTP-only login: "token" (logged in: no rule asks for more), or "receipt" (right code, more factors wanted). */
+async function verifyCode(r: Run, when: string): Promise<{ outcome: "token" | "receipt"; required: string[][] }> {
+  const passcode = await deviceCode(r.o.device, r.o.slot);
+  try {
+    const t = await r.client.issueToken({ user: { id: r.target.id }, passcode });
+    await r.client.revokeToken(r.T, t.token).catch(() => undefined);
+    return { outcome: "token", required: [] };
+  } catch (err) {
+    if (err instanceof KeystoneAuthError && err.receipt) return { outcome: "receipt", required: err.requiredAuthMethods };
+    const hint = err instanceof KeystoneAuthError ? HINT_401 : "";
+    throw new Error(`Keystone refused a code from the token for ${r.target.name} ${when}${hint}: ${(err as Error).message}`);
+  }
+}
+
+/** Step 7: Keystone accepts a code from the token (password+TOTP, or TOTP alone). */
+async function verifyRegistered(r: Run): Promise<void> {
+  if (r.method === "password") {
+    await verifyMfa(r, "after registration");
+    r.log(`Verified: password + token code logs ${r.target.name} in.`);
+  } else {
+    const v = await verifyCode(r, "after registration");
+    r.log(`Verified: Keystone accepts a code from the token for ${r.target.name} (TOTP-only login: ${v.outcome === "token" ? "a token, revoked at once" : "an auth receipt"}).`);
+  }
+}
+
+/** Step 8: rule [password, totp] + enable, when the caller may; else a warning (or, with rules "require", a failure). */
+async function setRule(r: Run, before: MfaOptions): Promise<EnrollResult["mfa"]> {
+  const rules = hasRule(before.rules, MFA_RULE) ? before.rules : [...before.rules, MFA_RULE];
+  try {
+    const after = await r.client.setMfaOptions(r.T, r.target.id, { rules, enabled: true });
+    r.undo.add(`MFA options of ${r.target.name}`, () => r.client.setMfaOptions(r.T, r.target.id, before));
+    r.log(`Set ${r.target.name}'s MFA rule [password, totp] and enabled MFA.`);
+    return { before, after, changed: true };
+  } catch (err) {
+    if (!(err instanceof KeystoneError) || (err.status !== 403 && err.status !== 401) || r.o.rules === "require") throw err;
+    const note = `You may not change ${r.target.name}'s MFA options; ask an admin to run: openstack user set --multi-factor-auth-rule password,totp --enable-multi-factor-auth ${r.target.id}`;
+    r.warnings.push(note);
+    return { before, after: before, changed: false, note };
+  }
+}
+
+/** Step 9: with the rule in force, password+TOTP still works and password alone (or a code alone) does not. */
+async function verifyEnforced(r: Run): Promise<Pick<Verified, "passwordOnly" | "totpOnly" | "requiredAuthMethods">> {
+  let passwordOnly: Verified["passwordOnly"] = "not-checked";
+  let totpOnly: Verified["totpOnly"] = "not-checked";
+  let required: string[][] = [];
+  if (r.method === "password") {
+    await verifyMfa(r, "once MFA was enabled");
+    const p = await r.client.probePasswordOnly({ id: r.target.id }, r.targetPassword!);
+    passwordOnly = p.outcome;
+    required = p.requiredAuthMethods;
+  } else {
+    const v = await verifyCode(r, "once MFA was enabled");
+    totpOnly = v.outcome;
+    required = v.required;
+  }
+  return { passwordOnly, totpOnly, requiredAuthMethods: required };
+}
+
+/** What the enforcement check found, as progress or (loud) warnings. */
+function reportEnforcement(r: Run, v: Pick<Verified, "passwordOnly" | "totpOnly" | "requiredAuthMethods">): void {
+  const name = r.target.name;
+  if (v.passwordOnly === "refused-mfa") r.log(`Verified: password alone is refused for ${name}.`);
+  else if (v.totpOnly === "receipt") {
+    r.log(`Verified: a code alone gets an auth receipt; Keystone still wants ${JSON.stringify(v.requiredAuthMethods)} for ${name}.`);
+    for (const rule of v.requiredAuthMethods.filter((x) => !x.includes("totp"))) {
+      r.warnings.push(`${name.toUpperCase()} CAN LOG IN WITHOUT THE TOKEN: rule ${JSON.stringify(rule)} needs no totp. Remove it (openstack user set --multi-factor-auth-rule … replaces the rules).`);
+    }
+  } else if (r.method === "password") {
+    r.warnings.push(
+      `PASSWORD ALONE STILL LOGS ${name.toUpperCase()} IN: Keystone does not enforce the rule. ` +
+        "Most likely `totp` is missing from [auth] methods in keystone.conf (it is not in the default); add it and restart Keystone.",
+    );
+  } else {
+    r.warnings.push(`A CODE ALONE LOGS ${name.toUpperCase()} IN: Keystone does not enforce the rule [password, totp] it holds for this user.`);
+  }
+}
+
+/** Runs a step that comes after the seed went into the token: on a failure, rolls back and says so truthfully. */
+async function undoable<T>(r: Run, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    const report = await r.undo.run(r.log);
+    const msg = err instanceof Error ? err.message : String(err);
+    throw rolledBack(report) ? new EnrollError(`Enrolment failed and was rolled back: ${msg}`) : new EnrollError(`Enrolment failed: ${msg}`, report);
+  }
+}
+
+/**
+ * Runs the enrolment. Progress sentences go to `log` (never a secret, a code or a password). With `dryRun`
+ * the same steps run up to the first write (login, lookups), and the writing steps are skipped.
+ */
+export async function enrollKeystone(o: EnrollOptions): Promise<EnrollResult> {
+  const dryRun = !!o.dryRun;
+  const caller = await logIn(o);
   const T = caller.token;
   try {
-    // 2. Whom we enrol.
-    let target = { id: caller.user.id, name: caller.user.name, options: {} as Record<string, unknown> };
-    if (o.targetUser !== undefined && o.targetUser !== caller.user.id && o.targetUser !== caller.user.name) {
-      let u = null;
-      try {
-        u = await client.getUser(T, o.targetUser);
-      } catch (err) {
-        if (!(err instanceof KeystoneError) || err.status !== 404 || isId(o.targetUser)) throw err;
-      }
-      u ??= await client.findUser(T, o.targetUser, caller.user.domainId ?? "default");
-      if (!u) throw new EnrollError(`Keystone has no user "${o.targetUser}".`);
-      target = { id: u.id, name: u.name, options: u.options };
-    } else {
-      try {
-        const u = await client.getUser(T, caller.user.id);
-        target.options = u.options;
-      } catch (err) {
-        if (!(err instanceof KeystoneError) || err.status !== 403) throw err;
-      }
-    }
+    const target = await findTarget(o, T, caller);
     const self = target.id === caller.user.id;
-    const method = o.verify ?? "totp";
-    const targetPassword = o.targetPassword ?? (self ? o.caller.password : undefined);
-    if (method === "password" && targetPassword === undefined && !o.dryRun) {
+    const r: Run = {
+      o, client: o.client, T, target, method: o.verify ?? "totp", targetPassword: o.targetPassword ?? (self ? o.caller.password : undefined),
+      log: o.log ?? (() => undefined), warnings: [], undo: new Rollback(),
+    };
+    if (r.method === "password" && r.targetPassword === undefined && !dryRun) {
       throw new EnrollError(`Verifying the enrolment with a password login needs ${target.name}'s password (--user-password, or HWTOTP_KEYSTONE_USER_PASSWORD); the default check (--verify totp) needs none.`);
     }
     const before = readMfaOptions(target.options);
-
-    // 3. Credential project.
-    let projectId: string | null = null;
-    if (o.credentialProject !== undefined) {
-      const p = o.credentialProject;
-      if (caller.project && (p === caller.project.id || p === caller.project.name)) projectId = caller.project.id;
-      else if (isId(p)) projectId = p;
-      else {
-        const found = await client.findProject(T, p);
-        if (!found) throw new EnrollError(`Keystone has no project "${p}" that you can see.`);
-        projectId = found.id;
-      }
-    }
-
-    // 4. Existing TOTP credentials: Keystone accepts a code of any of them.
-    let others = 0;
-    try {
-      others = (await client.listTotpCredentials(T, target.id)).length;
-    } catch (err) {
-      if (!(err instanceof KeystoneError) || err.status !== 403) throw err;
-    }
-    if (others > 0) {
-      warnings.push(`${target.name} already has ${others} TOTP credential(s); Keystone accepts a code from any of them. Delete the old ones (openstack credential list --type totp) if they are no longer wanted.`);
-    }
-
+    const projectId = await credentialProject(o, T, caller);
+    const others = await otherTotpCredentials(r);
     const wantRules = o.rules !== "skip" && !(before.enabled && hasRule(before.rules, MFA_RULE));
-    plan.push(`generate a ${SEED_BYTES}-byte seed on this host (upper-case base32, ${SEED_BYTES * 8} bits)`);
-    plan.push(`store it in the token as slot "${o.slot}" (SHA1, 6 digits, 30 s)`);
-    plan.push(`register it with Keystone as a totp credential of ${target.name} (${target.id})${projectId ? ` in project ${projectId}` : ""}`);
-    if (method === "password") {
-      plan.push(`verify: password + a code from the token logs ${target.name} in${targetPassword === undefined ? ` (needs ${target.name}'s password)` : ""}`);
-    } else {
-      plan.push(`verify without ${target.name}'s password: Keystone accepts a code from the token in a TOTP-only login (a token or an auth receipt; a wrong code gets neither)`);
-    }
-    if (wantRules) plan.push(`set ${target.name}'s rule [password, totp] and enable multi-factor auth (PATCH /v3/users/${target.id})`);
-    if (o.rules !== "skip") {
-      plan.push(method === "password" ? "verify: password alone is now refused" : "verify: a code alone now gets an auth receipt that still asks for the password (the rule is enforced)");
-    }
-
-    const empty = { dryRun: !!o.dryRun, slot: o.slot, user: { id: target.id, name: target.name }, projectId, otherTotpCredentials: others };
-    if (o.dryRun) {
-      return {
-        ...empty, credentialId: null, mfa: { before, after: before, changed: false },
-        verified: { method, codeAccepted: false, mfaLogin: false, totpOnly: "not-checked", passwordOnly: "not-checked", requiredAuthMethods: [], weakRules: [] }, warnings, plan,
-      };
-    }
-
-    // 5. Seed → token. From here on, failures roll back.
-    const key = (o.random ?? generateKey)(SEED_BYTES);
-    const secret = keystoneBase32(key);
-    const bad = checkKeystoneSecret(secret);
-    if (bad) throw new EnrollError(bad);
-    try {
-      await o.device.add({ name: o.slot, key: toHex(key), ...KEYSTONE_TOTP });
-    } finally {
-      key.fill(0);
-    }
-    log(`Stored a new seed in the token as "${o.slot}".`);
-
-    const undo: { what: string; run: () => Promise<unknown> }[] = [{ what: `slot "${o.slot}" on the token`, run: () => o.device.delete(o.slot) }];
-    const rollback = async (why: unknown): Promise<never> => {
-      const left: string[] = [];
-      for (const u of undo.reverse()) {
-        try {
-          await u.run();
-          log(`Rolled back: ${u.what}.`);
-        } catch (e) {
-          left.push(`${u.what} (${(e as Error).message})`);
-        }
-      }
-      const msg = why instanceof Error ? why.message : String(why);
-      throw new EnrollError(`Enrolment failed and was rolled back: ${msg}`, left);
+    const plan = planOf(r, projectId, wantRules);
+    const result = (credentialId: string | null, mfa: EnrollResult["mfa"], verified: Verified): EnrollResult => ({
+      dryRun, slot: o.slot, user: { id: target.id, name: target.name }, projectId, otherTotpCredentials: others, credentialId, mfa, verified, warnings: r.warnings, plan,
+    });
+    const unchecked: Verified = {
+      method: r.method, codeAccepted: false, mfaLogin: false, totpOnly: "not-checked", passwordOnly: "not-checked", requiredAuthMethods: [], weakRules: [],
     };
+    if (dryRun) return result(null, { before, after: before, changed: false }, unchecked);
 
-    let credentialId: string;
-    try {
-      const cred = await client.createTotpCredential(T, { userId: target.id, projectId: projectId ?? undefined, secretBase32: secret });
-      credentialId = cred.id;
-      undo.push({ what: `credential ${cred.id} in Keystone`, run: () => client.deleteCredential(T, cred.id) });
-      log(`Registered TOTP credential ${cred.id} for ${target.name}.`);
-    } catch (err) {
-      return rollback(err);
+    const secret = await storeSeed(r);
+    const credentialId = await undoable(r, () => registerCredential(r, secret, projectId));
+    await undoable(r, () => verifyRegistered(r));
+    const mfa = wantRules ? await undoable(r, () => setRule(r, before)) : { before, after: before, changed: false };
+    let enforced: Pick<Verified, "passwordOnly" | "totpOnly" | "requiredAuthMethods"> = { passwordOnly: "not-checked", totpOnly: "not-checked", requiredAuthMethods: [] };
+    if (o.rules !== "skip" && mfa.after.enabled && hasRule(mfa.after.rules, MFA_RULE)) {
+      enforced = await undoable(r, () => verifyEnforced(r));
+      reportEnforcement(r, enforced);
     }
-
-    const hint401 = " (is the token's clock right and not ahead — `hwtotp time sync` — and is `totp` in [auth] methods of keystone.conf?)";
-    const verifyMfa = async (when: string) => {
-      try {
-        const t = await client.issueMfaToken({ user: { id: target.id }, password: targetPassword!, passcode: await deviceCode(o.device, o.slot) });
-        await client.revokeToken(T, t.token).catch(() => undefined);
-      } catch (err) {
-        const hint = err instanceof KeystoneAuthError ? hint401 : "";
-        throw new Error(`password + a code from the token did not log ${target.name} in ${when}${hint}: ${(err as Error).message}`);
-      }
-    };
-    /** A TOTP-only login: "token" (logged in: no rule asks for more), or "receipt" (right code, more factors wanted). */
-    const verifyCode = async (when: string): Promise<{ outcome: "token" | "receipt"; required: string[][] }> => {
-      const passcode = await deviceCode(o.device, o.slot);
-      try {
-        const t = await client.issueToken({ user: { id: target.id }, passcode });
-        await client.revokeToken(T, t.token).catch(() => undefined);
-        return { outcome: "token", required: [] };
-      } catch (err) {
-        if (err instanceof KeystoneAuthError && err.receipt) return { outcome: "receipt", required: err.requiredAuthMethods };
-        const hint = err instanceof KeystoneAuthError ? hint401 : "";
-        throw new Error(`Keystone refused a code from the token for ${target.name} ${when}${hint}: ${(err as Error).message}`);
-      }
-    };
-    try {
-      if (method === "password") {
-        await verifyMfa("after registration");
-        log(`Verified: password + token code logs ${target.name} in.`);
-      } else {
-        const v = await verifyCode("after registration");
-        log(`Verified: Keystone accepts a code from the token for ${target.name} (TOTP-only login: ${v.outcome === "token" ? "a token, revoked at once" : "an auth receipt"}).`);
-      }
-    } catch (err) {
-      return rollback(err);
-    }
-
-    // 6. Rule + enable, when the caller may.
-    let after = before;
-    let changed = false;
-    let note: string | undefined;
-    if (wantRules) {
-      const rules = hasRule(before.rules, MFA_RULE) ? before.rules : [...before.rules, MFA_RULE];
-      try {
-        after = await client.setMfaOptions(T, target.id, { rules, enabled: true });
-        changed = true;
-        undo.push({ what: `MFA options of ${target.name}`, run: () => client.setMfaOptions(T, target.id, before) });
-        log(`Set ${target.name}'s MFA rule [password, totp] and enabled MFA.`);
-      } catch (err) {
-        if (!(err instanceof KeystoneError) || (err.status !== 403 && err.status !== 401) || o.rules === "require") return rollback(err);
-        note = `You may not change ${target.name}'s MFA options; ask an admin to run: openstack user set --multi-factor-auth-rule password,totp --enable-multi-factor-auth ${target.id}`;
-        warnings.push(note);
-      }
-    }
-
-    // 7. With the rule in force: password+TOTP still works, password alone must not.
-    let passwordOnly: EnrollResult["verified"]["passwordOnly"] = "not-checked";
-    let totpOnly: EnrollResult["verified"]["totpOnly"] = "not-checked";
-    let required: string[][] = [];
-    if (o.rules !== "skip" && after.enabled && hasRule(after.rules, MFA_RULE)) {
-      try {
-        if (method === "password") {
-          await verifyMfa("once MFA was enabled");
-          const p = await client.probePasswordOnly({ id: target.id }, targetPassword!);
-          passwordOnly = p.outcome;
-          required = p.requiredAuthMethods;
-        } else {
-          const v = await verifyCode("once MFA was enabled");
-          totpOnly = v.outcome;
-          required = v.required;
-        }
-      } catch (err) {
-        return rollback(err);
-      }
-      if (passwordOnly === "refused-mfa") log(`Verified: password alone is refused for ${target.name}.`);
-      else if (totpOnly === "receipt") {
-        log(`Verified: a code alone gets an auth receipt; Keystone still wants ${JSON.stringify(required)} for ${target.name}.`);
-        for (const r of required.filter((r) => !r.includes("totp"))) {
-          warnings.push(`${target.name.toUpperCase()} CAN LOG IN WITHOUT THE TOKEN: rule ${JSON.stringify(r)} needs no totp. Remove it (openstack user set --multi-factor-auth-rule … replaces the rules).`);
-        }
-      } else if (method === "password") {
-        warnings.push(
-          `PASSWORD ALONE STILL LOGS ${target.name.toUpperCase()} IN: Keystone does not enforce the rule. ` +
-            "Most likely `totp` is missing from [auth] methods in keystone.conf (it is not in the default); add it and restart Keystone.",
-        );
-      } else {
-        warnings.push(`A CODE ALONE LOGS ${target.name.toUpperCase()} IN: Keystone does not enforce the rule [password, totp] it holds for this user.`);
-      }
-    }
-    await client.revokeToken(T, T).catch(() => undefined);
-    return {
-      ...empty, credentialId, mfa: { before, after, changed, note },
-      verified: {
-        method, codeAccepted: true, mfaLogin: method === "password", totpOnly, passwordOnly, requiredAuthMethods: required,
-        weakRules: totpOnly === "receipt" ? required.filter((r) => !r.includes("totp")) : [],
-      },
-      warnings, plan,
-    };
-  } catch (err) {
-    await client.revokeToken(T, T).catch(() => undefined);
-    throw err;
+    return result(credentialId, mfa, {
+      ...unchecked, ...enforced, codeAccepted: true, mfaLogin: r.method === "password",
+      weakRules: enforced.totpOnly === "receipt" ? enforced.requiredAuthMethods.filter((x) => !x.includes("totp")) : [],
+    });
+  } finally {
+    await o.client.revokeToken(T, T).catch(() => undefined);
   }
 }
 
