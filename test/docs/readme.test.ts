@@ -33,7 +33,7 @@ function relativeFile(target: string): string | null {
 describe("linkTargets", () => {
   it("finds inline and reference links, and none inside code", () => {
     const text = [
-      "See [cli](docs/cli.md#exit-codes) and [a title](x.md \"t\"), [web](https://example.org), [here](#top).",
+      'See [cli](docs/cli.md#exit-codes) and [a title](x.md "t"), [web](https://example.org), [here](#top).',
       "`[not](inline.md)` and ``a ` [not](double.md)``",
       "```",
       "[not](fenced.md)",
