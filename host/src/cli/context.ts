@@ -10,6 +10,7 @@ import { Session, type SessionOptions, TOUCH_TIMEOUT_MS } from "../session.ts";
 import { connectDaemon, defaultSocketPath, unsafePath } from "../daemon-client.ts";
 import { createLink } from "../link/index.ts";
 import type { DeviceAccess } from "../integrations/device.ts";
+import type { RollbackReport } from "../integrations/rollback.ts";
 
 export interface CommonOptions {
   /** --device: explicit address; bypasses the daemon. */
@@ -151,7 +152,10 @@ export function reportError(err: unknown, json: boolean): number {
     const uri = err instanceof HwtotpError && typeof (err as { uri?: unknown }).uri === "string" ? { uri: (err as { uri?: string }).uri } : {};
     // A wrong PIN says how many tries are left (and whether the token wiped itself) for scripts too.
     const tries = err instanceof PinError && err.code === "E_PIN" && err.tries !== null ? { tries: err.tries, wiped: err.wiped } : {};
-    process.stdout.write(JSON.stringify({ error: { code: c, message: sentence, exit: code, ...tries }, ...uri }, null, 2) + "\n");
+    // An enrolment whose rollback left something behind (E_PARTIAL) says what was and was not undone.
+    const rb = err instanceof HwtotpError ? (err as { rollback?: RollbackReport }).rollback : undefined;
+    const rollback = rb && rb.failed.length ? { rollback: rb } : {};
+    process.stdout.write(JSON.stringify({ error: { code: c, message: sentence, exit: code, ...tries, ...rollback }, ...uri }, null, 2) + "\n");
   }
   if (!(err instanceof HwtotpError) && process.env.HWTOTP_DEBUG && err instanceof Error) process.stderr.write(String(err.stack) + "\n");
   return code;

@@ -25,6 +25,8 @@ export function errorCode(err: unknown): string {
   return typeof c === "string" && c !== "" ? c : "E_HOST";
 }
 
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
 export class Rollback {
   #steps: { what: string; run: () => Promise<unknown> }[] = [];
 
@@ -38,8 +40,11 @@ export class Rollback {
     return this.#steps.length;
   }
 
-  /** Runs the undo steps newest first (each once) and reports; never throws. `log` hears each undone step. */
-  async run(log: (sentence: string) => void = () => undefined): Promise<RollbackReport> {
+  /**
+   * Runs the undo steps newest first (each once) and reports; never throws. `log` hears each undone step;
+   * `describe` words a failed undo's error (default: its message).
+   */
+  async run(log: (sentence: string) => void = () => undefined, describe: (err: unknown) => string = messageOf): Promise<RollbackReport> {
     const report: RollbackReport = { undone: [], failed: [] };
     for (const step of this.#steps.splice(0).reverse()) {
       try {
@@ -47,7 +52,7 @@ export class Rollback {
         report.undone.push(step.what);
         log(`Rolled back: ${step.what}.`);
       } catch (err) {
-        report.failed.push({ what: step.what, code: errorCode(err), message: err instanceof Error ? err.message : String(err) });
+        report.failed.push({ what: step.what, code: errorCode(err), message: describe(err) });
       }
     }
     return report;

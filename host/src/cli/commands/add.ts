@@ -11,6 +11,7 @@ import { ALGORITHMS, type Algorithm, LIMITS, type SlotInfo, checkName } from "..
 import { type Credential, buildUri, generateKey, nameFromUri, parseBase32, parseHex, parseUri, toHex } from "../../secret.ts";
 import { ARGV_NOTE, readSecret } from "../../secret-input.ts";
 import type { PreparedPng } from "../../qr.ts";
+import { Rollback, rolledBack } from "../../integrations/rollback.ts";
 
 export interface AddOptions extends CommonOptions {
   secret?: string | true;
@@ -161,17 +162,18 @@ export function register(program: Command): void {
           ...(opts.serial ? { serial: opts.serial } : {}),
         });
         if (png) {
+          const undo = new Rollback();
+          undo.add("slot " + JSON.stringify(name), () => s.delete(name));
           try {
             png.commit();
           } catch (e) {
             const why = qrMod!.pngWriteSentence(png.file, e);
-            try {
-              await s.delete(name);
-            } catch (d) {
+            const report = await undo.run(undefined, sentenceOf);
+            if (!rolledBack(report)) {
               // The slot stays: with --generate its URI must reach the user, or the seed has no other copy.
               if (opts.generate && !opts.json) process.stdout.write(uri + "\n");
               throw new KeptSlotError(
-                why.replace(/\.$/, "") + ", and deleting the slot again failed (" + sentenceOf(d).replace(/\.$/, "") + "): slot " + JSON.stringify(name) +
+                why.replace(/\.$/, "") + ", and deleting the slot again failed (" + report.failed[0].message.replace(/\.$/, "") + "): slot " + JSON.stringify(name) +
                   " stays on the token" + (opts.generate ? "; its otpauth URI is on stdout, the only copy of the seed: store it safely." : "."),
                 opts.generate ? uri! : undefined,
               );

@@ -42,12 +42,15 @@ export class EnrollError extends Error {
   readonly leftovers: string[];
   /** E_PARTIAL when a rollback step failed (something is left behind), else E_KEYSTONE. */
   readonly code: string;
+  /** What a rollback did and did not undo, when one ran. */
+  readonly rollback?: RollbackReport;
   constructor(message: string, rollback?: RollbackReport) {
     const clean = !rollback || rolledBack(rollback);
     super(clean ? message : `${message.replace(/\.$/, "")}; ${rollbackSentence(rollback)}.`);
     this.name = "EnrollError";
     this.leftovers = rollback ? leftovers(rollback) : [];
     this.code = clean ? "E_KEYSTONE" : "E_PARTIAL";
+    if (rollback) this.rollback = rollback;
   }
 }
 

@@ -7,6 +7,7 @@ import { parse } from "yaml";
 import { EXIT, HwtotpError, UsageError } from "../../errors.ts";
 import { freshCode, runChild } from "../../exec.ts";
 import type { DeviceAccess } from "../device.ts";
+import type { RollbackReport } from "../rollback.ts";
 import { KeystoneAuthError, KeystoneClient, KeystoneError } from "./client.ts";
 import { type CloudConfig, defaultCloudsFileForWrite, writeMfaCloud } from "./clouds.ts";
 import { type DryRunNeed, type EnrollPlan, type EnrollResult, EnrollError, enrollKeystone, insecureTransport, planEnrollment } from "./enroll.ts";
@@ -18,10 +19,13 @@ type Say = (sentence: string) => void;
 
 /** A Keystone failure as the CLI reports it: one sentence, exit EXIT.KEYSTONE (10) unless told otherwise. */
 export class KeystoneFailure extends HwtotpError {
-  constructor(message: string, exitCode: number = EXIT.KEYSTONE, code = "E_KEYSTONE") {
+  /** An enrolment's rollback report, when one ran. */
+  rollback?: RollbackReport;
+  constructor(message: string, exitCode: number = EXIT.KEYSTONE, code = "E_KEYSTONE", rollback?: RollbackReport) {
     super(message);
     this.exitCode = exitCode;
     this.code = code;
+    if (rollback) this.rollback = rollback;
   }
 }
 
@@ -30,7 +34,7 @@ export async function keystoneErrors<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof EnrollError) throw new KeystoneFailure(err.message, EXIT.KEYSTONE, err.code);
+    if (err instanceof EnrollError) throw new KeystoneFailure(err.message, EXIT.KEYSTONE, err.code, err.rollback);
     if (err instanceof KeystoneError) throw new KeystoneFailure(err.message);
     throw err;
   }
