@@ -8,7 +8,7 @@ import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BIN, ensureHostBuilt, privateEnv, runCli } from "./cli-harness.ts";
 import { type EmuTarget, startEmu } from "./emulator-harness.ts";
-import { startFakeDevice } from "./fake-device.ts";
+import { startFakeDevice } from "../helpers/fake-device.ts";
 import { createLink } from "../../host/src/link/index.ts";
 import { Session } from "../../host/src/session.ts";
 
@@ -60,7 +60,8 @@ d("serial link over a pty", () => {
 
 d("unplug mid-request", () => {
   it("fails the pending request as disconnected at once, not after the timeout", async () => {
-    const dev = await startFakeDevice();
+    const emu = await startEmu({ board: "pico" });
+    const dev = await startFakeDevice({ behind: emu.emu });
     const tty = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-pty-")), "tty");
     const socat = spawn("socat", ["PTY,link=" + tty + ",raw,echo=0", "TCP:127.0.0.1:" + dev.port], { detached: true, stdio: "ignore" });
     try {
@@ -78,6 +79,7 @@ d("unplug mid-request", () => {
     } finally {
       if (socat.exitCode === null && socat.signalCode === null) process.kill(socat.pid!, "SIGKILL");
       await dev.close();
+      await emu.stop();
     }
   });
 });

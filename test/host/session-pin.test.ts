@@ -1,4 +1,5 @@
-// Session's PIN ops and press notices against the stand-in device: unlock/lock/pin shapes, a wrong PIN as
+// Session's PIN ops and press notices against the firmware in the emulator (through the fake device front,
+// which shows the requests sent and can fall silent): unlock/lock/pin shapes, a wrong PIN as
 // PinError with the tries left (and the wipe), E_LOCKED naming `hwtotp unlock` with exit 9, notices handed to
 // the request's and the session's listeners with the op and id, a notice extending the request's timeout,
 // and a timeout sentence that never repeats an echoed PIN.
@@ -8,23 +9,46 @@ import { LIMITS, type PressData } from "../../protocol/index.ts";
 import { EXIT, LockedError, PinError, TimeoutError } from "../../host/src/errors.ts";
 import { createLink } from "../../host/src/link/index.ts";
 import { Session } from "../../host/src/session.ts";
-import { type FakeDevice, startFakeDevice } from "./fake-device.ts";
+import type { EmulatorOptions } from "../../firmware/emulator/index.ts";
+import { type FakeDevice, startFakeDevice } from "../helpers/fake-device.ts";
+import { type EmuTarget, startEmu } from "./emulator-harness.ts";
 
 const KEY = "3132333435363738393031323334353637383930";
 let dev: FakeDevice | null = null;
+let emu: EmuTarget | null = null;
 const servers: net.Server[] = [];
 
 afterEach(async () => {
   await dev?.close();
   dev = null;
+  await emu?.stop();
+  emu = null;
   for (const s of servers.splice(0)) s.close();
 });
 
 const connect = async (d: FakeDevice, o: { timeoutMs?: number; touchTimeoutMs?: number } = {}) => Session.connect(await createLink(d.address), o);
 
+/** The fake device front before the firmware in the emulator; by default a user presses whenever asked. */
+async function front(autoPress: EmulatorOptions["autoPress"] = true): Promise<FakeDevice> {
+  emu = await startEmu({ autoPress });
+  dev = await startFakeDevice({ behind: emu.emu });
+  return dev;
+}
+
+/** A token whose PIN is set and locked, `wrong` wrong PINs already tried. */
+async function lockedWithPin(pin: string, wrong: number): Promise<FakeDevice> {
+  const d = await front();
+  const s = await connect(d);
+  await s.pin({ next: pin });
+  await s.lock();
+  for (let i = 0; i < wrong; i++) await s.unlock("9" + pin).catch(() => {});
+  await s.close();
+  return d;
+}
+
 describe("session PIN ops", () => {
   it("sets, locks, unlocks, changes and clears the PIN, each returning the PinState", async () => {
-    dev = await startFakeDevice();
+    dev = await front();
     const s = await connect(dev);
     expect(s.info?.pin).toEqual({ set: false, locked: false, tries: LIMITS.PIN_TRIES, idle: 0 });
     expect(await s.pin({ next: "1234", idle: 60 })).toEqual({ set: true, locked: false, tries: 8, idle: 60 });
@@ -37,8 +61,7 @@ describe("session PIN ops", () => {
   });
 
   it("maps a wrong PIN to PinError with the tries left, and the last one to wiped", async () => {
-    dev = await startFakeDevice();
-    dev.pin = { value: "1234", tries: 3, unlocked: false, idle: 0 };
+    dev = await lockedWithPin("1234", LIMITS.PIN_TRIES - 3);
     const s = await connect(dev);
     const e3 = await s.unlock("0000").catch((e) => e);
     expect(e3).toBeInstanceOf(PinError);
@@ -53,8 +76,7 @@ describe("session PIN ops", () => {
   });
 
   it("maps E_LOCKED to LockedError: one sentence naming `hwtotp unlock`, exit 9", async () => {
-    dev = await startFakeDevice();
-    dev.pin = { value: "1234", tries: 8, unlocked: false, idle: 0 };
+    dev = await lockedWithPin("1234", 0);
     const s = await connect(dev);
     const e = await s.list().catch((x) => x);
     expect(e).toBeInstanceOf(LockedError);
@@ -67,8 +89,7 @@ describe("session PIN ops", () => {
 
 describe("session press notices", () => {
   it("hands each notice to the request's listener and the session's, with op and id", async () => {
-    dev = await startFakeDevice();
-    dev.press = { ms: 15000, replyAfterMs: 50 };
+    dev = await front();
     const s = await connect(dev);
     await s.add({ name: "a", key: KEY });
     const seen: [PressData, string, number][] = [];
@@ -86,15 +107,17 @@ describe("session press notices", () => {
   });
 
   it("a notice gives the request at least the device's wait plus a margin", async () => {
-    dev = await startFakeDevice();
-    dev.press = { ms: 600, replyAfterMs: 500 };
+    // a user who presses 500 ms after the device asks
+    dev = await front(() => {
+      setTimeout(() => emu!.emu.control.pressButton(100), 500);
+      return false;
+    });
     await (await connect(dev)).close();
     const s = await connect(dev, { timeoutMs: 200, touchTimeoutMs: 200 });
     await s.add({ name: "a", key: KEY });
     // without the notice this would time out after 200 ms
     expect((await s.delete("a")).name).toBe("a");
     // a device that never sends one still times out
-    dev.press = undefined;
     dev.mode = "silent";
     await expect(s.delete("b")).rejects.toBeInstanceOf(TimeoutError);
     await s.close();

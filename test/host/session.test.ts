@@ -1,31 +1,48 @@
-// Session against a stand-in device on TCP: every op, typed errors, timeouts, REPL and version detection,
-// replies split across many chunks, and an unplug mid-request.
+// Session against the firmware in the emulator on TCP (through the fake device front where the test watches
+// the requests or unplugs it): every op, typed errors, timeouts, REPL and version detection, replies split
+// across many chunks, and an unplug mid-request.
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { ERR, encodeOk } from "../../protocol/index.ts";
 import { EXIT, FirmwareError, NoSuchSlotError, SlotExistsError, DeviceFullError, TimeoutError, ClockError } from "../../host/src/errors.ts";
 import { createLink } from "../../host/src/link/index.ts";
 import { Session } from "../../host/src/session.ts";
-import { type FakeDevice, startFakeDevice, totp } from "./fake-device.ts";
+import { type FakeDevice, startFakeDevice } from "../helpers/fake-device.ts";
+import { totp } from "../helpers/totp.ts";
+import { type EmuTarget, startEmu } from "./emulator-harness.ts";
 
 const KEY = "3132333435363738393031323334353637383930"; // RFC 6238 Appendix B SHA1 seed
 let dev: FakeDevice | null = null;
+let emu: EmuTarget | null = null;
 const servers: net.Server[] = [];
 
 afterEach(async () => {
   await dev?.close();
   dev = null;
+  await emu?.stop();
+  emu = null;
   for (const s of servers.splice(0)) s.close();
 });
 
-async function connect(d: FakeDevice, timeoutMs = 1000): Promise<Session> {
+/** The firmware in the emulator (a user confirms what it asks a press for). */
+async function device(o: Parameters<typeof startEmu>[0] = {}): Promise<EmuTarget> {
+  emu = await startEmu({ autoPress: true, ...o });
+  return emu;
+}
+
+/** The fake device front, passing requests to the firmware in the emulator. */
+async function front(): Promise<FakeDevice> {
+  dev = await startFakeDevice({ behind: (await device()).emu });
+  return dev;
+}
+
+async function connect(d: { address: string }, timeoutMs = 1000): Promise<Session> {
   return Session.connect(await createLink(d.address), { timeoutMs });
 }
 
 describe("session", () => {
   it("runs every op and returns the protocol's data shapes", async () => {
-    dev = await startFakeDevice();
-    const s = await connect(dev);
+    const s = await connect(await device(), 5000);
     expect(s.info?.proto).toBe(1);
     expect((await s.add({ name: "a", key: KEY })).slot).toEqual({ name: "a", alg: "SHA1", digits: 6, period: 30, touch: false });
     expect((await s.list()).slots.map((x) => x.name)).toEqual(["a"]);
@@ -38,30 +55,30 @@ describe("session", () => {
   });
 
   it("maps device error codes to typed errors with exit codes", async () => {
-    dev = await startFakeDevice({ maxSlots: 1 });
-    const s = await connect(dev);
+    const d = await device();
+    const s = await connect(d, 5000);
     await expect(s.delete("nope")).rejects.toBeInstanceOf(NoSuchSlotError);
     await s.add({ name: "a", key: KEY });
     await expect(s.add({ name: "a", key: KEY })).rejects.toBeInstanceOf(SlotExistsError);
+    for (let i = 1; i < s.info!.slots.max; i++) await s.add({ name: "f" + i, key: KEY });
     const full = await s.add({ name: "b", key: KEY }).catch((e) => e);
     expect(full).toBeInstanceOf(DeviceFullError);
     expect(full.code).toBe(ERR.FULL);
     expect(full.exitCode).toBe(EXIT.REFUSED);
-    dev.clock.offset = null;
+    d.emu.control.powerCycle(); // a Pico's RTC loses the time without power
     await expect(s.code("a")).rejects.toBeInstanceOf(ClockError);
     await s.close();
   });
 
   it("keeps concurrent requests apart by id", async () => {
-    dev = await startFakeDevice();
-    const s = await connect(dev);
+    const s = await connect(await front(), 5000);
     await s.add({ name: "x", key: KEY });
     const rs = await Promise.all([s.list(), s.time(), s.code("x"), s.hello(), s.list()]);
     expect(rs[0]).toHaveProperty("slots");
     expect(rs[1]).toHaveProperty("raw");
     expect(rs[2]).toHaveProperty("codes");
     expect(rs[3]).toHaveProperty("fw");
-    const ids = dev.requests.map((l) => JSON.parse(l).id);
+    const ids = dev!.requests.map((l) => JSON.parse(l).id);
     expect(new Set(ids).size).toBe(ids.length);
     await s.close();
   });
@@ -76,8 +93,7 @@ describe("session", () => {
   });
 
   it("recognises a bare Espruino REPL and says to flash", async () => {
-    dev = await startFakeDevice({ mode: "repl" });
-    const err = await connect(dev).catch((e) => e);
+    const err = await connect(await device({ flashed: false })).catch((e) => e);
     expect(err).toBeInstanceOf(FirmwareError);
     expect(err.repl).toBe(true);
     expect(err.exitCode).toBe(EXIT.FIRMWARE);
@@ -147,13 +163,12 @@ describe("session", () => {
   });
 
   it("fails pending requests as disconnected when the device goes away", async () => {
-    dev = await startFakeDevice();
-    const s = await connect(dev, 5000);
-    dev.mode = "silent";
+    const s = await connect(await front(), 5000);
+    dev!.mode = "silent";
     const p = s.list().catch((e) => e);
     await new Promise((r) => setTimeout(r, 50));
     const t0 = Date.now();
-    dev.dropAll();
+    dev!.dropAll();
     const err = await p;
     expect(err.disconnected).toBe(true);
     expect(err.exitCode).toBe(EXIT.NO_DEVICE);
