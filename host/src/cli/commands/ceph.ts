@@ -65,22 +65,21 @@ export function register(program: Command): void {
   ).action(async (o: EnrollCliOptions) => {
     const { enrollCeph } = await import("../../integrations/ceph/enroll.ts");
     const { perCall } = await import("../../integrations/device.ts");
-    const adm = await admin(o);
     const r = await enrollCeph(
-        {
-          uid: o.uid,
-          serial: o.serial,
-          seedType: o.seedType as "hex" | "base32",
-          period: int(o.period, "--period"),
-          window: int(o.window, "--window"),
-          digits: int(o.digits, "--digits"),
-          name: o.name,
-          run: !!o.run,
-          admin: adm,
-          force: o.force,
-          onStep: say,
-        },
-        perCall(deviceAccess(o)),
+      {
+        uid: o.uid,
+        serial: o.serial,
+        seedType: o.seedType as "hex" | "base32",
+        period: int(o.period, "--period"),
+        window: int(o.window, "--window"),
+        digits: int(o.digits, "--digits"),
+        name: o.name,
+        run: !!o.run,
+        admin: await admin(o),
+        force: o.force,
+        onStep: say,
+      },
+      perCall(deviceAccess(o)),
     );
     output(o, r, () => {
       if (r.command) {

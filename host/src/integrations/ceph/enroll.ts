@@ -8,7 +8,7 @@ import { HwtotpError, UsageError } from "../../errors.ts";
 import { encodeBase32, generateKey, toHex } from "../../secret.ts";
 import type { SlotDevice } from "../device.ts";
 import { Rollback, type RollbackReport, errorCode, rollbackSentence, rolledBack } from "../rollback.ts";
-import { asCephError } from "./errors.ts";
+import { asCephError, cephErrors } from "./errors.ts";
 import { type Pin, defaultStateDir, dispensePin, notePinUsed, noteResync } from "./pin-dispenser.ts";
 import { RadosgwAdmin, checkSerial, checkUid, createArgs, printableCommand } from "./radosgw-admin.ts";
 
@@ -127,7 +127,7 @@ async function checkFirstPin(o: EnrollOptions, p: Plan, dev: SlotDevice, say: (s
 export async function enrollCeph(o: EnrollOptions, dev: SlotDevice): Promise<EnrollResult> {
   const p = checkEnrollOptions(o);
   const say = o.onStep ?? (() => {});
-  if (o.run) await checkSerialFree(o, p);
+  if (o.run) await cephErrors(() => checkSerialFree(o, p));
   const undo = new Rollback();
   const { key, slot } = await storeSeed(dev, p, undo);
   let seed = p.seedType === "hex" ? toHex(key) : encodeBase32(key);
