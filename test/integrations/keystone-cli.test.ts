@@ -1,16 +1,16 @@
 // The hwtotp binary's Keystone commands as subprocesses: the in-memory Keystone (keystone-fake.ts) served
-// over HTTP on 127.0.0.1 and the host's stand-in token over TCP. Fast; the real server is in test/e2e.
+// over HTTP on 127.0.0.1 and the firmware in the emulator over TCP (emu-device.ts). Fast; the real server is in test/e2e.
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureHostBuilt, privateEnv, runCli } from "../host/cli-harness.ts";
-import { startFakeDevice, type FakeDevice } from "../host/fake-device.ts";
+import { startEmuDevice, type EmuDevice } from "../helpers/emu-device.ts";
 import { fakeKeystone, serveKeystone } from "./keystone-fake.ts";
 
 let server: Server;
-let device: FakeDevice;
+let device: EmuDevice;
 let ks: ReturnType<typeof fakeKeystone>;
 let url: string;
 let dir: string;
@@ -25,7 +25,7 @@ beforeAll(async () => {
   ks.addUser("alice", "alicepw");
   ks.addUser("carol", "carolpw");
   ({ server, url } = await serveKeystone(ks));
-  device = await startFakeDevice();
+  device = await startEmuDevice();
   dir = mkdtempSync(join(tmpdir(), "hwtotp-ks-cli-"));
   writeFileSync(
     join(dir, "clouds.yaml"),
@@ -46,7 +46,7 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
     const r = await cli(["keystone", "enroll", "--os-cloud", "admin", "--user-id", "alice", "--dry-run"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\nWould:\n {2}1\. log in to Keystone as admin .*\n {2}2\. generate a 20-byte seed/);
-    expect(device.slots.size).toBe(0);
+    expect(await device.slotCount()).toBe(0);
     expect(ks.creds.size).toBe(0);
   });
 
@@ -78,7 +78,7 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
     // Read-only and secret-free: one unauthenticated GET /v3, one `list` on the token, nothing else.
     expect(ks.calls.slice(calls)).toEqual([{ method: "GET", path: "", body: undefined }]);
     expect(device.requests.slice(requests).map((l) => JSON.parse(l).op)).toEqual(["list"]);
-    expect(device.slots.size).toBe(0);
+    expect(await device.slotCount()).toBe(0);
     expect(ks.creds.size).toBe(0);
 
     // Where a password would come from is named, not read: $OS_PASSWORD, --user-password @FILE, stdin.
@@ -100,7 +100,7 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
   });
 
   it("enroll --dry-run reports a taken slot name and an auth URL that does not answer, still without a password", async () => {
-    device.slots.set("taken", { name: "taken", alg: "SHA1", digits: 6, period: 30, touch: false, key: Buffer.alloc(20, 1) });
+    await device.addSlot("taken", Buffer.alloc(20, 1));
     try {
       const r = await cli(["keystone", "enroll", "--auth-url", url, "--username", "bob", "--name", "taken", "--dry-run", "--json"]);
       expect(r.code, r.stderr).toBe(0);
@@ -108,7 +108,7 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
       expect(plan.checks.find((c: { what: string }) => c.what === "slot name")).toMatchObject({ ok: false });
       expect(plan.checks.find((c: { what: string }) => c.what === "slot name").detail).toMatch(/exists on the token/);
     } finally {
-      device.slots.delete("taken");
+      await device.deleteSlot("taken");
     }
     const dead = await new Promise<Server>((ok) => { const s = createServer((_q, res) => res.writeHead(404).end("no")); s.listen(0, "127.0.0.1", () => ok(s)); });
     try {
@@ -125,7 +125,7 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
     const r = await cli(["keystone", "enroll", "--os-cloud", "admin", "--user-id", "alice", "--verify", "password"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--verify password needs alice's password/);
-    expect(device.slots.size).toBe(0);
+    expect(await device.slotCount()).toBe(0);
     const bad = await cli(["keystone", "enroll", "--os-cloud", "admin", "--user-id", "alice", "--verify", "sms"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--verify must be totp or password/);
@@ -146,9 +146,9 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
     expect(r.code, r.stderr).toBe(0);
     const o = JSON.parse(r.stdout);
     expect(o.verified).toMatchObject({ method: "password", mfaLogin: true, passwordOnly: "refused-mfa" });
-    expect(device.slots.has("keystone")).toBe(true);
+    expect(await device.hasSlot("keystone")).toBe(true);
     const blob = [...ks.creds.values()][0].blob;
-    for (const s of [blob, "alicepw", "adminpw", device.slots.get("keystone")!.key.toString("hex")]) expect(r.stdout + r.stderr).not.toContain(s);
+    for (const s of [blob, "alicepw", "adminpw", device.keyOf("keystone").toString("hex")]) expect(r.stdout + r.stderr).not.toContain(s);
   });
 
   it("cloud writes a v3multifactor entry (password from stdin) and keeps the rest", async () => {
@@ -196,13 +196,13 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
   });
 
   it("a token one step ahead: the login is refused with exit 10 and a hint about the clock", async () => {
-    device.clock.offset = 30;
+    device.shiftClock(30);
     try {
       const r = await cli(["exec", "--token-cache=alice", "--", "true"]);
       expect(r.code).toBe(10);
       expect(r.stderr).toMatch(/clock/);
     } finally {
-      device.clock.offset = 0;
+      device.shiftClock(-30);
     }
   });
 
