@@ -5,6 +5,9 @@ import vm from "node:vm";
 import { MISSING_GLOBALS, MISSING_MEMBERS } from "../espruino-facts.mjs";
 import { EspruinoRegexError, espruinoMatch } from "./regex.ts";
 
+/** The entries of the facts table the realm removes: the very arrays of ../espruino-facts.mjs (facts-shared.test.ts). */
+export const REMOVED = { globals: MISSING_GLOBALS, members: MISSING_MEMBERS };
+
 /** Constructors whose prototype object hides the built-in methods (`Array.prototype.slice` is undefined). */
 const WRAPPED = ["Object", "Array", "String", "Number", "Boolean", "Function", "Date", "RegExp", "Promise", "Error", "TypeError",
   "SyntaxError", "ReferenceError", "InternalError", "ArrayBuffer", "DataView", "Uint8Array", "Int8Array", "Uint8ClampedArray",
