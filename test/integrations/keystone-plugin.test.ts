@@ -1,6 +1,6 @@
 // The keystoneauth1 plugin (host/src/integrations/keystone/python) in Debian's /usr/bin/python3 with its
 // keystoneauth1, against the in-memory Keystone (keystone-fake.ts) served on 127.0.0.1, a real `hwtotp daemon`
-// in front of the host's stand-in token, and the token cache shared with the TypeScript side. Pending when
+// in front of the firmware in the emulator (emu-device.ts), and the token cache shared with the TypeScript side. Pending when
 // that Python has no keystoneauth1 (python3-openstackclient is installed by the e2e suite); the real
 // Keystone and the real openstack CLI are in test/e2e/keystone.test.ts.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -14,7 +14,8 @@ import { encodeBase32 } from "../../host/src/secret.ts";
 import { cacheKey, getToken, parseCloudEntry, type CloudConfig } from "../../host/src/integrations/keystone/index.ts";
 import { installPlugin, targetDir, uninstallPlugin, type PythonInfo } from "../../host/src/integrations/keystone/plugin-install.ts";
 import { BIN, ROOT, ensureHostBuilt } from "../host/cli-harness.ts";
-import { startFakeDevice, totp, type FakeDevice } from "../host/fake-device.ts";
+import { startEmuDevice, type EmuDevice } from "../helpers/emu-device.ts";
+import { totp } from "../helpers/totp.ts";
 import { fakeKeystone, serveKeystone } from "./keystone-fake.ts";
 import { awayFromStepEnd } from "../helpers/steps.ts";
 
@@ -57,7 +58,7 @@ describe.skipIf(!hasKeystoneauth)("keystoneauth1 plugin (auth_type hwtotp) in /u
   let ks: ReturnType<typeof fakeKeystone>;
   let server: Server;
   let url: string;
-  let device: FakeDevice;
+  let device: EmuDevice;
   let dir: string;
   let daemon: ChildProcess | null = null;
   let env: NodeJS.ProcessEnv;
@@ -119,8 +120,8 @@ describe.skipIf(!hasKeystoneauth)("keystoneauth1 plugin (auth_type hwtotp) in /u
     ks.addUser("bob", "bobpw"); // no rule, no credential
     ks.creds.set("c1", { id: "c1", user_id: alice.id, project_id: null, blob: encodeBase32(key), type: "totp" });
     ({ server, url } = await serveKeystone(ks));
-    device = await startFakeDevice();
-    device.slots.set("keystone", { name: "keystone", alg: "SHA1", digits: 6, period: 30, touch: false, key });
+    device = await startEmuDevice();
+    await device.addSlot("keystone", key);
     dir = mkdtempSync(join(tmpdir(), "hwtotp-ks-plugin-"));
     mkdirSync(join(dir, "run"), { mode: 0o700 });
     env = { ...process.env, PYTHONWARNINGS: "ignore", HWTOTP_DEVICE: "tcp://127.0.0.1:1", XDG_RUNTIME_DIR: dir };
@@ -211,25 +212,25 @@ describe.skipIf(!hasKeystoneauth)("keystoneauth1 plugin (auth_type hwtotp) in /u
   });
 
   it("a wrong code is a clear Unauthorized; token errors carry their code (E_NOSLOT, several slots, a refusal it does not know)", async () => {
-    device.clock.offset = 30; // the token runs one step ahead: Keystone never accepts the next step
+    device.shiftClock(30); // the token runs one step ahead: Keystone never accepts the next step
     try {
       const r = await py(opts({ hwtotp_token_cache: "off" }));
       expect(r.error).toBe("Unauthorized");
       expect(r.message).toMatch(/^Keystone refused the code from the token's slot 'keystone' for alice: is the token's clock right and not ahead \(`hwtotp time sync`\).*\(HTTP 401\)$/);
     } finally {
-      device.clock.offset = 0;
+      device.shiftClock(-30);
     }
     const noslot = await py(opts({ hwtotp_slot: "nope", hwtotp_token_cache: "off" }));
     expect(noslot).toMatchObject({ error: "AuthorizationFailure" });
     expect(noslot.message).toMatch(/^Keystone wants a TOTP code for alice, and the token gave no code: .*\[E_NOSLOT\]$/);
 
-    device.slots.set("other", { name: "other", alg: "SHA1", digits: 6, period: 30, touch: false, key: randomBytes(20) });
+    await device.addSlot("other", randomBytes(20));
     try {
       const two = await py(opts({ hwtotp_token_cache: "off" }));
       expect(two.message).toMatch(/the token has 2 slots; name one with auth\.hwtotp_slot in clouds\.yaml \(keystone, other\)/);
       expect((await py(opts({ hwtotp_slot: "keystone", hwtotp_token_cache: "off" }))).codes).toBe(1);
     } finally {
-      device.slots.delete("other");
+      await device.deleteSlot("other");
     }
 
     device.hook = (op) => (op === "code" ? "E_POLICY" : undefined); // e.g. a policy layer's refusal
