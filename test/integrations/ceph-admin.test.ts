@@ -7,7 +7,7 @@ import { RadosgwAdmin, parseMfaList, printableCommand } from "../../host/src/int
 import { enrollCeph } from "../../host/src/integrations/ceph/enroll.ts";
 import { planS3 } from "../../host/src/integrations/ceph/s3-mfa.ts";
 import { parseBase32 } from "../../host/src/secret.ts";
-import { totp } from "../host/fake-device.ts";
+import { totp } from "../helpers/totp.ts";
 import { fakeAdmin } from "./ceph-fake.ts";
 
 describe("radosgw-admin wrapper", () => {

@@ -1,19 +1,20 @@
-// The Ceph commands as a user runs them (the real hwtotp binary), against the stand-in token and a
+// The Ceph commands as a user runs them (the real hwtotp binary), against the firmware in the emulator and a
 // stand-in radosgw-admin that judges pins like RGW. The real RGW is in test/e2e/ceph.test.ts.
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FakeDevice, startFakeDevice, totp } from "../host/fake-device.ts";
+import { type EmuDevice, startEmuDevice } from "../helpers/emu-device.ts";
+import { totp } from "../helpers/totp.ts";
 import { ensureHostBuilt, privateEnv, runCli } from "../host/cli-harness.ts";
 import { fakeAdmin, type FakeAdmin } from "./ceph-fake.ts";
 
-let dev: FakeDevice;
+let dev: EmuDevice;
 let rgw: FakeAdmin;
 
 beforeAll(async () => {
   await ensureHostBuilt();
-  dev = await startFakeDevice();
+  dev = await startEmuDevice();
   rgw = fakeAdmin();
 });
 afterAll(async () => {
@@ -26,7 +27,7 @@ function env(stateDir = mkdtempSync(join(tmpdir(), "hwtotp-mfa-cli-"))) {
 }
 
 function codeNow(slot: string): string {
-  return totp(dev.slots.get(slot)!.key, Date.now() / 1000);
+  return totp(dev.keyOf(slot), Date.now() / 1000);
 }
 
 describe("hwtotp ceph / s3 / code --mfa-header", () => {
@@ -43,7 +44,7 @@ describe("hwtotp ceph / s3 / code --mfa-header", () => {
   it("ceph enroll without --run prints the command and keeps the slot", async () => {
     const r = await runCli(["ceph", "enroll", "--uid", "dave", "--serial", "hw-cli-2", "--seed-type", "hex"], { env: env() });
     expect(r.code, r.stderr).toBe(0);
-    const key = dev.slots.get("ceph-dave")!.key.toString("hex");
+    const key = dev.keyOf("ceph-dave").toString("hex");
     expect(r.stdout.trim()).toBe(`CEPH_ARGS=--totp-seed=${key} radosgw-admin mfa create --uid=dave --totp-serial=hw-cli-2 --totp-seed-type=hex --totp-seconds=30 --totp-window=2`);
     expect(r.stderr).toMatch(/hwtotp ceph check --uid dave --name ceph-dave --run/);
   });
@@ -53,7 +54,7 @@ describe("hwtotp ceph / s3 / code --mfa-header", () => {
     expect(r.code, r.stderr).toBe(0);
     const [serial, pin] = r.stdout.trim().split(" ");
     expect(serial).toBe("hw-cli-2");
-    expect([codeNow("ceph-dave"), totp(dev.slots.get("ceph-dave")!.key, Date.now() / 1000 - 30)]).toContain(pin);
+    expect([codeNow("ceph-dave"), totp(dev.keyOf("ceph-dave"), Date.now() / 1000 - 30)]).toContain(pin);
   });
 
   it("s3 hands \"SERIAL PIN\" to a script in $HWTOTP_MFA and passes its exit code through", async () => {

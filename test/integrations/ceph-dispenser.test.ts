@@ -17,7 +17,7 @@ import {
   withLock,
   writeState,
 } from "../../host/src/integrations/ceph/pin-dispenser.ts";
-import { totp } from "../host/fake-device.ts";
+import { totp } from "../helpers/totp.ts";
 
 const P = 30;
 const T0 = 1_800_000_000_000; // ms, a step boundary (1.8e9 s / 30)
