@@ -105,7 +105,7 @@ describe("drift samples", () => {
       dev.latency = () => 0.001;
       await dev.port.setTime({ t: dev.trueNow(), ppm: c.applied, samples: 1, err: 5 });
       dev.advance(86400);
-      const m = await measureOffset(dev.port, { now: () => dev.trueNow() });
+      const m = await measureOffset(dev.port, { now: dev.trueNow });
       const s = driftSample(m);
       expect(s.ok).toBe(true);
       if (!s.ok) return;
@@ -119,14 +119,14 @@ describe("drift samples", () => {
   it("are refused too soon after a sync, with a too uncertain offset, or without an earlier sync", async () => {
     const dev = await device(100);
     dev.latency = () => 0.001;
-    expect(driftSample(await measureOffset(dev.port, { now: () => dev.trueNow() })).ok).toBe(false);
+    expect(driftSample(await measureOffset(dev.port, { now: dev.trueNow })).ok).toBe(false);
     await dev.port.setTime({ t: dev.trueNow() });
     dev.advance(10);
-    const soon = driftSample(await measureOffset(dev.port, { now: () => dev.trueNow() }));
+    const soon = driftSample(await measureOffset(dev.port, { now: dev.trueNow }));
     expect(soon.ok === false && soon.reason).toMatch(/since the last sync/);
     dev.advance(3600);
     dev.latency = () => 0.3;
-    const slow = driftSample(await measureOffset(dev.port, { now: () => dev.trueNow() }));
+    const slow = driftSample(await measureOffset(dev.port, { now: dev.trueNow }));
     expect(slow.ok === false && slow.reason).toMatch(/uncertainty/);
   });
 
@@ -148,7 +148,7 @@ describe("sync policy", () => {
     const dev = await device(50, undefined, "pico");
     await dev.session.setTime({ t: T0, ppm: 49.8, samples: 4, err: 0.2 });
     dev.emu.control.powerCycle();
-    const r = await syncClock(dev.port, { now: () => dev.trueNow(), hostClock: null });
+    const r = await syncClock(dev.port, { now: dev.trueNow, hostClock: null });
     expect(r.plan.action).toBe("set");
     expect(r.plan.sample.ok).toBe(false);
     const d = await dev.state();
@@ -161,18 +161,18 @@ describe("sync policy", () => {
   it("refuses a jump above the bound without --force, and sends force with it", async () => {
     const dev = await device(0, T0 - 600);
     expect((await dev.state()).samples).toBe(0);
-    const refused = await syncClock(dev.port, { now: () => dev.trueNow(), hostClock: null });
+    const refused = await syncClock(dev.port, { now: dev.trueNow, hostClock: null });
     expect(refused.plan.action).toBe("refuse");
     expect(refused.set).toBeNull();
     expect(refused.plan.reason).toMatch(/exceeds the bound of 120 s/);
     expect(dev.writes).toBe(0);
     // the host's bound is configurable; the device keeps its own
-    const wide = planSync(await measureOffset(dev.port, { now: () => dev.trueNow() }), { maxJump: 1000 });
+    const wide = planSync(await measureOffset(dev.port, { now: dev.trueNow }), { maxJump: 1000 });
     expect(wide.action).toBe("set");
-    await expect(syncClock(dev.port, { now: () => dev.trueNow(), hostClock: null, maxJump: 1000 })).rejects.toMatchObject({ code: ERR.JUMP });
-    await expect(syncClock(dev.port, { now: () => dev.trueNow(), hostClock: null, force: true })).rejects.toMatchObject({ code: ERR.TOUCH });
+    await expect(syncClock(dev.port, { now: dev.trueNow, hostClock: null, maxJump: 1000 })).rejects.toMatchObject({ code: ERR.JUMP });
+    await expect(syncClock(dev.port, { now: dev.trueNow, hostClock: null, force: true })).rejects.toMatchObject({ code: ERR.TOUCH });
     dev.willPress = true;
-    const ok = await syncClock(dev.port, { now: () => dev.trueNow(), hostClock: null, force: true });
+    const ok = await syncClock(dev.port, { now: dev.trueNow, hostClock: null, force: true });
     expect(ok.plan.action).toBe("jump");
     expect(ok.set!.jump).toBe(true);
     expect(Math.abs((await dev.state()).t - dev.trueNow())).toBeLessThan(1);
@@ -184,7 +184,7 @@ describe("sync policy", () => {
     const writes = dev.writes;
     dev.advance(86400);
     dev.latency = () => 3;
-    const r = await syncClock(dev.port, { now: () => dev.trueNow(), hostClock: null });
+    const r = await syncClock(dev.port, { now: dev.trueNow, hostClock: null });
     expect(r.plan.action).toBe("discard");
     expect(r.plan.reason).toMatch(/round trip 6\.000 s exceeds 2 s/);
     expect(dev.writes).toBe(writes);
@@ -196,10 +196,10 @@ describe("sync policy", () => {
   it("skips the write when the clock is right and nothing new was learnt", async () => {
     const dev = await device(0);
     dev.latency = () => 0.001;
-    await syncClock(dev.port, { now: () => dev.trueNow(), hostClock: null });
+    await syncClock(dev.port, { now: dev.trueNow, hostClock: null });
     const writes = dev.writes;
     dev.advance(30);
-    const r = await syncClock(dev.port, { now: () => dev.trueNow(), hostClock: null });
+    const r = await syncClock(dev.port, { now: dev.trueNow, hostClock: null });
     expect(r.plan.action).toBe("skip");
     expect(dev.writes).toBe(writes);
   });
@@ -207,7 +207,7 @@ describe("sync policy", () => {
   it("learns no drift from a host clock that says it is unsynchronised, and warns", async () => {
     const dev = await device(200);
     dev.latency = () => 0.001;
-    await syncClock(dev.port, { now: () => dev.trueNow(), hostClock: null });
+    await syncClock(dev.port, { now: dev.trueNow, hostClock: null });
     dev.advance(7200);
     const r = await syncClock(dev.port, { now: () => dev.trueNow(), hostClock: { synchronized: false, source: "timedatectl" } });
     expect(r.plan.action).toBe("set");
@@ -241,7 +241,7 @@ describe("time --json fields", () => {
     dev.latency = () => 0.001;
     await dev.port.setTime({ t: T0, ppm: 12.5, err: 0.3, samples: 3, bias: 0.1 });
     dev.advance(3600);
-    const j = timeJson(await measureOffset(dev.port, { now: () => dev.trueNow() }), { synchronized: true, source: "timedatectl" });
+    const j = timeJson(await measureOffset(dev.port, { now: dev.trueNow }), { synchronized: true, source: "timedatectl" });
     expect(Object.keys(j).sort()).toEqual(
       ["bias", "clockOffset", "device", "exchanges", "host", "hostClock", "lastSync", "offset", "ppm", "ppmErr", "raw", "resolution", "rtt", "samples", "set", "sinceSync", "uncertainty", "up"].sort(),
     );

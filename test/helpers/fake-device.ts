@@ -49,7 +49,8 @@ export async function startFakeDevice(opts: { mode?: FakeMode; behind?: Emulator
     const p = parseRequest(line);
     if (dev.mode === "v0" || dev.mode === "v2") {
       const v = dev.mode === "v2" ? 2 : 0;
-      return JSON.stringify({ v, id: p.ok ? p.req.id : p.id, ok: false, e: ERR.VERSION, m: "This device speaks protocol " + v + ", not 1." }) + "\n";
+      const m = "This device speaks protocol " + v + ", not 1.";
+      return JSON.stringify({ v, id: p.ok ? p.req.id : p.id, ok: false, e: ERR.VERSION, m }) + "\n";
     }
     if (!behind) throw new Error("a fake device in pass mode needs an emulator behind it");
     const refused = p.ok ? dev.hook?.(p.req.op, p.req.a as Record<string, unknown>) : undefined;

@@ -2,5 +2,6 @@
 import * as OTPAuth from "otpauth";
 
 export function totp(key: Buffer, t: number, alg = "SHA1", digits = 6, period = 30): string {
-  return OTPAuth.TOTP.generate({ secret: OTPAuth.Secret.fromHex(key.toString("hex")), algorithm: alg, digits, period, timestamp: t * 1000 });
+  const secret = OTPAuth.Secret.fromHex(key.toString("hex"));
+  return OTPAuth.TOTP.generate({ secret, algorithm: alg, digits, period, timestamp: t * 1000 });
 }
