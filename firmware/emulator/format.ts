@@ -1,5 +1,5 @@
 // How Espruino's REPL prints a value (`=…`), for the emulator's REPL and print(); its own module so that
-// repl.ts and runtime.ts do not import each other.
+// repl.ts and globals.ts (print) share it.
 
 /** Espruino's REPL rendering of a value (`=…`). */
 export function formatValue(v: unknown, depth = 0): string {

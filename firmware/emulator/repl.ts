@@ -1,9 +1,25 @@
 // Espruino's console input handling: the line editor and REPL (echo, `\x10` echo-off lines, Ctrl-C,
 // Alt-Enter continuation, `=result`), and the 2v25+ packet protocol (`\x10\x01` + 2 flag bytes + data)
 // that the espruino tools use for EVAL, EVENT, FILE_SEND/DATA uploads and FILE_RECV downloads.
-import type { Device } from "./runtime.ts";
 import { formatValue } from "./format.ts";
-import { fromLatin1, latin1 } from "./storage.ts";
+import type { Realm } from "./sandbox.ts";
+import { fromLatin1, latin1, type Storage } from "./storage.ts";
+
+/** What the REPL needs from its device (device.ts). */
+export interface ReplHost {
+  readonly powered: boolean;
+  readonly echoOn: boolean;
+  readonly realm: Realm;
+  readonly storage: Storage;
+  readonly events: Map<string, Function[]>;
+  consoleWrite(s: string): void;
+  task(fn: () => void): void;
+  afterTask(): void;
+  evalExpr(src: string): unknown;
+  reportError(e: unknown): void;
+  /** Saves the flash image. */
+  persist(): void;
+}
 
 const PT = { RESPONSE: 0, EVAL: 0x2000, EVENT: 0x4000, FILE_SEND: 0x6000, DATA: 0x8000, FILE_RECV: 0xa000 };
 const ACK = "\x06";
@@ -46,7 +62,7 @@ export class Repl {
   private pkt: string | null = null;
   private upload: { fn: string; size: number; offset: number } | null = null;
 
-  constructor(readonly dev: Device) {}
+  constructor(private readonly dev: ReplHost) {}
 
   reset(): void {
     this.line = "";
@@ -67,7 +83,7 @@ export class Repl {
 
   feed(s: string): void {
     for (let i = 0; i < s.length; i++) {
-      if (!this.dev.on) return;
+      if (!this.dev.powered) return;
       const c = s[i];
       if (this.pkt !== null) {
         this.pkt += c;
@@ -150,7 +166,7 @@ export class Repl {
     } catch (e) {
       this.dev.reportError(e);
     }
-    if (show && this.dev.on) this.out("=" + formatValue(result) + "\r\n>");
+    if (show && this.dev.powered) this.out("=" + formatValue(result) + "\r\n>");
     this.dev.afterTask();
   }
 
@@ -187,7 +203,7 @@ export class Repl {
           return;
         }
         dev.storage.write(u.fn, fromLatin1(data), u.offset, u.offset === 0 ? u.size : undefined);
-        dev.opts.persist();
+        dev.persist();
         u.offset += data.length;
         if (u.offset >= u.size) this.upload = null;
         this.out(ACK);
