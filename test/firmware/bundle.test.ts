@@ -4,8 +4,10 @@
 import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import * as OTPAuth from "otpauth";
-import { ERR, LIMITS, createLineReader, encodeRequest, MAX_REPLY_LINE } from "../../protocol/index.ts";
-import { createEmulator, defaultFirmwarePath, type Emulator, type EmulatorOptions } from "../../firmware/emulator/index.ts";
+import { ERR, LIMITS, createLineReader, MAX_REPLY_LINE } from "../../protocol/index.ts";
+import { createEmulator, type Emulator, type EmulatorOptions } from "../../firmware/emulator/index.ts";
+import { defaultFirmwarePath } from "../../host/src/paths.ts";
+import { connect } from "../helpers/emu-session.ts";
 
 const T = 1700000000; // 2023-11-14
 const JUMP = LIMITS.JUMP_MAX;
@@ -35,14 +37,26 @@ afterEach(async () => {
   while (open.length) await open.pop()!.stop();
 });
 
+/** Ids of the requests `call` sends (the host Session's); hand-made frames use small ids. */
+const CALL_IDS = 1_000_000;
+
 async function board(o: EmulatorOptions = {}): Promise<Board> {
   const emu = createEmulator({ board: "pico", clock: T, frozenClock: true, ...o });
   open.push(emu);
   await emu.start();
+  // calls go through the host's own client; what `take` sees is the raw lines, but for the replies and
+  // notices of those calls
+  const client = connect(emu, 10000, { firstId: CALL_IDS });
   let lines: Line[] = [];
-  const reader = createLineReader(MAX_REPLY_LINE, (l) => lines.push(JSON.parse(l)), () => lines.push({ oversize: true }));
+  const reader = createLineReader(
+    MAX_REPLY_LINE,
+    (l) => {
+      const line = JSON.parse(l) as Line;
+      if (!(typeof line.id === "number" && line.id >= CALL_IDS)) lines.push(line);
+    },
+    () => lines.push({ oversize: true }),
+  );
   emu.onData((s) => reader.push(s));
-  let id = 1000;
   const tick = () => new Promise((r) => setTimeout(r, 5));
   const b: Board = {
     emu,
@@ -52,16 +66,7 @@ async function board(o: EmulatorOptions = {}): Promise<Board> {
       lines = [];
       return r;
     },
-    async call(op, a) {
-      const n = ++id;
-      emu.write(encodeRequest(n, op, a));
-      for (let i = 0; i < 2000; i++) {
-        const k = lines.findIndex((l) => l.id === n && "ok" in l);
-        if (k >= 0) return lines.splice(k, 1)[0];
-        await tick();
-      }
-      throw new Error("no reply to " + op);
-    },
+    call: (op, a) => client.request(op, a),
     async settle() {
       for (let i = 0; i < 4; i++) await tick();
       return b.take();
