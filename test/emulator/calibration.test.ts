@@ -6,7 +6,8 @@
 // of all 32. Each within ±15 %. Pending when the builds are absent.
 import fs from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
-import { createEmulator, defaultFirmwarePath, type Emulator } from "../../firmware/emulator/index.ts";
+import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
+import { defaultFirmwarePath } from "../../host/src/paths.ts";
 import { connect, type EmuClient } from "../helpers/emu-session.ts";
 import { RealInterpreter, realBuilds, realMissing, stopAll } from "./real-espruino.ts";
 

@@ -4,7 +4,8 @@
 import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { ERR, LIMITS } from "../../protocol/index.ts";
-import { createEmulator, defaultFirmwarePath, type Emulator } from "../../firmware/emulator/index.ts";
+import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
+import { defaultFirmwarePath } from "../../host/src/paths.ts";
 import { connect, ok } from "../helpers/emu-session.ts";
 
 const T0 = 1700000000;

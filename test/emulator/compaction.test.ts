@@ -11,7 +11,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createEmulator, defaultFirmwarePath, type Emulator } from "../../firmware/emulator/index.ts";
+import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
+import { defaultFirmwarePath } from "../../host/src/paths.ts";
 import { connect } from "../helpers/emu-session.ts";
 import { fromLatin1 } from "../../firmware/emulator/storage.ts";
 import { RealInterpreter, realBuilds, realMissing, stopAll } from "./real-espruino.ts";

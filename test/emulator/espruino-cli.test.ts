@@ -5,7 +5,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { createEmulator, defaultFirmwarePath, type Emulator } from "../../firmware/emulator/index.ts";
+import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
+import { defaultFirmwarePath } from "../../host/src/paths.ts";
 import { espruinoCliPath, boardJsonPath, flashFirmware } from "../../host/src/flash.ts";
 import { createLink } from "../../host/src/link/index.ts";
 import { Session } from "../../host/src/session.ts";

@@ -4,7 +4,8 @@
 import fs from "node:fs";
 import * as OTPAuth from "otpauth";
 import { afterEach, describe, expect, it } from "vitest";
-import { createEmulator, defaultFirmwarePath, type Emulator } from "../../firmware/emulator/index.ts";
+import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
+import { defaultFirmwarePath } from "../../host/src/paths.ts";
 import { connect, ok } from "../helpers/emu-session.ts";
 import { runFuzz } from "../helpers/fuzz.ts";
 

@@ -8,7 +8,8 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createEmulator, defaultFirmwarePath, packageRoot, type Emulator } from "../../firmware/emulator/index.ts";
+import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
+import { defaultFirmwarePath, packageRoot } from "../../host/src/paths.ts";
 
 let emu: Emulator | null = null;
 afterEach(async () => {

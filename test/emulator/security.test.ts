@@ -8,7 +8,8 @@ import path from "node:path";
 import * as OTPAuth from "otpauth";
 import { afterEach, describe, expect, it } from "vitest";
 import { ERR, LIMITS, type Reply } from "../../protocol/index.ts";
-import { createEmulator, defaultFirmwarePath, type Emulator, type EmulatorOptions } from "../../firmware/emulator/index.ts";
+import { createEmulator, type Emulator, type EmulatorOptions } from "../../firmware/emulator/index.ts";
+import { defaultFirmwarePath } from "../../host/src/paths.ts";
 import { connect, ok, type EmuClient } from "../helpers/emu-session.ts";
 
 const T = 1700000000;

@@ -4,7 +4,8 @@
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, it, expect } from "vitest";
 import { runVectorSuite, type VectorCase } from "../helpers/vector-suite.ts";
-import { BOARDS, createEmulator, defaultFirmwarePath, type Emulator } from "../../firmware/emulator/index.ts";
+import { BOARDS, createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
+import { defaultFirmwarePath } from "../../host/src/paths.ts";
 import { connect, ok, type EmuClient } from "../helpers/emu-session.ts";
 
 const BATCH = 32;

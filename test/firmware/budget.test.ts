@@ -5,7 +5,8 @@
 import fs from "node:fs";
 import { describe, expect, it } from "vitest";
 import * as OTPAuth from "otpauth";
-import { createEmulator, defaultFirmwarePath } from "../../firmware/emulator/index.ts";
+import { createEmulator } from "../../firmware/emulator/index.ts";
+import { defaultFirmwarePath } from "../../host/src/paths.ts";
 import { connect, ok } from "../helpers/emu-session.ts";
 
 const T = 1700000000;
