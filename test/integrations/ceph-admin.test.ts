@@ -1,12 +1,12 @@
 import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import type { CodeInfo, SlotInfo } from "../../protocol/index.ts";
+import { afterEach, describe, expect, it } from "vitest";
 import { RadosgwAdmin, parseMfaList, printableCommand } from "../../host/src/integrations/ceph/radosgw-admin.ts";
 import { enrollCeph } from "../../host/src/integrations/ceph/enroll.ts";
 import { planS3 } from "../../host/src/integrations/ceph/s3-mfa.ts";
 import { parseBase32 } from "../../host/src/secret.ts";
+import { startEmuSlots, stopEmuSlots } from "../helpers/emu-slots.ts";
 import { totp } from "../helpers/totp.ts";
 import { fakeAdmin } from "./ceph-fake.ts";
 
@@ -54,65 +54,44 @@ describe("radosgw-admin wrapper", () => {
   });
 });
 
-/** A device stand-in for enrolment: slots with keys; codes at the host's clock. */
-function fakeDevice() {
-  const slots = new Map<string, SlotInfo & { key: Buffer }>();
-  return {
-    slots,
-    ops: {
-      add: async (a: { name: string; key: string; digits?: number; period?: number; serial?: string }) => {
-        const slot: SlotInfo = { name: a.name, alg: "SHA1", digits: a.digits ?? 6, period: a.period ?? 30, touch: false, serial: a.serial };
-        slots.set(a.name, { ...slot, key: Buffer.from(a.key, "hex") });
-        return { slot };
-      },
-      delete: async (n: string) => slots.delete(n),
-      code: async (n?: string): Promise<{ t: number; codes: CodeInfo[] }> => {
-        const s = slots.get(n as string)!;
-        const t = Date.now() / 1000;
-        const step = Math.floor(t / s.period);
-        // Plenty of time left: tests must not wait for a step to turn over.
-        return { t, codes: [{ name: s.name, code: totp(s.key, t, "SHA1", s.digits, s.period), step, left: 25, period: s.period, touch: false, serial: s.serial }] };
-      },
-      list: async () => ({ slots: [...slots.values()].map(({ key: _key, ...slot }) => slot), max: 32 }),
-    },
-  };
-}
-
+// The token is the firmware in the emulator, through the host's own Session (test/helpers/emu-slots.ts).
 describe("ceph enrolment", () => {
+  afterEach(() => stopEmuSlots());
+
   it("--run: slot with serial, mfa create with the same seed, verified by mfa check with the token's pin", async () => {
     const f = fakeAdmin();
-    const dev = fakeDevice();
+    const dev = await startEmuSlots();
     const stateDir = mkdtempSync(join(tmpdir(), "hwtotp-mfa-"));
-    const r = await enrollCeph({ uid: "alice", serial: "hw-7", run: true, admin: f.admin(), stateDir }, dev.ops);
+    const r = await enrollCeph({ uid: "alice", serial: "hw-7", run: true, admin: f.admin(), stateDir }, dev.device);
     expect(r).toMatchObject({ uid: "alice", serial: "hw-7", verified: true, slot: { name: "ceph-alice", serial: "hw-7" } });
     const calls = f.calls();
     expect(calls.map((c) => c.args[c.args.indexOf("mfa") + 1])).toEqual(["list", "create", "check"]);
     const seed = /--totp-seed=(\S+)/.exec(calls[1].cephArgs)![1];
-    const key = dev.slots.get("ceph-alice")!.key;
+    const key = Buffer.from(dev.keyOf("ceph-alice")!, "hex");
     expect(Buffer.from(parseBase32(seed)).equals(key)).toBe(true);
     expect(calls[2].cephArgs).toBe("--totp-pin=" + totp(key, Date.now() / 1000));
   });
 
   it("rolls back the slot and the RGW token when RGW refuses the first pin", async () => {
     const f = fakeAdmin();
-    const dev = fakeDevice();
+    const dev = await startEmuSlots();
     const stateDir = mkdtempSync(join(tmpdir(), "hwtotp-mfa-"));
-    await expect(enrollCeph({ uid: "alice", serial: "hw-8", run: true, admin: f.admin({ FAKE_CHECK: "refuse" }), stateDir }, dev.ops)).rejects.toThrow(/refused the token's first pin/);
-    expect(dev.slots.size).toBe(0);
+    await expect(enrollCeph({ uid: "alice", serial: "hw-8", run: true, admin: f.admin({ FAKE_CHECK: "refuse" }), stateDir }, dev.device)).rejects.toThrow(/refused the token's first pin/);
+    expect(await dev.slotNames()).toHaveLength(0);
     expect(f.calls().map((c) => c.args[c.args.indexOf("mfa") + 1])).toEqual(["list", "create", "check", "remove"]);
   });
 
   it("refuses a serial the user already has, before touching the token", async () => {
     const f = fakeAdmin();
-    const dev = fakeDevice();
-    await expect(enrollCeph({ uid: "alice", serial: "taken", run: true, admin: f.admin() }, dev.ops)).rejects.toThrow(/already has a token with serial taken/);
-    expect(dev.slots.size).toBe(0);
+    const dev = await startEmuSlots();
+    await expect(enrollCeph({ uid: "alice", serial: "taken", run: true, admin: f.admin() }, dev.device)).rejects.toThrow(/already has a token with serial taken/);
+    expect(await dev.slotNames()).toHaveLength(0);
   });
 
   it("without --run prints the exact command, the hex seed in CEPH_ARGS", async () => {
-    const dev = fakeDevice();
-    const r = await enrollCeph({ uid: "bob", serial: "hw-9", seedType: "hex", run: false, admin: new RadosgwAdmin() }, dev.ops);
-    const key = dev.slots.get("ceph-bob")!.key.toString("hex");
+    const dev = await startEmuSlots();
+    const r = await enrollCeph({ uid: "bob", serial: "hw-9", seedType: "hex", run: false, admin: new RadosgwAdmin() }, dev.device);
+    const key = dev.keyOf("ceph-bob")!;
     expect(r.command).toBe(
       " CEPH_ARGS=--totp-seed=" + key + " radosgw-admin mfa create --uid=bob --totp-serial=hw-9 --totp-seed-type=hex --totp-seconds=30 --totp-window=2",
     );

@@ -1,17 +1,22 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { KeystoneClient } from "../../host/src/integrations/keystone/client.ts";
 import { EnrollError, checkKeystoneSecret, enrollKeystone, insecureTransport, keystoneBase32, planEnrollment } from "../../host/src/integrations/keystone/enroll.ts";
-import { fakeDevice, fakeKeystone } from "./keystone-fake.ts";
+import { startEmuSlots, stopEmuSlots } from "../helpers/emu-slots.ts";
+import { fakeKeystone } from "./keystone-fake.ts";
 import * as OTPAuth from "otpauth";
 
-function setup(o: Parameters<typeof fakeKeystone>[0] = {}, dev: Parameters<typeof fakeDevice>[0] = {}) {
+/** The token is the firmware in the emulator through the host's own Session; skewS runs its clock ahead. */
+async function setup(o: Parameters<typeof fakeKeystone>[0] = {}, dev: { skewS?: number } = {}) {
   const ks = fakeKeystone(o);
   const admin = ks.addUser("admin", "adminpw", true);
   const alice = ks.addUser("alice", "alicepw");
-  const device = fakeDevice(dev);
+  const token = await startEmuSlots();
+  if (dev.skewS) token.shiftClock(dev.skewS);
   const client = new KeystoneClient({ authUrl: ks.url, fetch: ks.fetch });
-  return { ks, admin, alice, device, client };
+  return { ks, admin, alice, device: token.device, token, client };
 }
+
+afterEach(() => stopEmuSlots());
 
 describe("Keystone secrets", () => {
   it("are upper-case base32 of at least 128 bits", () => {
@@ -28,18 +33,18 @@ describe("Keystone secrets", () => {
 
 describe("Keystone enrolment", () => {
   it("admin enrols a user: slot, credential, rule, and both verifications", async () => {
-    const { ks, alice, device, client } = setup();
+    const { ks, alice, device, token, client } = await setup();
     const r = await enrollKeystone({
       client, device, caller: { user: { name: "admin" }, password: "adminpw", project: { name: "demo" } },
       targetUser: "alice", targetPassword: "alicepw", slot: "keystone", credentialProject: "demo", rules: "auto", verify: "password",
     });
     expect(r.user).toEqual({ id: alice.id, name: "alice" });
-    expect(device.slots.has("keystone")).toBe(true);
+    expect(await token.slotNames()).toContain("keystone");
     const cred = ks.creds.get(r.credentialId!)!;
     expect(cred.type).toBe("totp");
     expect(cred.project_id).toBe(ks.projects[0].id);
     expect(checkKeystoneSecret(cred.blob)).toBeNull();
-    expect(Buffer.from(OTPAuth.Secret.fromBase32(cred.blob).bytes).toString("hex")).toBe(device.slots.get("keystone"));
+    expect(Buffer.from(OTPAuth.Secret.fromBase32(cred.blob).bytes).toString("hex")).toBe(token.keyOf("keystone"));
     expect(r.mfa.changed).toBe(true);
     expect(alice.options).toMatchObject({ multi_factor_auth_rules: [["password", "totp"]], multi_factor_auth_enabled: true });
     expect(r.verified).toMatchObject({ method: "password", mfaLogin: true, passwordOnly: "refused-mfa" });
@@ -47,7 +52,7 @@ describe("Keystone enrolment", () => {
   });
 
   it("admin enrols a user without her password: TOTP-only logins, a token before the rule and a receipt after", async () => {
-    const { ks, alice, device, client } = setup();
+    const { ks, alice, device, client } = await setup();
     const r = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", slot: "keystone", rules: "auto" });
     expect(r.verified).toEqual({ method: "totp", codeAccepted: true, mfaLogin: false, totpOnly: "receipt", passwordOnly: "not-checked", requiredAuthMethods: [["totp", "password"]], weakRules: [] });
     expect(alice.options).toMatchObject({ multi_factor_auth_rules: [["password", "totp"]], multi_factor_auth_enabled: true });
@@ -58,16 +63,16 @@ describe("Keystone enrolment", () => {
   });
 
   it("TOTP-only verification fails, and rolls back, when the code is wrong (no receipt) — one step ahead", async () => {
-    const { ks, device, client, alice } = setup({}, { skewS: 30 });
+    const { ks, device, token, client, alice } = await setup({}, { skewS: 30 });
     const e = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", slot: "ks", rules: "auto" }).catch((x) => x);
     expect(e).toBeInstanceOf(EnrollError);
     expect(e.message).toMatch(/Keystone refused a code from the token for alice after registration .*hwtotp time sync/);
-    expect(device.slots.size + ks.creds.size).toBe(0);
+    expect((await token.slotNames()).length + ks.creds.size).toBe(0);
     expect(alice.options).toEqual({});
   });
 
   it("TOTP-only verification warns when another rule lets the user in without the token", async () => {
-    const { device, client, alice } = setup();
+    const { device, client, alice } = await setup();
     alice.options = { multi_factor_auth_rules: [["password"]], multi_factor_auth_enabled: true };
     const r = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: alice.id, slot: "ks", rules: "auto" });
     expect(r.verified.totpOnly).toBe("receipt");
@@ -76,7 +81,7 @@ describe("Keystone enrolment", () => {
   });
 
   it("a user enrols themself; without the right to set rules it warns with the admin's command", async () => {
-    const { alice, device, client } = setup();
+    const { alice, device, client } = await setup();
     const r = await enrollKeystone({ client, device, caller: { user: { name: "alice" }, password: "alicepw" }, slot: "ks", rules: "auto" });
     expect(r.credentialId).not.toBeNull();
     expect(r.mfa.changed).toBe(false);
@@ -85,16 +90,16 @@ describe("Keystone enrolment", () => {
   });
 
   it("--dry-run touches neither the token nor Keystone", async () => {
-    const { ks, device, client } = setup();
+    const { ks, device, token, client } = await setup();
     const r = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", targetPassword: "alicepw", slot: "ks", rules: "auto", dryRun: true });
     expect(r.plan.length).toBeGreaterThanOrEqual(5);
-    expect(device.slots.size).toBe(0);
+    expect((await token.slotNames()).length).toBe(0);
     expect(ks.creds.size).toBe(0);
     expect(ks.calls.some((c) => c.method === "PATCH" || (c.method === "POST" && c.path === "/credentials"))).toBe(false);
   });
 
   it("planEnrollment (the CLI's --dry-run) takes no password: one unauthenticated GET /v3 and the slot list", async () => {
-    const { ks, client } = setup();
+    const { ks, client } = await setup();
     const needs = [{ what: "password of admin (to log in)", from: "$OS_PASSWORD", present: true }];
     const p = await planEnrollment({ client, caller: "admin", targetUser: "alice", slot: "ks", rules: "skip", needs, listSlots: async () => ({ slots: [{ name: "other" }], max: 2 }) });
     expect(ks.calls).toEqual([{ method: "GET", path: "", body: undefined }]);
@@ -110,34 +115,34 @@ describe("Keystone enrolment", () => {
   });
 
   it("rolls back the slot when Keystone refuses the credential", async () => {
-    const { ks, device, client } = setup({ failOn: "credentials" });
+    const { ks, device, token, client } = await setup({ failOn: "credentials" });
     const e = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", targetPassword: "alicepw", slot: "ks", rules: "auto" }).catch((x) => x);
     expect(e).toBeInstanceOf(EnrollError);
     expect(e.leftovers).toEqual([]);
-    expect(device.slots.size).toBe(0);
+    expect((await token.slotNames()).length).toBe(0);
     expect(ks.creds.size).toBe(0);
   });
 
   it("rolls back slot and credential when the token's clock runs one step ahead", async () => {
-    const { ks, device, client, alice } = setup({}, { skewS: 30 });
+    const { ks, device, token, client, alice } = await setup({}, { skewS: 30 });
     const e = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", targetPassword: "alicepw", slot: "ks", rules: "auto" }).catch((x) => x);
     expect(e).toBeInstanceOf(EnrollError);
     expect(e.message).toMatch(/clock/);
-    expect(device.slots.size).toBe(0);
+    expect((await token.slotNames()).length).toBe(0);
     expect(ks.creds.size).toBe(0);
     expect(alice.options).toEqual({});
   });
 
   it("rolls back everything when totp is not among Keystone's auth methods", async () => {
-    const { ks, device, client, alice } = setup({ totpMethod: false });
+    const { ks, device, token, client, alice } = await setup({ totpMethod: false });
     const e = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", targetPassword: "alicepw", slot: "ks", rules: "auto" }).catch((x) => x);
     expect(e.message).toMatch(/\[auth\] methods/);
-    expect(device.slots.size + ks.creds.size).toBe(0);
+    expect((await token.slotNames()).length + ks.creds.size).toBe(0);
     expect(alice.options).toEqual({});
   });
 
   it("warns loudly when password alone still works after the rule is set", async () => {
-    const { device, client, alice } = setup();
+    const { device, client, alice } = await setup();
     alice.options = { multi_factor_auth_rules: [["password"]] };
     const r = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: alice.id, targetPassword: "alicepw", slot: "ks", rules: "auto", verify: "password" });
     expect(r.verified.passwordOnly).toBe("accepted");
@@ -145,27 +150,27 @@ describe("Keystone enrolment", () => {
   });
 
   it("verify \"password\" refuses to start without the target's password (nothing to verify with)", async () => {
-    const { device, client } = setup();
+    const { device, token, client } = await setup();
     const e = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", slot: "ks", rules: "auto", verify: "password" }).catch((x) => x);
     expect(e).toBeInstanceOf(EnrollError);
-    expect(device.slots.size).toBe(0);
+    expect((await token.slotNames()).length).toBe(0);
   });
 
   it("with rules required, a caller who may not set them gets a rollback", async () => {
-    const { ks, device, client } = setup();
+    const { ks, device, token, client } = await setup();
     const e = await enrollKeystone({ client, device, caller: { user: { name: "alice" }, password: "alicepw" }, slot: "ks", rules: "require" }).catch((x) => x);
     expect(e).toBeInstanceOf(EnrollError);
-    expect(device.slots.size + ks.creds.size).toBe(0);
+    expect((await token.slotNames()).length + ks.creds.size).toBe(0);
   });
 
   it("never puts the seed, a code or a password in a progress sentence", async () => {
-    const { ks, device, client } = setup();
+    const { ks, device, token, client } = await setup();
     const lines: string[] = [];
     await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", targetPassword: "alicepw", slot: "ks", rules: "auto", log: (s) => lines.push(s) });
     const blob = [...ks.creds.values()][0].blob;
     const text = lines.join("\n");
     expect(lines.length).toBeGreaterThan(3);
-    for (const s of [blob, device.slots.get("ks")!, "adminpw", "alicepw"]) expect(text).not.toContain(s);
+    for (const s of [blob, token.keyOf("ks")!, "adminpw", "alicepw"]) expect(text).not.toContain(s);
     expect(text).not.toMatch(/\b\d{6}\b/);
   });
 });

@@ -3,16 +3,20 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { DeviceNotFoundError, EXIT } from "../../host/src/errors.ts";
 import { Rollback, leftovers, rollbackSentence, rolledBack } from "../../host/src/integrations/rollback.ts";
 import { EnrollError, enrollKeystone } from "../../host/src/integrations/keystone/enroll.ts";
 import { KeystoneClient } from "../../host/src/integrations/keystone/client.ts";
 import { PartialEnrollError, enrollCeph } from "../../host/src/integrations/ceph/enroll.ts";
-import { fakeDevice, fakeKeystone } from "./keystone-fake.ts";
+import { startEmuSlots, stopEmuSlots } from "../helpers/emu-slots.ts";
+import { fakeKeystone } from "./keystone-fake.ts";
 import { fakeAdmin } from "./ceph-fake.ts";
 
+// The token is the firmware in the emulator (test/helpers/emu-slots.ts); only its delete is made to fail.
 describe("Rollback", () => {
+  afterEach(() => stopEmuSlots());
+
   it("undoes newest first, keeps going past a failed undo, and reports that undo as not rolled back, by its code", async () => {
     const order: string[] = [];
     const undo = new Rollback();
@@ -55,10 +59,9 @@ describe("Rollback", () => {
     const ks = fakeKeystone({ failOn: "credentials" });
     ks.addUser("admin", "adminpw", true);
     ks.addUser("alice", "alicepw");
-    const device = fakeDevice();
-    device.delete = async () => {
-      throw new DeviceNotFoundError("The device went away.", true);
-    };
+    const token = await startEmuSlots();
+    token.fail("delete", new DeviceNotFoundError("The device went away.", true));
+    const device = token.device;
     const client = new KeystoneClient({ authUrl: ks.url, fetch: ks.fetch });
     const e = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", slot: "ks", rules: "auto" }).catch((x) => x);
     expect(e).toBeInstanceOf(EnrollError);
@@ -66,23 +69,14 @@ describe("Rollback", () => {
     expect(e.message).not.toMatch(/was rolled back/);
     expect(e.message).toMatch(/NOT rolled back: slot "ks" on the token \(E_DISCONNECTED/);
     expect(e.leftovers).toEqual(["slot \"ks\" on the token (E_DISCONNECTED: The device went away)"]);
-    expect(device.slots.has("ks")).toBe(true);
+    expect(await token.slotNames()).toContain("ks");
   });
 
   it("Ceph enrolment: RGW refuses the first pin and the slot cannot be deleted: the error says so, E_PARTIAL", async () => {
     const f = fakeAdmin();
-    const slots = new Map<string, { key: string; serial?: string }>();
-    const dev = {
-      add: async (a: { name: string; key: string; serial?: string }) => {
-        slots.set(a.name, { key: a.key, serial: a.serial });
-        return { slot: { name: a.name, alg: "SHA1" as const, digits: 6, period: 30, touch: false, serial: a.serial } };
-      },
-      delete: async () => {
-        throw new DeviceNotFoundError("The device went away.", true);
-      },
-      code: async (n?: string) => ({ t: 0, codes: [{ name: n!, code: "123456", step: Math.floor(Date.now() / 30000), left: 25, period: 30, touch: false, serial: slots.get(n!)?.serial }] }),
-      list: async () => ({ slots: [], max: 32 }),
-    };
+    const token = await startEmuSlots();
+    token.fail("delete", new DeviceNotFoundError("The device went away.", true));
+    const dev = token.device;
     const stateDir = mkdtempSync(join(tmpdir(), "hwtotp-mfa-"));
     const e = await enrollCeph({ uid: "alice", serial: "hw-r1", run: true, admin: f.admin({ FAKE_CHECK: "refuse" }), stateDir }, dev).catch((x) => x);
     expect(e).toBeInstanceOf(PartialEnrollError);
