@@ -152,7 +152,7 @@ export class Device implements DeviceCore, PortHost, ReplHost {
     return this.echo;
   }
 
-  log(s: string): void {
+  private log(s: string): void {
     if (this.opts.log) this.opts.log(s);
   }
 
@@ -329,7 +329,7 @@ export class Device implements DeviceCore, PortHost, ReplHost {
   }
 
   /** The device crashed (an assertion, or garbage read as code): it runs nothing more until reset. */
-  crash(reason: string): never {
+  private crash(reason: string): never {
     if (!this.fault) {
       this.fault = { reason: reason, file: "" };
       this.log("fault: " + reason);
@@ -455,7 +455,7 @@ export class Device implements DeviceCore, PortHost, ReplHost {
     this.watches.clear();
     this.state = new BootState();
     this.fault = null;
-    for (const p of this.ports.values()) p.handlers = [];
+    for (const p of this.ports.values()) p.clearHandlers();
     this.console = this.board.consoleDevice;
     this.echo = true;
     this.repl.reset();

@@ -123,9 +123,6 @@ export interface Emulator {
   readonly device: Device;
 }
 
-// The package's paths (shared with the host): host/src/paths.ts.
-export { defaultFirmwarePath, packageRoot } from "../../host/src/paths.ts";
-
 export function createEmulator(opts: EmulatorOptions = {}): Emulator {
   const board = getBoard(opts.board);
   const flash = new Flash(board.storageBytes, board.pageBytes, loadState(opts.stateFile, board));

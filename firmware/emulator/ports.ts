@@ -20,16 +20,15 @@ export interface PortHost {
 }
 
 export class Port {
-  /** The program's on("data") handlers. */
-  handlers: DataHandler[] = [];
+  private listeners: DataHandler[] = [];
   /** The object the program sees (USB, Bluetooth, LoopbackA…). */
   readonly api: any;
   constructor(private readonly host: PortHost, readonly name: string, readonly sink: (s: string) => void) {
     const self = this;
     this.api = {
-      on(ev: string, cb: DataHandler) { if (ev === "data" && typeof cb === "function") self.handlers.push(cb); },
-      removeAllListeners(ev?: string) { if (ev === undefined || ev === "data") self.handlers = []; },
-      removeListener(ev: string, cb: DataHandler) { if (ev === "data") self.handlers = self.handlers.filter((h) => h !== cb); },
+      on(ev: string, cb: DataHandler) { if (ev === "data" && typeof cb === "function") self.listeners.push(cb); },
+      removeAllListeners(ev?: string) { if (ev === undefined || ev === "data") self.listeners = []; },
+      removeListener(ev: string, cb: DataHandler) { if (ev === "data") self.listeners = self.listeners.filter((h) => h !== cb); },
       write() { for (let i = 0; i < arguments.length; i++) self.write(arguments[i]); },
       print(s: unknown) { self.write(String(s)); },
       println(s: unknown) { self.write(String(s) + "\r\n"); },
@@ -39,11 +38,21 @@ export class Port {
     };
   }
 
+  /** The program's on("data") handlers. */
+  get handlers(): readonly DataHandler[] {
+    return this.listeners;
+  }
+
+  /** Boot: the program's handlers gone. */
+  clearHandlers(): void {
+    this.listeners = [];
+  }
+
   /** Characters arriving at the device on this port. */
   input(s: string): void {
     if (this.host.consoleName === this.name) this.host.consoleInput(s);
-    else if (this.handlers.length) {
-      const hs = this.handlers.slice();
+    else if (this.listeners.length) {
+      const hs = this.listeners.slice();
       this.host.task(() => { for (const h of hs) h(s); });
     }
   }
