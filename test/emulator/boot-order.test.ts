@@ -10,7 +10,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
 import { fromLatin1 } from "../../firmware/emulator/storage.ts";
-import { RealInterpreter, realBuilds, realMissing, stopAll } from "./real-espruino.ts";
+import { Interpreter, espruinoBuilds, missingReason, stopAll } from "../real/interpreter.ts";
 
 const started: Emulator[] = [];
 afterAll(async () => {
@@ -107,8 +107,8 @@ describe("boot order (emulator)", () => {
   });
 });
 
-const missing = realMissing();
-for (const build of realBuilds()) {
+const missing = missingReason({ pipes: true });
+for (const build of espruinoBuilds()) {
   describe("boot order on the real " + build.name + " (no button: power-up, reset(), load(), .bootrst)", () => {
     const image = async (withRst: boolean): Promise<Uint8Array> => {
       const e = await board(build.profile, withRst);
@@ -130,7 +130,7 @@ for (const build of realBuilds()) {
         e.device.afterTask();
         const emuLoad = booted(e);
 
-        const r = await RealInterpreter.boot(build, img, false);
+        const r = await Interpreter.start({ binary: build.binary, pipes: true, image: img });
         try {
           expect(await r.eval("typeof BOOT === 'undefined' ? [] : BOOT")).toEqual(emuPower);
           expect(await r.eval("BTNSEEN")).toEqual(["none", "none"]);

@@ -9,12 +9,12 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
 import { defaultFirmwarePath } from "../../host/src/paths.ts";
 import { connect, type EmuClient } from "../helpers/emu-session.ts";
-import { RealInterpreter, realBuilds, realMissing, stopAll } from "./real-espruino.ts";
+import { Interpreter, espruinoBuilds, missingReason, stopAll } from "../real/interpreter.ts";
 
 const KEY = "3132333435363738393031323334353637383930";
 const TOLERANCE = 0.15;
 const haveFirmware = fs.existsSync(defaultFirmwarePath());
-const missing = realMissing() || (haveFirmware ? null : "no firmware/dist/firmware.js (npm run build)");
+const missing = missingReason({ pipes: true }) || (haveFirmware ? null : "no firmware/dist/firmware.js (npm run build)");
 afterAll(() => stopAll());
 
 interface Side {
@@ -27,10 +27,10 @@ async function ok(s: Side, op: string, a?: Record<string, unknown>): Promise<Rec
   return r.d as Record<string, any>;
 }
 
-for (const build of realBuilds()) {
+for (const build of espruinoBuilds()) {
   describe.skipIf(!haveFirmware)("heap calibration against the real " + build.name + " (profile " + build.profile + ")", () => {
     let emu: Emulator | null = null;
-    let real: RealInterpreter | null = null;
+    let real: Interpreter | null = null;
     afterAll(async () => {
       if (emu) await emu.stop();
       if (real) await real.stop();
@@ -41,7 +41,7 @@ for (const build of realBuilds()) {
       emu = createEmulator({ board: build.profile, log: (l) => (/out of memory/i.test(l) ? oom.push(l) : undefined) });
       await emu.start();
       await emu.stop(); // the image as flashed: .bootcde and .boot0, nothing else
-      real = await RealInterpreter.boot(build, emu.device.flash.bytes);
+      real = await Interpreter.start({ binary: build.binary, pipes: true, image: emu.device.flash.bytes, wait: "firmware" });
       await emu.start();
       let c: EmuClient = connect(emu, 20000);
       const emuSide: Side = { request: (op, a) => c.request(op, a) as Promise<any> };

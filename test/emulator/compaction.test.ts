@@ -15,7 +15,7 @@ import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts"
 import { defaultFirmwarePath } from "../../host/src/paths.ts";
 import { connect } from "../helpers/emu-session.ts";
 import { fromLatin1 } from "../../firmware/emulator/storage.ts";
-import { RealInterpreter, realBuilds, realMissing, stopAll } from "./real-espruino.ts";
+import { Interpreter, espruinoBuilds, missingReason, stopAll } from "../real/interpreter.ts";
 
 const started: Emulator[] = [];
 afterAll(async () => {
@@ -154,20 +154,20 @@ describe("compact() leaves no erased data in the flash image (emulator)", () => 
   }
 });
 
-const missing = realMissing();
+const missing = missingReason({ pipes: true });
 const PROGRAM = [
   "var S=require('Storage')",
   "S.write('keep1','K'.repeat(100))", "S.write('seed','SEEDSEED'.repeat(300))", "S.write('keep2','L'.repeat(1500))",
   "S.write('seed2','ZZZZSEED'.repeat(10))", "S.erase('seed')", "S.write('pre','PART1',0,10)", "S.write('pre','PART2',5)",
   "S.write('keep1','K2')", "S.erase('seed2')", "S.compact()", "S.write('after','A'.repeat(700))", "S.erase('keep2')",
 ];
-for (const build of realBuilds()) {
+for (const build of espruinoBuilds()) {
   describe("Storage and compaction on the real " + build.name, () => {
     it("the same calls leave the same flash image as in the emulator, and compact() leaves no erased byte", async () => {
       const e = createEmulator({ board: build.profile, flashed: false });
       started.push(e);
       await e.start();
-      const r = await RealInterpreter.boot(build, new Uint8Array(0), false);
+      const r = await Interpreter.start({ binary: build.binary, pipes: true, image: new Uint8Array(0) });
       try {
         for (const p of PROGRAM) {
           e.device.evalExpr(p);
@@ -189,7 +189,7 @@ for (const build of realBuilds()) {
     it("a compaction that moves a running .bootcde inside a loop keeps it working (flash strings)", async () => {
       const e = await prepared(build.profile, false);
       await e.stop();
-      const r = await RealInterpreter.boot(build, e.device.flash.bytes, false);
+      const r = await Interpreter.start({ binary: build.binary, pipes: true, image: e.device.flash.bytes });
       try {
         const before = r.flashImage().indexOf(".bootcde");
         expect(await r.eval("inLoop()")).toBe("0,1");

@@ -6,7 +6,7 @@
 import { createCipheriv, createHash, pbkdf2Sync } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
-import { RealInterpreter, realBuilds, realMissing, stopAll } from "./real-espruino.ts";
+import { Interpreter, espruinoBuilds, missingReason, stopAll } from "../real/interpreter.ts";
 
 const started: Emulator[] = [];
 afterAll(async () => {
@@ -69,11 +69,11 @@ describe("crypto per board (emulator)", () => {
   });
 });
 
-const missing = realMissing();
-for (const build of realBuilds()) {
+const missing = missingReason({ pipes: true });
+for (const build of espruinoBuilds()) {
   describe("crypto on the real " + build.name + " equals the emulator's", () => {
     it("every vector, and the error cases", async () => {
-      const r = await RealInterpreter.start(build);
+      const r = await Interpreter.start({ binary: build.binary, pipes: true });
       const e = await emulator(build.profile);
       try {
         await r.run(hex + "var c = require('crypto')");

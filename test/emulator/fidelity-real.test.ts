@@ -3,10 +3,10 @@
 // So the table, which fidelity.test.ts holds the emulator to, stays a statement about the real interpreter.
 // Pending (with the reason) when the builds are absent.
 import { afterAll, describe, expect, it } from "vitest";
-import { RealInterpreter, realBuilds, realMissing, stopAll } from "./real-espruino.ts";
+import { Interpreter, espruinoBuilds, missingReason, stopAll } from "../real/interpreter.ts";
 import { table } from "./fidelity-table.ts";
 
-const missing = realMissing();
+const missing = missingReason({ pipes: true });
 afterAll(() => stopAll());
 
 /** The same classification as fidelity.test.ts's, done on the device (undefined travels as "__undef"). */
@@ -22,12 +22,12 @@ function decode(x: any): unknown {
   return x.v === "__undef" ? undefined : x.v;
 }
 
-for (const build of realBuilds()) {
+for (const build of espruinoBuilds()) {
   describe("fidelity table on the real " + build.name, () => {
-    let r: RealInterpreter | null = null;
-    const device = async (): Promise<RealInterpreter> => {
+    let r: Interpreter | null = null;
+    const device = async (): Promise<Interpreter> => {
       if (!r) {
-        r = await RealInterpreter.start(build);
+        r = await Interpreter.start({ binary: build.binary, pipes: true });
         await r.run(FID);
       }
       return r;

@@ -4,7 +4,7 @@
 // that V8 cannot copy are checked one by one, with the emulator's documented deviations.
 import { afterAll, describe, expect, it } from "vitest";
 import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
-import { RealInterpreter, realBuilds, realMissing, stopAll } from "./real-espruino.ts";
+import { Interpreter, espruinoBuilds, missingReason, stopAll } from "../real/interpreter.ts";
 
 const T = "function t(s){try{var v=JSON.parse(s);return ['ok',v===undefined?'UNDEF':v];}catch(e){return ['err',e instanceof SyntaxError,e instanceof Error,e.message];}}";
 
@@ -141,13 +141,13 @@ describe("JSON.parse as Espruino (emulator)", () => {
   });
 });
 
-const missing = realMissing();
-for (const build of realBuilds()) {
+const missing = missingReason({ pipes: true });
+for (const build of espruinoBuilds()) {
   describe("JSON.parse on the real " + build.name + " agrees with the emulator", () => {
-    let r: RealInterpreter | null = null;
+    let r: Interpreter | null = null;
     const device = async () => {
       if (!r) {
-        r = await RealInterpreter.start(build);
+        r = await Interpreter.start({ binary: build.binary, pipes: true });
         await r.run(T);
       }
       return r;
@@ -172,7 +172,7 @@ for (const build of realBuilds()) {
       expect(dev).toEqual(['{"op":"code","op":"wipe"}', ["op", "op"], ["constructor", "x"], ["b", "1"]]);
     }, 60000);
     it("a lookup through a non-object __proto__ kills the real interpreter (assertion)", async () => {
-      const k = await RealInterpreter.start(build);
+      const k = await Interpreter.start({ binary: build.binary, pipes: true });
       try {
         k.send("\x10var r=JSON.parse('{\"__proto__\":1}');print(r.foo)\n");
         const t0 = Date.now();

@@ -7,6 +7,15 @@
 // cycle (kill the process by its pid, start a new one on the same folder), flashImage() reads Storage as it
 // lies in flash, cpuMs() reads the process's CPU time from /proc/PID/stat.
 //
+// With `pipes: true` the console is the process's own stdin/stdout instead (no socat, no pty, no TCP bridge):
+// for the emulator's calibration and fidelity checks, which evaluate at the REPL (eval, run), write Storage
+// through it (writeFile) or boot an image of the emulator's flash (`image`).
+//
+// Protocol requests go through the host's own client: a Session (host/src/session.ts) over a Link — the
+// host's serial link on the pty (connect, ready), a PipeLink on the pipes (request, ok); test/helpers/
+// emu-session.ts turns its answers into raw replies. Hand-made frames (bad JSON, oversize lines, exact bytes)
+// are written raw, and every line that comes back is kept (LineClient.lines) for the tests that count them.
+//
 // House rules kept here: socat and the interpreter run detached in their own process group and are stopped by
 // their own pids; listeners are on 127.0.0.1 with a port the kernel picks; no byte 0x04 is ever written (the
 // Linux build exits on it). Optional: libfaketime (Debian package faketime) freezes the interpreter's clock at
@@ -18,8 +27,10 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { MAX_REPLY_LINE, createLineReader, encodeRequest, parseReply, type Reply } from "../../protocol/index.ts";
-import { createLink, type Link } from "../../host/src/link/index.ts";
+import { MAX_REPLY_LINE, createLineReader, parseReply, type Reply } from "../../protocol/index.ts";
+import type { HwtotpError } from "../../host/src/errors.ts";
+import { createLink, disconnectedError, type Link } from "../../host/src/link/index.ts";
+import { clientOn, type EmuClient } from "../helpers/emu-session.ts";
 import { flashFirmware, type FlashOptions, type FlashResult } from "../../host/src/flash.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -29,6 +40,13 @@ export interface Build {
   /** File name of the binary (espruino-linux, espruino-linux-2500). */
   name: string;
   binary: string;
+  /** The emulator profile that models it. */
+  profile: "linux" | "linux2500";
+}
+
+function build(binary: string): Build {
+  const name = path.basename(binary);
+  return { name, binary, profile: /2500/.test(name) ? "linux2500" : "linux" };
 }
 
 function isExecutable(p: string): boolean {
@@ -52,12 +70,12 @@ export function espruinoBuilds(): Build[] {
   } catch {
     return [];
   }
-  if (st.isFile()) return isExecutable(where) ? [{ name: path.basename(where), binary: path.resolve(where) }] : [];
+  if (st.isFile()) return isExecutable(where) ? [build(path.resolve(where))] : [];
   return fs
     .readdirSync(where)
     .filter((f) => /^espruino-linux/.test(f) && isExecutable(path.join(where, f)))
     .sort()
-    .map((f) => ({ name: f, binary: path.join(where, f) }));
+    .map((f) => build(path.join(where, f)));
 }
 
 /** The build named (e.g. espruino-linux-2500), else the first one. */
@@ -83,13 +101,17 @@ export function faketimeLibrary(): string | null {
   return null;
 }
 
-/** Why the real-interpreter suite cannot run here, or null when it can. */
-export function missingReason(): string | null {
+/**
+ * Why the real-interpreter suite cannot run here, or null when it can. `pipes`: for an interpreter on pipes
+ * (the builds are enough: no socat, no firmware bundle).
+ */
+export function missingReason(o: { pipes?: boolean } = {}): string | null {
   if (espruinoBuilds().length === 0) {
     return process.env.HWTOTP_ESPRUINO
       ? "HWTOTP_ESPRUINO=" + process.env.HWTOTP_ESPRUINO + " holds no espruino-linux* binary"
       : "no ../shared/espruino/espruino-linux* (set HWTOTP_ESPRUINO)";
   }
+  if (o.pipes) return null;
   if (!haveSocat()) return "socat is not installed";
   if (!fs.existsSync(path.join(ROOT, "firmware/dist/firmware.js"))) return "no firmware/dist/firmware.js (npm run build)";
   return null;
@@ -211,40 +233,37 @@ export interface ReplyLine {
 }
 
 /**
- * A raw protocol client over one Link: sends lines as given, collects every line that comes back in order
- * (replies parsed, other lines kept as noise), resolves requests by id.
+ * The host's Session over one Link (requests: `request`), and every line that comes back kept in order
+ * (replies parsed, other lines also kept as noise) for tests that write hand-made frames (`raw`) and count
+ * their replies.
  */
 export class LineClient {
   readonly lines: ReplyLine[] = [];
   readonly noise: string[] = [];
-  private waiting = new Map<number, (r: Reply) => void>();
   private lineWaiters: Array<() => void> = [];
-  private nextId = 1 + Math.floor(Math.random() * 1e6);
+  /** Ids for hand-made frames: far from the Session's (below 2^20). */
+  private nextRawId = 1_500_000_000 + Math.floor(Math.random() * 1e6);
   private reader = createLineReader(
     MAX_REPLY_LINE,
     (line) => {
       const r = parseReply(line);
       this.lines.push({ line, reply: r });
       if (!r) this.noise.push(line);
-      else if (r.id !== null && this.waiting.has(r.id)) {
-        const cb = this.waiting.get(r.id)!;
-        this.waiting.delete(r.id);
-        cb(r);
-      }
       const ws = this.lineWaiters;
       this.lineWaiters = [];
       for (const w of ws) w();
     },
     () => this.noise.push("<oversize reply>"),
   );
+  private readonly client: EmuClient;
 
-  private constructor(readonly link: Link) {}
+  private constructor(readonly link: Link) {
+    this.client = clientOn(new TapLink(link, (s) => this.reader.push(s)), 10000, { firstId: 1 + Math.floor(Math.random() * 1e6) });
+  }
 
   static async open(address: string): Promise<LineClient> {
     const link = await createLink(address);
     const c = new LineClient(link);
-    link.onData((s) => c.reader.push(s));
-    link.onClose(() => {});
     await link.open();
     return c;
   }
@@ -255,34 +274,17 @@ export class LineClient {
     await this.link.write(s);
   }
 
-  /** Sends one request and resolves with its reply. */
+  /** Sends one request (through the Session) and resolves with its reply. */
   request(op: string, a?: Record<string, unknown>, timeoutMs = 10000): Promise<Reply> {
-    const id = this.nextId++;
-    return this.requestWithId(id, encodeRequest(id, op, a), op, timeoutMs);
-  }
-
-  /** Sends a prepared line (with its id) and resolves with the reply of that id. */
-  requestWithId(id: number, line: string, what = "request", timeoutMs = 10000): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(id);
-        reject(new Error("no reply to " + what + " (id " + id + ") within " + timeoutMs + " ms; last lines: " + this.lines.slice(-3).map((l) => l.line).join(" | ") + " noise: " + this.noise.slice(-3).join(" | ")));
-      }, timeoutMs);
-      this.waiting.set(id, (r) => {
-        clearTimeout(timer);
-        resolve(r);
-      });
-      this.raw(line).catch((e) => {
-        clearTimeout(timer);
-        this.waiting.delete(id);
-        reject(e);
-      });
+    return this.client.request(op, a, timeoutMs).catch((e: Error) => {
+      e.message += " (" + op + "; last lines: " + this.lines.slice(-3).map((l) => l.line).join(" | ") + " noise: " + this.noise.slice(-3).join(" | ") + ")";
+      throw e;
     });
   }
 
   /** A fresh request id (for hand-made frames). */
   id(): number {
-    return this.nextId++;
+    return this.nextRawId++;
   }
 
   /** Resolves once `n` reply lines (parsed replies) have arrived in all, failing after timeoutMs. */
@@ -302,8 +304,89 @@ export class LineClient {
   }
 
   async close(): Promise<void> {
-    for (const [, cb] of this.waiting) void cb;
-    await this.link.close();
+    await this.client.close();
+  }
+}
+
+/** A Link that also hands every chunk it receives to `tap` (the raw line log beside the Session). */
+class TapLink implements Link {
+  constructor(
+    private readonly inner: Link,
+    private readonly tap: (chunk: string) => void,
+  ) {}
+  get address(): string {
+    return this.inner.address;
+  }
+  get isOpen(): boolean {
+    return this.inner.isOpen;
+  }
+  open(): Promise<void> {
+    return this.inner.open();
+  }
+  write(data: string): Promise<void> {
+    return this.inner.write(data);
+  }
+  onData(cb: (chunk: string) => void): void {
+    this.inner.onData((s) => {
+      this.tap(s);
+      cb(s);
+    });
+  }
+  onClose(cb: (err?: HwtotpError) => void): void {
+    this.inner.onClose(cb);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/**
+ * A Link over an interpreter's own stdin/stdout (latin1 both ways, as the console's bytes). Open from the
+ * start; it ends when the process exits. Never writes 0x04.
+ */
+export class PipeLink implements Link {
+  private dataCb: (chunk: string) => void = () => {};
+  private closeCb: (err?: HwtotpError) => void = () => {};
+  private open_ = true;
+
+  constructor(
+    private readonly child: ChildProcess,
+    readonly address: string,
+  ) {
+    child.stdout!.on("data", (b: Buffer) => this.dataCb(b.toString("latin1")));
+    child.once("exit", () => this.end(disconnectedError(address, "the interpreter exited")));
+  }
+
+  get isOpen(): boolean {
+    return this.open_;
+  }
+
+  async open(): Promise<void> {}
+
+  async write(data: string): Promise<void> {
+    if (!this.open_) throw disconnectedError(this.address, "not open");
+    if (data.indexOf("\x04") >= 0) throw new Error("refusing to send 0x04 to the Linux build (it exits on it)");
+    this.child.stdin!.write(Buffer.from(data, "latin1"));
+  }
+
+  onData(cb: (chunk: string) => void): void {
+    this.dataCb = cb;
+  }
+
+  onClose(cb: (err?: HwtotpError) => void): void {
+    this.closeCb = cb;
+  }
+
+  private end(err?: HwtotpError): void {
+    if (!this.open_) return;
+    this.open_ = false;
+    const cb = this.closeCb;
+    this.closeCb = () => {};
+    cb(err);
+  }
+
+  async close(): Promise<void> {
+    this.end();
   }
 }
 
@@ -335,6 +418,34 @@ export interface StartOptions {
   fastIdle?: number;
   /** Extra command-line arguments for the interpreter (e.g. ["-e", "…"]). */
   args?: string[];
+  /**
+   * The console on the process's own stdin/stdout, not a pty behind socat (no tty, no tcp(), no flash()):
+   * eval, run, send, writeFile, request and ok work on it.
+   */
+  pipes?: boolean;
+  /**
+   * With pipes, what each start (and restart) waits for: the REPL prompt (default) or, "firmware", an answer
+   * to a request.
+   */
+  wait?: "repl" | "firmware";
+  /**
+   * The Storage to start on (an espruino.flash, e.g. the emulator's flash bytes for the same board profile:
+   * both use Espruino's layout), padded to 256 KB with erased flash: a power-up, with no code through the
+   * console (the Linux build's input thread races with its main loop on long input: an IO-buffer assertion,
+   * seen now and then while uploading the bundle).
+   */
+  image?: Uint8Array;
+}
+
+/** Every interpreter still running (killed on process exit; stopAll in afterAll). */
+const live = new Set<Interpreter>();
+process.on("exit", () => {
+  for (const it of live) it.killNow();
+});
+
+/** Stops every interpreter still running (afterEach/afterAll). */
+export async function stopAll(): Promise<void> {
+  for (const it of Array.from(live)) await it.stop();
 }
 
 /**
@@ -354,6 +465,11 @@ export class Interpreter {
   private socatLog = "";
   private ownsDir: boolean;
   private fakeFile: string | null = null;
+  /** With pipes: the interpreter process, everything it printed (stdout and stderr) since it started, and the Session on it. */
+  child: ChildProcess | null = null;
+  out = "";
+  private client: EmuClient | null = null;
+  private seq = 0;
 
   private constructor(
     readonly binary: string,
@@ -368,7 +484,13 @@ export class Interpreter {
   static async start(o: StartOptions): Promise<Interpreter> {
     const own = !o.dir;
     const dir = o.dir || fs.mkdtempSync(path.join(o.tmpRoot || os.tmpdir(), "hwtotp-espruino-"));
+    if (o.image) {
+      const full = Buffer.alloc(256 * 1024, 0xff);
+      Buffer.from(o.image.buffer, o.image.byteOffset, Math.min(o.image.byteLength, full.length)).copy(full);
+      fs.writeFileSync(path.join(dir, "espruino.flash"), full);
+    }
     const it = new Interpreter(o.binary, dir, own, o);
+    live.add(it);
     try {
       await it.spawn();
     } catch (e) {
@@ -406,6 +528,7 @@ export class Interpreter {
     const q = (s: string) => "'" + s.replace(/'/g, "'\\''") + "'";
     const script = path.join(this.dir, "run.sh");
     fs.writeFileSync(script, "#!/bin/sh\nexec " + (env.length ? "env " + env.map(q).join(" ") + " " : "") + q(this.binary) + (this.opts.args || []).map((a) => " " + q(a)).join("") + "\n", { mode: 0o700 });
+    if (this.opts.pipes) return this.spawnOnPipes(script);
     this.socatLog = "";
     const verbose = process.env.HWTOTP_REAL_DEBUG === "socat" ? ["-v"] : []; // traffic on socat's stderr (socatLog)
     const socat = spawn("socat", [...verbose, "PTY,link=" + this.tty + ",raw,echo=0", "EXEC:" + script + ",pty,raw,echo=0"], {
@@ -420,6 +543,133 @@ export class Interpreter {
     await waitUntil(() => exited(socat) || (fs.existsSync(this.tty) && childrenOf(socat.pid!).length > 0), "socat to start the interpreter", 10000);
     if (exited(socat)) throw new Error("socat exited at start: " + this.socatLog.trim());
     this.interpreterPid = childrenOf(socat.pid!)[0];
+  }
+
+  private async spawnOnPipes(script: string): Promise<void> {
+    this.out = "";
+    const c = spawn(script, [], { cwd: this.dir, detached: true, stdio: ["pipe", "pipe", "pipe"] });
+    this.child = c;
+    this.interpreterPid = c.pid!;
+    c.stdout!.on("data", (b: Buffer) => (this.out += b.toString("latin1")));
+    c.stderr!.on("data", (b: Buffer) => (this.out += b.toString("latin1")));
+    c.stdin!.on("error", () => {});
+    this.client = clientOn(new PipeLink(c, "pipes:" + path.basename(this.binary)), 15000);
+    if (this.opts.wait === "firmware") await this.answering();
+    else await this.waitFor(() => /\n>/.test(this.out), "the REPL prompt", 10000);
+  }
+
+  /** Waits until the firmware answers a request (pipes). */
+  private async answering(): Promise<void> {
+    const t0 = Date.now();
+    for (;;) {
+      try {
+        await this.request("time", undefined, 500);
+        return;
+      } catch (e) {
+        if (Date.now() - t0 > 15000) throw e;
+      }
+    }
+  }
+
+  private async waitFor(cond: () => boolean, what: string, ms: number): Promise<void> {
+    const t0 = Date.now();
+    const name = path.basename(this.binary);
+    while (!cond()) {
+      if (this.child && exited(this.child)) throw new Error(name + " exited while waiting for " + what + "; output: " + this.out.slice(-400));
+      if (Date.now() - t0 > ms) throw new Error("timed out after " + ms + " ms waiting for " + what + "; output: " + this.out.slice(-400));
+      await sleep(5);
+    }
+  }
+
+  private pipes(): ChildProcess {
+    if (!this.opts.pipes || !this.child) throw new Error("this interpreter's console is not on pipes (start it with pipes: true)");
+    return this.child;
+  }
+
+  /** Raw bytes to the console on pipes (never 0x04). */
+  send(s: string): void {
+    if (s.indexOf("\x04") >= 0) throw new Error("refusing to send 0x04 to the Linux build (it exits)");
+    this.pipes().stdin!.write(Buffer.from(s, "latin1"));
+  }
+
+  /**
+   * Evaluates `expr` at the REPL; resolves to its JSON value (undefined stays undefined). On pipes, with
+   * markers in the output; on the pty, replEval.
+   */
+  async eval(expr: string, ms = 10000): Promise<any> {
+    if (!this.opts.pipes) return replEval(this, expr, ms);
+    const n = ++this.seq;
+    const open = "<<R" + n + ":";
+    const close = ":R" + n + ">>";
+    const from = this.out.length;
+    this.send("\x10print(" + JSON.stringify(open) + "+JSON.stringify((function(){return " + expr + ";})())+" + JSON.stringify(close) + ")\n");
+    let got: string | null = null;
+    await this.waitFor(
+      () => {
+        const a = this.out.indexOf(open, from);
+        if (a < 0) return false;
+        const b = this.out.indexOf(close, a);
+        if (b < 0) return false;
+        got = this.out.substring(a + open.length, b);
+        return true;
+      },
+      "the value of " + expr.slice(0, 60),
+      ms,
+    );
+    return got === "undefined" || got === "" ? undefined : JSON.parse(got!);
+  }
+
+  /** Runs statements at the REPL (pipes) and waits for them to finish (a marker printed after them). */
+  async run(stmts: string, ms = 10000): Promise<string> {
+    const n = ++this.seq;
+    const mark = "<<D" + n + ">>";
+    const from = this.out.length;
+    this.send("\x10" + stmts + ";print(" + JSON.stringify(mark) + ")\n");
+    await this.waitFor(() => this.out.indexOf(mark, from) >= 0, "statements " + stmts.slice(0, 60), ms);
+    return this.out.substring(from, this.out.indexOf(mark, from));
+  }
+
+  /** Sends bytes (pipes), then waits until the output has gone quiet for `quietMs` (a reset or load() printing its banner). */
+  async sendAndSettle(s: string, quietMs = 300, ms = 10000): Promise<void> {
+    let n = this.out.length;
+    let since = Date.now();
+    this.send(s);
+    const t0 = Date.now();
+    for (;;) {
+      await sleep(20);
+      if (this.out.length !== n) {
+        n = this.out.length;
+        since = Date.now();
+      } else if (Date.now() - since >= quietMs && Date.now() - t0 >= quietMs) return;
+      if (Date.now() - t0 > ms) throw new Error("output never settled after " + JSON.stringify(s));
+    }
+  }
+
+  /** Writes a Storage file through the REPL (pipes) in base64 chunks (file sized by the first write). */
+  async writeFile(name: string, data: Uint8Array | string): Promise<void> {
+    const bytes = typeof data === "string" ? Buffer.from(data, "latin1") : Buffer.from(data);
+    const CHUNK = 384;
+    for (let off = 0; off < bytes.length; off += CHUNK) {
+      const b64 = bytes.subarray(off, off + CHUNK).toString("base64");
+      const ok = await this.eval("require('Storage').write(" + JSON.stringify(name) + ",atob(" + JSON.stringify(b64) + ")," + off + (off === 0 ? "," + bytes.length : "") + ")");
+      if (ok !== true) throw new Error("Storage.write of " + name + " at " + off + " gave " + JSON.stringify(ok) + "; output: " + this.out.slice(-300));
+    }
+  }
+
+  /** One protocol request on the pipes, through the host's Session; resolves to its reply. */
+  request(op: string, a?: Record<string, unknown>, ms = 15000): Promise<Reply> {
+    if (!this.client) return Promise.reject(new Error("this interpreter's console is not on pipes (start it with pipes: true)"));
+    return this.client.request(op, a, ms).catch((e: Error) => {
+      e.message += " (" + op + " on " + path.basename(this.binary) + "; output: " + this.out.slice(-300) + ")";
+      throw e;
+    });
+  }
+
+  /** The data of a request on the pipes that must succeed. */
+  async ok(op: string, a?: Record<string, unknown>): Promise<Record<string, any>> {
+    const r = await this.request(op, a);
+    if (!r.ok) throw new Error(op + " failed on " + path.basename(this.binary) + ": " + r.e + " " + r.m);
+    return r.d as Record<string, any>;
   }
 
   /** Moves the frozen clock (libfaketime) to Unix time t; takes effect at the interpreter's next getTime(). */
@@ -623,7 +873,31 @@ export class Interpreter {
     await this.spawn();
   }
 
+  /** SIGKILL to the interpreter (its process group on pipes) now, without waiting (process exit). */
+  killNow(): void {
+    const c = this.child;
+    if (c && c.pid && !exited(c)) {
+      try {
+        process.kill(-c.pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
+  }
+
   private async kill(): Promise<void> {
+    if (this.client) {
+      await this.client.close();
+      this.client = null;
+    }
+    if (this.child) {
+      // SIGKILL: the Linux build spins rather than exits on a closed stdin
+      const c = this.child;
+      this.killNow();
+      await waitExit(c);
+      this.child = null;
+      return;
+    }
     for (const b of [...this.bridges]) {
       try {
         process.kill(b.pid!, "SIGTERM");
@@ -657,6 +931,7 @@ export class Interpreter {
 
   /** Stops everything this harness started (by pid) and removes the temp folder it made. */
   async stop(opts: { keepDir?: boolean } = {}): Promise<void> {
+    live.delete(this);
     await this.kill();
     if (this.server) {
       await new Promise<void>((r) => this.server!.close(() => r()));

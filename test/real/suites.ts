@@ -434,6 +434,9 @@ export function registerDevice(build: Build): void {
           await cl.raw(text.slice(i, i + n));
           i += n;
         }
+        // Every bad line's reply before the next request: the host's Session takes a reply it cannot match
+        // (id null) for a refusal of its oldest request.
+        await cl.waitReplies(n0 + lines.length, 60000);
         const last = await cl.request("hello", {}, 30000);
         expect(last.ok).toBe(true);
         const got = cl.lines.filter((l) => l.reply).slice(n0);
