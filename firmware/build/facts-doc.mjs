@@ -84,36 +84,56 @@ export function factsDoc() {
   out.push("## Board profiles");
   out.push("");
   out.push("`BOARDS` in the table; the emulator's `--board` names. Storage: its size, flash page (erase unit) and");
-  out.push("address as `require(\"Flash\")` sees it. Heap: the variable cap (`process.memory().total`), bytes per");
+  out.push('address as `require("Flash")` sees it. Heap: the variable cap (`process.memory().total`), bytes per');
   out.push("variable, bits per reference, characters per name word (32- or 64-bit), and the variables a fresh");
   out.push("interpreter uses.");
   out.push("");
   const yes = (b) => (b ? "yes" : "no");
-  out.push(table(
-    ["Board", "BOARD", "Crypto", "PBKDF2", "AES", "Storage", "Page", "Storage start", "Vars", "Block", "Refs", "Word", "Base vars"],
-    boards.map((b) => [
-      code(b.name), code(b.envBoard), b.hashes ? b.hashes.join(", ") : "none", yes(b.pbkdf2), yes(b.aes),
-      kib(b.storageBytes), kib(b.pageBytes), hex(b.storageStart), String(b.vars), b.blockBytes + " B",
-      String(b.layout.refBits), b.layout.word64 ? "64-bit" : "32-bit", String(b.baseVars),
-    ]),
-  ));
+  out.push(
+    table(
+      ["Board", "BOARD", "Crypto", "PBKDF2", "AES", "Storage", "Page", "Storage start", "Vars", "Block", "Refs", "Word", "Base vars"],
+      boards.map((b) => [
+        code(b.name),
+        code(b.envBoard),
+        b.hashes ? b.hashes.join(", ") : "none",
+        yes(b.pbkdf2),
+        yes(b.aes),
+        kib(b.storageBytes),
+        kib(b.pageBytes),
+        hex(b.storageStart),
+        String(b.vars),
+        b.blockBytes + " B",
+        String(b.layout.refBits),
+        b.layout.word64 ? "64-bit" : "32-bit",
+        String(b.baseVars),
+      ]),
+    ),
+  );
   out.push("");
   out.push("Pins, console and clock (pins as `name (hardware name, index)`):");
   out.push("");
-  out.push(table(
-    ["Board", "Console", "Button", "LEDs", "RTC", "Wire strings", "Mapped flash", "Quirks"],
-    boards.map((b) => {
-      const pin = (p) => (b.pinHw[p] ? code(p) + " (" + b.pinHw[p][0] + ", " + b.pinHw[p][1] + ")" : code(p));
-      const quirks = [];
-      if (b.bangle) quirks.push("held BTN1 skips .boot0–3");
-      if (b.setTimeNoop) quirks.push("setTime() does nothing");
-      if (b.hwRandRepeats) quirks.push("E.hwRand() repeats from boot");
-      return [
-        code(b.name), code(b.consoleDevice), b.button ? pin(b.button) : "none", b.leds.length ? b.leds.map(pin).join(", ") : "none",
-        b.rtc, b.utf8 ? "UTF-8" : "8-bit", yes(b.memoryMappedFlash), quirks.length ? quirks.join("; ") : "",
-      ];
-    }),
-  ));
+  out.push(
+    table(
+      ["Board", "Console", "Button", "LEDs", "RTC", "Wire strings", "Mapped flash", "Quirks"],
+      boards.map((b) => {
+        const pin = (p) => (b.pinHw[p] ? code(p) + " (" + b.pinHw[p][0] + ", " + b.pinHw[p][1] + ")" : code(p));
+        const quirks = [];
+        if (b.bangle) quirks.push("held BTN1 skips .boot0–3");
+        if (b.setTimeNoop) quirks.push("setTime() does nothing");
+        if (b.hwRandRepeats) quirks.push("E.hwRand() repeats from boot");
+        return [
+          code(b.name),
+          code(b.consoleDevice),
+          b.button ? pin(b.button) : "none",
+          b.leds.length ? b.leds.map(pin).join(", ") : "none",
+          b.rtc,
+          b.utf8 ? "UTF-8" : "8-bit",
+          yes(b.memoryMappedFlash),
+          quirks.length ? quirks.join("; ") : "",
+        ];
+      }),
+    ),
+  );
   out.push("");
   return out.join("\n");
 }

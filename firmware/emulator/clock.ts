@@ -74,7 +74,14 @@ export class VirtualClock {
 
   add(fn: () => void, ms: number, repeat: boolean, user?: Function, args?: number): number {
     const delay = Math.max(0, +ms || 0);
-    const t: Timer = { id: this.nextId++, due: this.ticks() + delay, interval: repeat ? Math.max(delay, 1) : 0, fn: fn, user: user, args: args };
+    const t: Timer = {
+      id: this.nextId++,
+      due: this.ticks() + delay,
+      interval: repeat ? Math.max(delay, 1) : 0,
+      fn: fn,
+      user: user,
+      args: args,
+    };
     this.timers.push(t);
     this.schedule();
     return t.id;

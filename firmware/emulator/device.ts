@@ -22,9 +22,36 @@ import { espruinoSource } from "./transform.ts";
 export { DeviceFault, OutOfMemory } from "./errors.ts";
 
 /** Built-in libraries and classes the device adds to its root when a program first names them (measured on Linux). */
-const LIBRARIES = ["JSON", "Math", "E", "process", "Date", "Number", "String", "Boolean", "Array", "Error", "TypeError",
-  "SyntaxError", "ReferenceError", "InternalError", "RegExp", "Promise", "ArrayBuffer", "DataView", "Uint8Array", "Int8Array",
-  "Uint8ClampedArray", "Uint16Array", "Int16Array", "Uint32Array", "Int32Array", "Float32Array", "Float64Array", "console"];
+const LIBRARIES = [
+  "JSON",
+  "Math",
+  "E",
+  "process",
+  "Date",
+  "Number",
+  "String",
+  "Boolean",
+  "Array",
+  "Error",
+  "TypeError",
+  "SyntaxError",
+  "ReferenceError",
+  "InternalError",
+  "RegExp",
+  "Promise",
+  "ArrayBuffer",
+  "DataView",
+  "Uint8Array",
+  "Int8Array",
+  "Uint8ClampedArray",
+  "Uint16Array",
+  "Int16Array",
+  "Uint32Array",
+  "Int32Array",
+  "Float32Array",
+  "Float64Array",
+  "console",
+];
 
 export interface DeviceOptions {
   board: BoardProfile;
@@ -249,7 +276,12 @@ export class Device implements DeviceCore, PortHost, ReplHost {
       this.console = "null";
       return;
     }
-    const name = typeof dev === "string" ? dev : typeof dev === "object" && dev && typeof (dev as any).toString === "function" ? String((dev as any).toString()) : "";
+    const name =
+      typeof dev === "string"
+        ? dev
+        : typeof dev === "object" && dev && typeof (dev as any).toString === "function"
+          ? String((dev as any).toString())
+          : "";
     if (!this.ports.has(name)) throw new Error("Expecting a device name, got " + JSON.stringify(name));
     this.console = name;
   }
@@ -324,7 +356,12 @@ export class Device implements DeviceCore, PortHost, ReplHost {
     this.realm.builtins.add(poison);
     const newObject = (): any => new i.Object();
     this.jsonFor = newObject;
-    this.jsonHelpers = { newObject: newObject, newArray: () => new i.Array(), syntaxError: (m: string) => new i.SyntaxError(m), poison: poison };
+    this.jsonHelpers = {
+      newObject: newObject,
+      newArray: () => new i.Array(),
+      syntaxError: (m: string) => new i.SyntaxError(m),
+      poison: poison,
+    };
     return this.jsonHelpers;
   }
 
@@ -349,8 +386,14 @@ export class Device implements DeviceCore, PortHost, ReplHost {
     const i = this.realm.intrinsics;
     const s = this.state;
     return {
-      builtins: this.realm.builtins, flashStrings: s.flashStrings, closures: closures, functionProto: this.realm.functionProto,
-      layout: this.layout, sources: s.sources, apiBuffers: s.apiBuffers, backing: s.backing,
+      builtins: this.realm.builtins,
+      flashStrings: s.flashStrings,
+      closures: closures,
+      functionProto: this.realm.functionProto,
+      layout: this.layout,
+      sources: s.sources,
+      apiBuffers: s.apiBuffers,
+      backing: s.backing,
       defaultProtos: [i.Object.prototype, i.Array.prototype, Object.prototype, Array.prototype],
     };
   }
@@ -383,9 +426,25 @@ export class Device implements DeviceCore, PortHost, ReplHost {
     // E.on(…) listeners: "#on<event>" names on E.
     for (const [ev, hs] of s.events) if (hs.length) fixed += nameBlocks(3 + ev.length, L) + 1 + hs.length;
     // Timers (jswrap_interactive.c: {time, intr, cb, args}) and watches (jswrap_io.c: {pin, recur, debounce, edge, cb, state}).
-    for (const t of this.clock.timerList()) fixed += 2 + nameBlocks(4, L) + 1 + (t.interval ? nameBlocks(4, L) + 1 : 0) + nameBlocks(2, L) + (t.args ? nameBlocks(4, L) + 1 + t.args : 0);
+    for (const t of this.clock.timerList())
+      fixed +=
+        2 +
+        nameBlocks(4, L) +
+        1 +
+        (t.interval ? nameBlocks(4, L) + 1 : 0) +
+        nameBlocks(2, L) +
+        (t.args ? nameBlocks(4, L) + 1 + t.args : 0);
     for (const w of this.watches.list()) {
-      fixed += 2 + nameBlocks(3, L) + 1 + (w.repeat ? nameBlocks(5, L) + 1 : 0) + (w.debounce > 0 ? nameBlocks(8, L) + 1 : 0) + (w.edge !== "both" ? nameBlocks(4, L) : 0) + nameBlocks(2, L) + nameBlocks(5, L) + 1;
+      fixed +=
+        2 +
+        nameBlocks(3, L) +
+        1 +
+        (w.repeat ? nameBlocks(5, L) + 1 : 0) +
+        (w.debounce > 0 ? nameBlocks(8, L) + 1 : 0) +
+        (w.edge !== "both" ? nameBlocks(4, L) : 0) +
+        nameBlocks(2, L) +
+        nameBlocks(5, L) +
+        1;
     }
     // The program's globals are children of the root: a name each and its value.
     const root: Record<string, unknown> = {};
@@ -509,7 +568,8 @@ export class Device implements DeviceCore, PortHost, ReplHost {
       if (!d || !("value" in d)) continue;
       let v = d.value;
       Object.defineProperty(g, name, {
-        configurable: true, enumerable: d.enumerable,
+        configurable: true,
+        enumerable: d.enumerable,
         get() {
           touched.add(name);
           return v;
@@ -538,12 +598,27 @@ export class Device implements DeviceCore, PortHost, ReplHost {
     const holder: { stack?: string } = {};
     Error.captureStackTrace(holder);
     Error.stackTraceLimit = limit;
-    const frames = (holder.stack || "").split("\n").map((l) => /\(?([^\s()]+):(\d+):(\d+)\)?\s*$/.exec(l)).filter((m) => m) as RegExpExecArray[];
+    const frames = (holder.stack || "")
+      .split("\n")
+      .map((l) => /\(?([^\s()]+):(\d+):(\d+)\)?\s*$/.exec(l))
+      .filter((m) => m) as RegExpExecArray[];
     for (const m of moved) {
       if (this.state.running.indexOf(m.name) < 0) continue;
       const f = frames.find((x) => x[1] === m.name && this.state.sources.inLoop(m.name, +x[2], +x[3]));
       if (f) {
-        this.fault = { reason: "compaction moved " + m.name + " (0x" + m.from.toString(16) + " -> 0x" + m.to.toString(16) + ") while a loop in it ran (line " + f[2] + ")", file: m.name };
+        this.fault = {
+          reason:
+            "compaction moved " +
+            m.name +
+            " (0x" +
+            m.from.toString(16) +
+            " -> 0x" +
+            m.to.toString(16) +
+            ") while a loop in it ran (line " +
+            f[2] +
+            ")",
+          file: m.name,
+        };
         this.log("fault: " + this.fault.reason);
         return;
       }
@@ -551,8 +626,13 @@ export class Device implements DeviceCore, PortHost, ReplHost {
   }
 
   private banner(): string {
-    return "\r\n ____                 _\r\n|  __|___ ___ ___ _ _|_|___ ___\r\n|  __|_ -| . |  _| | | |   | . |\r\n|____|___|  _|_| |___|_|_|_|___|\r\n         |_| espruino.com\r\n " +
-      ESPRUINO_VERSION + " (c) 2025 G.Williams (hwtotp emulator, board " + this.board.envBoard + ")\r\n\r\n";
+    return (
+      "\r\n ____                 _\r\n|  __|___ ___ ___ _ _|_|___ ___\r\n|  __|_ -| . |  _| | | |   | . |\r\n|____|___|  _|_| |___|_|_|_|___|\r\n         |_| espruino.com\r\n " +
+      ESPRUINO_VERSION +
+      " (c) 2025 G.Williams (hwtotp emulator, board " +
+      this.board.envBoard +
+      ")\r\n\r\n"
+    );
   }
 
   private safeCall(fn: Function): void {
@@ -623,7 +703,7 @@ export class Device implements DeviceCore, PortHost, ReplHost {
       r = fn();
     } catch (e) {
       if (e instanceof PowerCut) throw e;
-      if (e instanceof StorageError) throw new (this.realm.intrinsics.Error)(e.message);
+      if (e instanceof StorageError) throw new this.realm.intrinsics.Error(e.message);
       throw e;
     } finally {
       this.persist();

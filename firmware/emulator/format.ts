@@ -10,7 +10,8 @@ export function formatValue(v: unknown, depth = 0): string {
   if (typeof v === "function") return "function () { [code] }";
   if (depth > 3) return "...";
   if (Array.isArray(v)) return v.length ? "[ " + v.map((x) => formatValue(x, depth + 1)).join(", ") + " ]" : "[  ]";
-  if (ArrayBuffer.isView(v)) return "new " + ((v as any).constructor && (v as any).constructor.name) + "([" + Array.prototype.join.call(v, ", ") + "])";
+  if (ArrayBuffer.isView(v))
+    return "new " + ((v as any).constructor && (v as any).constructor.name) + "([" + Array.prototype.join.call(v, ", ") + "])";
   if (typeof v === "object") {
     const keys = Object.keys(v as object);
     if (!keys.length) return "{  }";

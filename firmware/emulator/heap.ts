@@ -133,8 +133,14 @@ function indexScript(code: string, flash: boolean): Script {
       // transform.ts turns `function f(){}` into `var f = function f(){}`: a declaration keeps no name
       const declLike = parent && parent.type === "VariableDeclarator" && parent.id && node.id && parent.id.name === node.id.name;
       const f: FnNode = {
-        id: nextFnId++, params, locals: params.slice(), chain: fn ? [fn].concat(fn.chain) : [], codeLen,
-        named: node.type === "FunctionExpression" && node.id && !declLike ? node.id.name : null, start: node.start, end: node.end,
+        id: nextFnId++,
+        params,
+        locals: params.slice(),
+        chain: fn ? [fn].concat(fn.chain) : [],
+        codeLen,
+        named: node.type === "FunctionExpression" && node.id && !declLike ? node.id.name : null,
+        start: node.start,
+        end: node.end,
       };
       const loc = node.type === "ArrowFunctionExpression" ? node.start : code.indexOf("(", node.id ? node.id.end : node.start);
       byLoc.set(loc, f);
@@ -260,7 +266,11 @@ function inspectFn(fn: Function): FnInspect | null {
         const d: string = item.value.description || "";
         const m = /^(Closure|Block|Script|Local)(?: \((.*)\))?$/.exec(d);
         if (!m) continue;
-        post("Runtime.callFunctionOn", { objectId: item.value.objectId, functionDeclaration: "function(){ globalThis." + OUT + " = this; }", objectGroup: "hwtotp-heap" });
+        post("Runtime.callFunctionOn", {
+          objectId: item.value.objectId,
+          functionDeclaration: "function(){ globalThis." + OUT + " = this; }",
+          objectGroup: "hwtotp-heap",
+        });
         const o = g[OUT];
         if (o && o.object) out.scopes.push({ kind: m[1], fn: m[2] || null, vars: o.object });
       }
@@ -347,10 +357,16 @@ export function countBlocks(roots: unknown[], opts: HeapWalkOptions): number {
   }
 
   function sig(vars: object): string {
-    return Object.keys(vars).map((k) => {
-      const x = (vars as any)[k];
-      return k + "=" + (x !== null && (typeof x === "object" || typeof x === "function") ? "#" + idOf(x) : typeof x + ":" + String(x).slice(0, 24));
-    }).join(",");
+    return Object.keys(vars)
+      .map((k) => {
+        const x = (vars as any)[k];
+        return (
+          k +
+          "=" +
+          (x !== null && (typeof x === "object" || typeof x === "function") ? "#" + idOf(x) : typeof x + ":" + String(x).slice(0, 24))
+        );
+      })
+      .join(",");
   }
 
   /** An execution scope kept alive: its variables from V8 (when captured) and the rest of its locals by name. */
@@ -360,7 +376,13 @@ export function countBlocks(roots: unknown[], opts: HeapWalkOptions): number {
     let n = t("scope", container ? 1 : 0);
     const have = vars ? Object.keys(vars) : [];
     const names = new Set(locals.concat(have));
-    for (const k of names) n += t("scope name", nameBlocks(k.length, L)) + t(vars && have.indexOf(k) >= 0 ? "value" : "scope uncaptured", vars && have.indexOf(k) >= 0 ? valueBlocks((vars as any)[k], false) : 0);
+    for (const k of names)
+      n +=
+        t("scope name", nameBlocks(k.length, L)) +
+        t(
+          vars && have.indexOf(k) >= 0 ? "value" : "scope uncaptured",
+          vars && have.indexOf(k) >= 0 ? valueBlocks((vars as any)[k], false) : 0,
+        );
     return n;
   }
 
@@ -406,8 +428,13 @@ export function countBlocks(roots: unknown[], opts: HeapWalkOptions): number {
       }
     } else {
       // Made by eval/new Function, or not found: its text in RAM, its parameters from its length.
-      n += t("unknown fn", stringBlocks(Math.max(0, text.length - 14), L) + f.length + (info && info.scopes.some((s) => s.kind === "Closure") ? 1 : 0));
-      if (info) for (const s of info.scopes) total += scopeBlocks((s.kind === "Script" ? "script:" : "v8:") + sig(s.vars), [], s.vars, s.kind === "Closure");
+      n += t(
+        "unknown fn",
+        stringBlocks(Math.max(0, text.length - 14), L) + f.length + (info && info.scopes.some((s) => s.kind === "Closure") ? 1 : 0),
+      );
+      if (info)
+        for (const s of info.scopes)
+          total += scopeBlocks((s.kind === "Script" ? "script:" : "v8:") + sig(s.vars), [], s.vars, s.kind === "Closure");
     }
     return n;
   }

@@ -133,13 +133,17 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
     if (opts.stateFile) saveState(opts.stateFile, board, flash);
   };
   const presser = opts.autoPress
-    ? createLineReader(MAX_REPLY_LINE, (line) => {
-        const n = line.indexOf('"press"') >= 0 ? parsePress(line) : null;
-        if (!n || (typeof opts.autoPress === "function" && !opts.autoPress(n.press))) return;
-        setImmediate(() => {
-          if (device.powered) control.pressButton(n.press.long ? LIMITS.LONG_PRESS_MS + 500 : 100);
-        });
-      }, () => {})
+    ? createLineReader(
+        MAX_REPLY_LINE,
+        (line) => {
+          const n = line.indexOf('"press"') >= 0 ? parsePress(line) : null;
+          if (!n || (typeof opts.autoPress === "function" && !opts.autoPress(n.press))) return;
+          setImmediate(() => {
+            if (device.powered) control.pressButton(n.press.long ? LIMITS.LONG_PRESS_MS + 500 : 100);
+          });
+        },
+        () => {},
+      )
     : null;
   const toHost = (s: string): void => {
     if (!device.powered) return;

@@ -27,7 +27,10 @@ export function installFirmware(storage: Storage, o: { flashed?: boolean; firmwa
   if (!cur || latin1(cur) !== code || (guard !== null && (!had || latin1(had) !== guard))) {
     // Firmware and guard first, then the files kept (as after `hwtotp flash`, minus its erase), so that no
     // compaction ever moves the running firmware.
-    const keep = storage.list().filter((n) => n !== ".bootcde" && n !== ".boot0" && n !== ".hwtpad").map((n) => ({ n, b: storage.readBytes(n)! }));
+    const keep = storage
+      .list()
+      .filter((n) => n !== ".bootcde" && n !== ".boot0" && n !== ".hwtpad")
+      .map((n) => ({ n, b: storage.readBytes(n)! }));
     storage.eraseAll();
     storage.write(".bootcde", fromLatin1(code));
     if (guard !== null) storage.write(".boot0", fromLatin1(guard));

@@ -37,7 +37,10 @@ export class Links {
    * `input`: bytes the link's owner sends (latin1); `control`: the object whose functions the control channel
    * calls, by name, with the request's arguments.
    */
-  constructor(private readonly input: (s: string) => void, private readonly control: object) {}
+  constructor(
+    private readonly input: (s: string) => void,
+    private readonly control: object,
+  ) {}
 
   /** Device output (latin1) to the link's owner. */
   send(s: string): void {
@@ -120,9 +123,13 @@ export class Links {
     }
   }
 
-  private serve(o: { port?: number; host?: string } | undefined, onConn: (so: net.Socket) => void): Promise<{ host: string; port: number }> {
+  private serve(
+    o: { port?: number; host?: string } | undefined,
+    onConn: (so: net.Socket) => void,
+  ): Promise<{ host: string; port: number }> {
     const host = (o && o.host) || "127.0.0.1";
-    if (host !== "127.0.0.1" && host !== "localhost" && host !== "::1") return Promise.reject(new Error("The emulator listens on 127.0.0.1 only."));
+    if (host !== "127.0.0.1" && host !== "localhost" && host !== "::1")
+      return Promise.reject(new Error("The emulator listens on 127.0.0.1 only."));
     return new Promise((resolve, reject) => {
       const srv = net.createServer(onConn);
       srv.on("error", reject);

@@ -83,10 +83,15 @@ export class Pins {
     // __espruinoBool). `"" + BTN` gives the index here where the device gives "D0": use String(BTN).
     const api: any = {
       read: () => pins.get(name)!,
-      write: (v: unknown) => { if (name !== button) pins.set(name, !!v); },
+      write: (v: unknown) => {
+        if (name !== button) pins.set(name, !!v);
+      },
       set: () => api.write(true),
       reset: () => api.write(false),
-      toggle: () => { api.write(!pins.get(name)); return pins.get(name)!; },
+      toggle: () => {
+        api.write(!pins.get(name));
+        return pins.get(name)!;
+      },
       mode: () => {},
       getMode: () => "input",
       getInfo: () => core.ctxValue({ num: hw[1] }),

@@ -23,18 +23,38 @@ export class Port {
   private listeners: DataHandler[] = [];
   /** The object the program sees (USB, Bluetooth, LoopbackA…). */
   readonly api: any;
-  constructor(private readonly host: PortHost, readonly name: string, readonly sink: (s: string) => void) {
+  constructor(
+    private readonly host: PortHost,
+    readonly name: string,
+    readonly sink: (s: string) => void,
+  ) {
     const self = this;
     this.api = {
-      on(ev: string, cb: DataHandler) { if (ev === "data" && typeof cb === "function") self.listeners.push(cb); },
-      removeAllListeners(ev?: string) { if (ev === undefined || ev === "data") self.listeners = []; },
-      removeListener(ev: string, cb: DataHandler) { if (ev === "data") self.listeners = self.listeners.filter((h) => h !== cb); },
-      write() { for (let i = 0; i < arguments.length; i++) self.write(arguments[i]); },
-      print(s: unknown) { self.write(String(s)); },
-      println(s: unknown) { self.write(String(s) + "\r\n"); },
-      setConsole(force?: boolean) { self.host.setConsole(self.name, !!force); },
+      on(ev: string, cb: DataHandler) {
+        if (ev === "data" && typeof cb === "function") self.listeners.push(cb);
+      },
+      removeAllListeners(ev?: string) {
+        if (ev === undefined || ev === "data") self.listeners = [];
+      },
+      removeListener(ev: string, cb: DataHandler) {
+        if (ev === "data") self.listeners = self.listeners.filter((h) => h !== cb);
+      },
+      write() {
+        for (let i = 0; i < arguments.length; i++) self.write(arguments[i]);
+      },
+      print(s: unknown) {
+        self.write(String(s));
+      },
+      println(s: unknown) {
+        self.write(String(s) + "\r\n");
+      },
+      setConsole(force?: boolean) {
+        self.host.setConsole(self.name, !!force);
+      },
       setup() {},
-      toString() { return self.name; },
+      toString() {
+        return self.name;
+      },
     };
   }
 
@@ -53,7 +73,9 @@ export class Port {
     if (this.host.consoleName === this.name) this.host.consoleInput(s);
     else if (this.listeners.length) {
       const hs = this.listeners.slice();
-      this.host.task(() => { for (const h of hs) h(s); });
+      this.host.task(() => {
+        for (const h of hs) h(s);
+      });
     }
   }
 

@@ -209,7 +209,16 @@ export function espruinoMatch(source: string, str: string, startIndex: number, i
     const idx = str.length - ew.length;
     if (startIndex <= idx && str.substring(idx) === ew) return { index: idx, parts: [ew] };
   }
-  const info: Info = { src: str, startIndex: startIndex, ignoreCase: ignoreCase, rangeMatch: false, rangeFirstChar: NO_RANGE, groups: 0, groupStart: [], groupEnd: [] };
+  const info: Info = {
+    src: str,
+    startIndex: startIndex,
+    ignoreCase: ignoreCase,
+    rangeMatch: false,
+    rangeFirstChar: NO_RANGE,
+    groups: 0,
+    groupStart: [],
+    groupEnd: [],
+  };
   let r = matchhere(source, 0, startIndex, info);
   if (sticky) return r;
   let pos = startIndex + 1;

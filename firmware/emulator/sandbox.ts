@@ -9,15 +9,47 @@ import { EspruinoRegexError, espruinoMatch } from "./regex.ts";
 export const REMOVED = { globals: MISSING_GLOBALS, members: MISSING_MEMBERS };
 
 /** Constructors whose prototype object hides the built-in methods (`Array.prototype.slice` is undefined). */
-const WRAPPED = ["Object", "Array", "String", "Number", "Boolean", "Function", "Date", "RegExp", "Promise", "Error", "TypeError",
-  "SyntaxError", "ReferenceError", "InternalError", "ArrayBuffer", "DataView", "Uint8Array", "Int8Array", "Uint8ClampedArray",
-  "Uint16Array", "Int16Array", "Uint32Array", "Int32Array", "Float32Array", "Float64Array"];
+const WRAPPED = [
+  "Object",
+  "Array",
+  "String",
+  "Number",
+  "Boolean",
+  "Function",
+  "Date",
+  "RegExp",
+  "Promise",
+  "Error",
+  "TypeError",
+  "SyntaxError",
+  "ReferenceError",
+  "InternalError",
+  "ArrayBuffer",
+  "DataView",
+  "Uint8Array",
+  "Int8Array",
+  "Uint8ClampedArray",
+  "Uint16Array",
+  "Int16Array",
+  "Uint32Array",
+  "Int32Array",
+  "Float32Array",
+  "Float64Array",
+];
 
 export interface Realm {
   context: vm.Context;
   global: any;
   /** The realm's own intrinsics, before wrapping (for values the runtime hands to the program). */
-  intrinsics: { ArrayBuffer: ArrayBufferConstructor; Uint8Array: Uint8ArrayConstructor; JSON: JSON; Array: ArrayConstructor; Object: ObjectConstructor; Error: ErrorConstructor; SyntaxError: SyntaxErrorConstructor };
+  intrinsics: {
+    ArrayBuffer: ArrayBufferConstructor;
+    Uint8Array: Uint8ArrayConstructor;
+    JSON: JSON;
+    Array: ArrayConstructor;
+    Object: ObjectConstructor;
+    Error: ErrorConstructor;
+    SyntaxError: SyntaxErrorConstructor;
+  };
   functionProto: object;
   /** Every built-in object of the realm (excluded from the heap estimate). */
   builtins: WeakSet<object>;
@@ -62,7 +94,15 @@ export function createRealm(hooks: RealmHooks = {}): Realm {
   const context = vm.createContext({}, { codeGeneration: { strings: true, wasm: false } });
   const g = vm.runInContext("this", context);
   const ev = (src: string): any => vm.runInContext(src, context);
-  const intrinsics = { ArrayBuffer: g.ArrayBuffer, Uint8Array: g.Uint8Array, JSON: g.JSON, Array: g.Array, Object: g.Object, Error: g.Error, SyntaxError: g.SyntaxError };
+  const intrinsics = {
+    ArrayBuffer: g.ArrayBuffer,
+    Uint8Array: g.Uint8Array,
+    JSON: g.JSON,
+    Array: g.Array,
+    Object: g.Object,
+    Error: g.Error,
+    SyntaxError: g.SyntaxError,
+  };
   const realObject = g.Object;
   const typedProto = Object.getPrototypeOf(g.Uint8Array.prototype);
 
@@ -70,14 +110,28 @@ export function createRealm(hooks: RealmHooks = {}): Realm {
   const realSlice = typedProto.slice;
   const realFilter = typedProto.filter;
   const toArray = ev("(function (t) { var a = []; for (var i = 0; i < t.length; i++) a.push(t[i]); return a; })");
-  Object.defineProperty(typedProto, "slice", { value: function (this: Uint8Array, a?: number, b?: number) { return toArray(realSlice.call(this, a, b)); }, writable: true, configurable: true });
-  Object.defineProperty(typedProto, "filter", { value: function (this: Uint8Array, f: any, t?: any) { return toArray(realFilter.call(this, f, t)); }, writable: true, configurable: true });
+  Object.defineProperty(typedProto, "slice", {
+    value: function (this: Uint8Array, a?: number, b?: number) {
+      return toArray(realSlice.call(this, a, b));
+    },
+    writable: true,
+    configurable: true,
+  });
+  Object.defineProperty(typedProto, "filter", {
+    value: function (this: Uint8Array, f: any, t?: any) {
+      return toArray(realFilter.call(this, f, t));
+    },
+    writable: true,
+    configurable: true,
+  });
 
   // Trap: Espruino's own regex engine (jswrap_regexp.c, ported in regex.ts) lacks `?`, `{n}`, lookahead,
   // non-capturing groups, \b as a word boundary and backreferences; exec (and so test, match, replace, split,
   // search, which V8 routes through a patched exec) runs that engine. Only i and g flags are honoured; `y` is
   // honoured for V8's internal split splitter only.
-  const makeMatch = ev("(function (parts, index, input) { var a = []; for (var i = 0; i < parts.length; i++) a.push(parts[i]); a.index = index; a.input = input; return a; })");
+  const makeMatch = ev(
+    "(function (parts, index, input) { var a = []; for (var i = 0; i < parts.length; i++) a.push(parts[i]); a.index = index; a.input = input; return a; })",
+  );
   const RealError = g.Error;
   Object.defineProperty(g.RegExp.prototype, "exec", {
     value: function (this: RegExp, arg: unknown) {
@@ -103,7 +157,9 @@ export function createRealm(hooks: RealmHooks = {}): Realm {
       }
       this.lastIndex = global || sticky ? m.index + m.parts[0].length : 0;
       return makeMatch(m.parts, m.index, str);
-    }, writable: true, configurable: true,
+    },
+    writable: true,
+    configurable: true,
   });
 
   // Trap: errors thrown by the interpreter (null.x) are plain Errors whose `name` is undefined: `e instanceof
@@ -120,27 +176,37 @@ export function createRealm(hooks: RealmHooks = {}): Realm {
     const label = C === g.Error ? "Error" : C.name;
     Object.defineProperty(C.prototype, "name", { value: undefined, writable: true, configurable: true });
     Object.defineProperty(C.prototype, "toString", {
-      value: function (this: any) { return this.message ? label + ": " + this.message : label; }, writable: true, configurable: true,
+      value: function (this: any) {
+        return this.message ? label + ": " + this.message : label;
+      },
+      writable: true,
+      configurable: true,
     });
   }
   Object.defineProperty(RealTypeError.prototype, "toString", {
     value: function (this: any) {
       const label = madeByProgram.has(this) ? "TypeError" : "Error";
       return this.message ? label + ": " + this.message : label;
-    }, writable: true, configurable: true,
+    },
+    writable: true,
+    configurable: true,
   });
   const plainError = (x: unknown): boolean =>
     !notErrors.some((C) => x instanceof C) && !(x instanceof RealTypeError && madeByProgram.has(x as object));
 
   // Trap: static methods are not inherited by subclasses (a function's prototype link cannot be changed).
   const realSetProto = g.Object.setPrototypeOf;
-  g.Object.setPrototypeOf = function (o: any, p: any) { return typeof o === "function" ? o : realSetProto(o, p); };
+  g.Object.setPrototypeOf = function (o: any, p: any) {
+    return typeof o === "function" ? o : realSetProto(o, p);
+  };
   const protoDesc = Object.getOwnPropertyDescriptor(g.Object.prototype, "__proto__")!;
   Object.defineProperty(g.Object.prototype, "__proto__", {
-    get: protoDesc.get, configurable: true,
+    get: protoDesc.get,
+    configurable: true,
     set: function (this: any, p: any) {
       if (typeof this === "function") return;
-      if ((p === null || (typeof p !== "object" && typeof p !== "function")) && hooks.badProto && this !== null && typeof this === "object") hooks.badProto(this);
+      if ((p === null || (typeof p !== "object" && typeof p !== "function")) && hooks.badProto && this !== null && typeof this === "object")
+        hooks.badProto(this);
       else protoDesc.set!.call(this, p);
     },
   });
@@ -151,7 +217,8 @@ export function createRealm(hooks: RealmHooks = {}): Realm {
   for (const [path, name] of MISSING_MEMBERS) {
     let owner = path.split(".").reduce((o: any, k) => (o ? o[k] : undefined), g);
     // a typed array's methods live on the shared %TypedArray%.prototype, not on Uint8Array.prototype itself
-    if (owner && /Array\.prototype$/.test(path) && path !== "Array.prototype" && !Object.prototype.hasOwnProperty.call(owner, name)) owner = Object.getPrototypeOf(owner);
+    if (owner && /Array\.prototype$/.test(path) && path !== "Array.prototype" && !Object.prototype.hasOwnProperty.call(owner, name))
+      owner = Object.getPrototypeOf(owner);
     if (!owner) continue;
     try {
       if (!delete owner[name]) skipStatic.add(path + "." + name);
@@ -173,7 +240,12 @@ export function createRealm(hooks: RealmHooks = {}): Realm {
     const hidden = new Set(Reflect.ownKeys(realProto).filter((k) => k !== "constructor"));
     const view: object = new Proxy(realProto, {
       get(t, k, r) {
-        if (r === view) return hidden.has(k) ? (OBJECT_PROTO_VISIBLE.indexOf(k as string) >= 0 ? objectProto[k as string] : undefined) : Reflect.get(t, k, t);
+        if (r === view)
+          return hidden.has(k)
+            ? OBJECT_PROTO_VISIBLE.indexOf(k as string) >= 0
+              ? objectProto[k as string]
+              : undefined
+            : Reflect.get(t, k, t);
         return Reflect.get(t, k, r);
       },
       set(t, k, v, r) {
@@ -189,7 +261,8 @@ export function createRealm(hooks: RealmHooks = {}): Realm {
     let instanceTarget: Function = Real;
     if (typeof realProto.BYTES_PER_ELEMENT === "number") {
       const alt = Object.create(Object.getPrototypeOf(realProto));
-      for (const k of Reflect.ownKeys(realProto)) if (k !== "BYTES_PER_ELEMENT") Object.defineProperty(alt, k, Reflect.getOwnPropertyDescriptor(realProto, k)!);
+      for (const k of Reflect.ownKeys(realProto))
+        if (k !== "BYTES_PER_ELEMENT") Object.defineProperty(alt, k, Reflect.getOwnPropertyDescriptor(realProto, k)!);
       const T = function () {};
       T.prototype = alt;
       instanceTarget = T;
@@ -211,10 +284,13 @@ export function createRealm(hooks: RealmHooks = {}): Realm {
     Object.defineProperty(W, "prototype", { value: view, writable: false });
     const alt = altProtos.get(Real);
     if (alt) Object.defineProperty(alt, "constructor", { value: W, writable: true, configurable: true });
-    const hasInstance = isError ? (x: unknown) => x instanceof Real && madeByProgram.has(x as object)
-      : name === "Error" ? (x: unknown) => x instanceof Real && plainError(x)
-      : alt ? (x: unknown) => x instanceof Real || (typeof x === "object" && x !== null && alt.isPrototypeOf(x))
-        : (x: unknown) => x instanceof Real;
+    const hasInstance = isError
+      ? (x: unknown) => x instanceof Real && madeByProgram.has(x as object)
+      : name === "Error"
+        ? (x: unknown) => x instanceof Real && plainError(x)
+        : alt
+          ? (x: unknown) => x instanceof Real || (typeof x === "object" && x !== null && alt.isPrototypeOf(x))
+          : (x: unknown) => x instanceof Real;
     Object.defineProperty(W, Symbol.hasInstance, {
       value: (x: unknown) => {
         if (hooks.construct) hooks.construct(name);

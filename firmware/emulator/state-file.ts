@@ -30,5 +30,8 @@ export function loadState(file: string | undefined, board: BoardProfile): Uint8A
 
 /** Saves the used part of the flash image. */
 export function saveState(file: string, board: BoardProfile, flash: Flash): void {
-  writePrivateFile(file, JSON.stringify({ v: 1, board: board.name, flash: Buffer.from(flash.bytes.subarray(0, flash.usedLength())).toString("base64") }));
+  writePrivateFile(
+    file,
+    JSON.stringify({ v: 1, board: board.name, flash: Buffer.from(flash.bytes.subarray(0, flash.usedLength())).toString("base64") }),
+  );
 }

@@ -44,15 +44,17 @@ export function storageModule(core: DeviceCore): any {
       core.backing.set(ab, 1);
       return ab;
     },
-    write: (name: string, data: unknown, offset?: number, size?: number) => core.storageCall(() => {
-      const bytes = toBytes(data);
-      return st.write(String(name), bytes, offset, size);
-    }),
-    writeJSON: (name: string, data: unknown) => core.storageCall(() => {
-      const s = core.realm.intrinsics.JSON.stringify(data);
-      core.inFlight(s.length);
-      return st.write(String(name), fromLatin1(s));
-    }),
+    write: (name: string, data: unknown, offset?: number, size?: number) =>
+      core.storageCall(() => {
+        const bytes = toBytes(data);
+        return st.write(String(name), bytes, offset, size);
+      }),
+    writeJSON: (name: string, data: unknown) =>
+      core.storageCall(() => {
+        const s = core.realm.intrinsics.JSON.stringify(data);
+        core.inFlight(s.length);
+        return st.write(String(name), fromLatin1(s));
+      }),
     erase: (name: string) => core.storageCall(() => st.erase(String(name))),
     eraseAll: () => core.storageCall(() => st.eraseAll()),
     compact: () => {
@@ -84,7 +86,8 @@ export function flashModule(core: DeviceCore): any {
   const b = core.board;
   const at = (addr: unknown, len: number, what: string): number => {
     const o = Number(addr) - b.storageStart;
-    if (!(o >= 0 && o + len <= fl.bytes.length)) throw new (core.realm.intrinsics.Error)("emulator: Flash." + what + " outside Storage (0x" + Number(addr).toString(16) + ")");
+    if (!(o >= 0 && o + len <= fl.bytes.length))
+      throw new core.realm.intrinsics.Error("emulator: Flash." + what + " outside Storage (0x" + Number(addr).toString(16) + ")");
     return o;
   };
   return {
@@ -97,10 +100,11 @@ export function flashModule(core: DeviceCore): any {
       for (let i = 0; i < n; i++) if (o + i >= 0 && o + i < fl.bytes.length) out[i] = fl.bytes[o + i];
       return out;
     },
-    write: (data: unknown, addr: number) => core.storageCall(() => {
-      const bytes = toBytes(data);
-      if (bytes.length) fl.program(at(addr, bytes.length, "write"), bytes);
-    }),
+    write: (data: unknown, addr: number) =>
+      core.storageCall(() => {
+        const bytes = toBytes(data);
+        if (bytes.length) fl.program(at(addr, bytes.length, "write"), bytes);
+      }),
     erasePage: (addr: number) => core.storageCall(() => fl.erasePage(Math.floor(at(addr, 1, "erasePage") / fl.pageBytes))),
     getPage: (addr: number) => {
       const o = Number(addr) - b.storageStart;

@@ -338,7 +338,14 @@ export class Storage {
     const hasTrash = s.trash.some((t) => this.headerAt(t.addr - HEADER)!.erased);
     if (!hasTrash && !dirty) return [];
     const from = hasTrash ? s.firstTrashPage : this.pageStart(s.end) === s.end ? s.end : s.lastUnbroken;
-    const keep = s.live.filter((f) => f.addr - HEADER >= from).map((f) => ({ name: f.name, addr: f.addr, data: this.flash.bytes.slice(f.addr, f.addr + f.size), head: this.flash.bytes.slice(f.addr - HEADER, f.addr) }));
+    const keep = s.live
+      .filter((f) => f.addr - HEADER >= from)
+      .map((f) => ({
+        name: f.name,
+        addr: f.addr,
+        data: this.flash.bytes.slice(f.addr, f.addr + f.size),
+        head: this.flash.bytes.slice(f.addr - HEADER, f.addr),
+      }));
     const last = Math.max(s.end, used);
     const firstPage = from / this.flash.pageBytes;
     const pages = Math.ceil(last / this.flash.pageBytes);
@@ -384,8 +391,12 @@ export class Storage {
       }
     }
     return {
-      totalBytes: this.flash.bytes.length, freeBytes: this.flash.bytes.length - s.end,
-      fileBytes: fileBytes, fileCount: fileCount, trashBytes: trashBytes, trashCount: trashCount,
+      totalBytes: this.flash.bytes.length,
+      freeBytes: this.flash.bytes.length - s.end,
+      fileBytes: fileBytes,
+      fileCount: fileCount,
+      trashBytes: trashBytes,
+      trashCount: trashCount,
     };
   }
 }

@@ -6,22 +6,27 @@ import type { Define, DeviceCore } from "./core.ts";
 export function installTimers(core: DeviceCore, def: Define): void {
   const clock = core.clock;
   def("getTime", () => clock.now());
-  def("setTime", (t: number) => { if (!core.board.setTimeNoop) clock.setTime(+t); });
-  const timer = (repeat: boolean) => function (fn: unknown, ms?: number) {
-    const extra = Array.prototype.slice.call(arguments, 2);
-    const f = typeof fn === "function" ? fn : () => core.evalSource(String(fn), "timeout", true);
-    return clock.add(() => (f as Function).apply(undefined, extra), ms || 0, repeat, f as Function, extra.length || undefined);
-  };
+  def("setTime", (t: number) => {
+    if (!core.board.setTimeNoop) clock.setTime(+t);
+  });
+  const timer = (repeat: boolean) =>
+    function (fn: unknown, ms?: number) {
+      const extra = Array.prototype.slice.call(arguments, 2);
+      const f = typeof fn === "function" ? fn : () => core.evalSource(String(fn), "timeout", true);
+      return clock.add(() => (f as Function).apply(undefined, extra), ms || 0, repeat, f as Function, extra.length || undefined);
+    };
   def("setTimeout", timer(false));
   def("setInterval", timer(true));
   // jswrap_interactive.c (_jswrap_interface_clearTimeoutOrInterval, 2v29): no argument clears all timers; an
   // explicit undefined throws "clearTimeout(undefined) not allowed. Use clearTimeout() instead"; an id that is not
   // running (never set, already fired, already cleared) is ignored (seen on the Linux build).
-  const clear = (what: string) => function (id?: number) {
-    if (arguments.length === 0) clock.clearAll();
-    else if (id === undefined) throw new (core.realm.intrinsics.Error)("clear" + what + "(undefined) not allowed. Use clear" + what + "() instead");
-    else clock.clear(id);
-  };
+  const clear = (what: string) =>
+    function (id?: number) {
+      if (arguments.length === 0) clock.clearAll();
+      else if (id === undefined)
+        throw new core.realm.intrinsics.Error("clear" + what + "(undefined) not allowed. Use clear" + what + "() instead");
+      else clock.clear(id);
+    };
   def("clearTimeout", clear("Timeout"));
   def("clearInterval", clear("Interval"));
   def("changeInterval", (id: number, ms: number) => clock.change(id, ms));
@@ -73,7 +78,7 @@ export class Watches {
     // be 1/-1/0 or "rising"/"falling"/"both", anything else is a TypeError. The callback gets {state, time, lastTime}.
     def("setWatch", (fn: any, pin: any, opts: any) => {
       const name = pinKey(pin);
-      if (name === undefined) throw new (core.realm.intrinsics.Error)("Invalid pin " + String(pin));
+      if (name === undefined) throw new core.realm.intrinsics.Error("Invalid pin " + String(pin));
       const isButton = name === board.button;
       let repeat = false;
       let edge = isButton ? "rising" : "both";
@@ -84,11 +89,12 @@ export class Watches {
         const e = opts.edge;
         if (typeof e === "number") edge = e > 0 ? "rising" : e < 0 ? "falling" : "both";
         else if (e !== undefined) {
-          if (e !== "rising" && e !== "falling" && e !== "both") throw new (core.realm.global.TypeError)("'edge' in setWatch should be 1, -1, 0, 'rising', 'falling' or 'both'");
+          if (e !== "rising" && e !== "falling" && e !== "both")
+            throw new core.realm.global.TypeError("'edge' in setWatch should be 1, -1, 0, 'rising', 'falling' or 'both'");
           edge = e;
         }
       } else repeat = !!opts;
-      if (typeof fn !== "function" && typeof fn !== "string") throw new (core.realm.intrinsics.Error)("Function or String not supplied!");
+      if (typeof fn !== "function" && typeof fn !== "string") throw new core.realm.intrinsics.Error("Function or String not supplied!");
       const cb = typeof fn === "function" ? fn : () => core.evalSource(String(fn), "watch", true);
       const w: Watch = { id: this.nextId++, fn: cb, pin: name, repeat: repeat, edge: edge, debounce: debounce };
       this.watches.push(w);
@@ -99,11 +105,11 @@ export class Watches {
     const watches = this;
     def("clearWatch", function (id?: number) {
       if (arguments.length === 0) watches.watches = [];
-      else if (id === undefined) throw new (core.realm.intrinsics.Error)("clearWatch(undefined) not allowed. Use clearWatch() instead");
+      else if (id === undefined) throw new core.realm.intrinsics.Error("clearWatch(undefined) not allowed. Use clearWatch() instead");
       else {
         const n = watches.watches.length;
         watches.watches = watches.watches.filter((w) => w.id !== id);
-        if (watches.watches.length === n) throw new (core.realm.intrinsics.Error)("Unknown Watch " + String(id));
+        if (watches.watches.length === n) throw new core.realm.intrinsics.Error("Unknown Watch " + String(id));
       }
     });
   }

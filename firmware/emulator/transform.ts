@@ -68,16 +68,29 @@ export function espruinoSource(src: string): string {
     if (n.type === "LogicalExpression") {
       test((n as acorn.LogicalExpression).left);
       test((n as acorn.LogicalExpression).right);
-    } else if ((n.type === "Identifier" && (n as acorn.Identifier).name !== "undefined") || n.type === "MemberExpression" || n.type === "CallExpression") {
+    } else if (
+      (n.type === "Identifier" && (n as acorn.Identifier).name !== "undefined") ||
+      n.type === "MemberExpression" ||
+      n.type === "CallExpression"
+    ) {
       wrap(n, "__espruinoBool");
     }
   };
   const BITWISE = new Set(["|", "&", "^", "<<", ">>", ">>>"]);
   const intOperand = (n: acorn.Node): void => {
-    if (n.type === "Literal" && !(typeof (n as acorn.Literal).value === "number" && Math.abs((n as acorn.Literal).value as number) >= 2 ** 63)) return;
+    if (
+      n.type === "Literal" &&
+      !(typeof (n as acorn.Literal).value === "number" && Math.abs((n as acorn.Literal).value as number) >= 2 ** 63)
+    )
+      return;
     if (n.type === "UnaryExpression" && (n as acorn.UnaryExpression).operator === "~") return;
     if (n.type === "BinaryExpression" && BITWISE.has((n as acorn.BinaryExpression).operator)) return;
-    if (n.type === "UnaryExpression" && (n as acorn.UnaryExpression).operator === "-" && (n as acorn.UnaryExpression).argument.type === "Literal") return;
+    if (
+      n.type === "UnaryExpression" &&
+      (n as acorn.UnaryExpression).operator === "-" &&
+      (n as acorn.UnaryExpression).argument.type === "Literal"
+    )
+      return;
     wrap(n, "__espruinoInt");
   };
   const fnLike = (node: acorn.Node): void => {
@@ -96,7 +109,8 @@ export function espruinoSource(src: string): string {
         if (node.type === "BinaryExpression" && BITWISE.has(op)) {
           intOperand((node as acorn.BinaryExpression).left);
           intOperand((node as acorn.BinaryExpression).right);
-        } else if (node.type === "AssignmentExpression" && BITWISE.has(op.slice(0, -1))) intOperand((node as acorn.AssignmentExpression).right);
+        } else if (node.type === "AssignmentExpression" && BITWISE.has(op.slice(0, -1)))
+          intOperand((node as acorn.AssignmentExpression).right);
         break;
       }
       case "IfStatement":
@@ -107,7 +121,8 @@ export function espruinoSource(src: string): string {
         test((node as acorn.IfStatement).test);
         if (node.type === "ForStatement") {
           const init = (node as acorn.ForStatement).init;
-          if (init && init.type === "VariableDeclaration" && init.kind === "let") edits.push({ at: init.start, del: 3, text: "var", rank: 0 });
+          if (init && init.type === "VariableDeclaration" && init.kind === "let")
+            edits.push({ at: init.start, del: 3, text: "var", rank: 0 });
         }
         break;
       case "UnaryExpression": {
@@ -116,7 +131,12 @@ export function espruinoSource(src: string): string {
         else if (u.operator === "typeof") {
           if (u.argument.type === "Identifier") {
             const name = (u.argument as acorn.Identifier).name;
-            edits.push({ at: u.start, del: u.end - u.start, text: '(typeof ' + name + ' === "undefined" ? "undefined" : __espruinoTypeof(' + name + "))", rank: -1 });
+            edits.push({
+              at: u.start,
+              del: u.end - u.start,
+              text: "(typeof " + name + ' === "undefined" ? "undefined" : __espruinoTypeof(' + name + "))",
+              rank: -1,
+            });
           } else {
             edits.push({ at: u.start, del: 6, text: "__espruinoTypeof(", rank: -1 });
             edits.push({ at: u.end, del: 0, text: ")", rank: 1 });

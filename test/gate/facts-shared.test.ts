@@ -35,7 +35,12 @@ describe("one facts table for the gate and the emulator", () => {
     await emu.start();
     try {
       // a method is read off an instance (the realm's prototype objects hide every built-in method)
-      const instance: Record<string, string> = { "Array.prototype": "[]", "String.prototype": '""', "Uint8Array.prototype": "new Uint8Array(1)", "Promise.prototype": "Promise.resolve()" };
+      const instance: Record<string, string> = {
+        "Array.prototype": "[]",
+        "String.prototype": '""',
+        "Uint8Array.prototype": "new Uint8Array(1)",
+        "Promise.prototype": "Promise.resolve()",
+      };
       const type = (owner: string, name: string) => emu.device.evalExpr("typeof (" + (instance[owner] || owner) + ")." + name);
       for (const name of FACTS.MISSING_GLOBALS) expect(emu.device.evalExpr("typeof " + name), name).toBe("undefined");
       for (const [owner, name] of FACTS.MISSING_MEMBERS) expect(type(owner, name), owner + "." + name).toBe("undefined");
