@@ -8,8 +8,8 @@
 // lies in flash, cpuMs() reads the process's CPU time from /proc/PID/stat.
 //
 // With `pipes: true` the console is the process's own stdin/stdout instead (no socat, no pty, no TCP bridge):
-// for the emulator's calibration and fidelity checks, which evaluate at the REPL (eval, run), write Storage
-// through it (writeFile) or boot an image of the emulator's flash (`image`).
+// for the emulator's calibration and fidelity checks, which evaluate at the REPL (eval, run) or boot an image of
+// the emulator's flash (`image`).
 //
 // Protocol requests go through the host's own client: a Session (host/src/session.ts) over a Link — the
 // host's serial link on the pty (connect, ready), a PipeLink on the pipes (request, ok); test/helpers/
@@ -277,7 +277,8 @@ export class LineClient {
   /** Sends one request (through the Session) and resolves with its reply. */
   request(op: string, a?: Record<string, unknown>, timeoutMs = 10000): Promise<Reply> {
     return this.client.request(op, a, timeoutMs).catch((e: Error) => {
-      e.message += " (" + op + "; last lines: " + this.lines.slice(-3).map((l) => l.line).join(" | ") + " noise: " + this.noise.slice(-3).join(" | ") + ")";
+      const last = this.lines.slice(-3).map((l) => l.line).join(" | ");
+      e.message += " (" + op + "; last lines: " + last + " noise: " + this.noise.slice(-3).join(" | ") + ")";
       throw e;
     });
   }
@@ -420,7 +421,7 @@ export interface StartOptions {
   args?: string[];
   /**
    * The console on the process's own stdin/stdout, not a pty behind socat (no tty, no tcp(), no flash()):
-   * eval, run, send, writeFile, request and ok work on it.
+   * eval, run, send, sendAndSettle, request and ok work on it.
    */
   pipes?: boolean;
   /**
@@ -575,7 +576,9 @@ export class Interpreter {
     const t0 = Date.now();
     const name = path.basename(this.binary);
     while (!cond()) {
-      if (this.child && exited(this.child)) throw new Error(name + " exited while waiting for " + what + "; output: " + this.out.slice(-400));
+      if (this.child && exited(this.child)) {
+        throw new Error(name + " exited while waiting for " + what + "; output: " + this.out.slice(-400));
+      }
       if (Date.now() - t0 > ms) throw new Error("timed out after " + ms + " ms waiting for " + what + "; output: " + this.out.slice(-400));
       await sleep(5);
     }
@@ -602,7 +605,8 @@ export class Interpreter {
     const open = "<<R" + n + ":";
     const close = ":R" + n + ">>";
     const from = this.out.length;
-    this.send("\x10print(" + JSON.stringify(open) + "+JSON.stringify((function(){return " + expr + ";})())+" + JSON.stringify(close) + ")\n");
+    const value = "JSON.stringify((function(){return " + expr + ";})())";
+    this.send("\x10print(" + JSON.stringify(open) + "+" + value + "+" + JSON.stringify(close) + ")\n");
     let got: string | null = null;
     await this.waitFor(
       () => {
@@ -642,17 +646,6 @@ export class Interpreter {
         since = Date.now();
       } else if (Date.now() - since >= quietMs && Date.now() - t0 >= quietMs) return;
       if (Date.now() - t0 > ms) throw new Error("output never settled after " + JSON.stringify(s));
-    }
-  }
-
-  /** Writes a Storage file through the REPL (pipes) in base64 chunks (file sized by the first write). */
-  async writeFile(name: string, data: Uint8Array | string): Promise<void> {
-    const bytes = typeof data === "string" ? Buffer.from(data, "latin1") : Buffer.from(data);
-    const CHUNK = 384;
-    for (let off = 0; off < bytes.length; off += CHUNK) {
-      const b64 = bytes.subarray(off, off + CHUNK).toString("base64");
-      const ok = await this.eval("require('Storage').write(" + JSON.stringify(name) + ",atob(" + JSON.stringify(b64) + ")," + off + (off === 0 ? "," + bytes.length : "") + ")");
-      if (ok !== true) throw new Error("Storage.write of " + name + " at " + off + " gave " + JSON.stringify(ok) + "; output: " + this.out.slice(-300));
     }
   }
 
