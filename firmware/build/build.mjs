@@ -53,7 +53,9 @@ export const TERSER_OPTIONS = {
     ecma: 5,
     passes: 2,
     hoist_funs: false,
-    hoist_vars: false,
+    // every var of a function declared once at its top: Espruino does not hoist, so declaring first is the
+    // order it needs anyway (the gate's use-before-define rule still reads the output); saves ~250 bytes
+    hoist_vars: true,
     // no single-use function inlining: terser would turn hot helpers into IIFEs, i.e. a fresh function
     // object on every call, which costs Espruino variables per code
     // level 1 only replaces calls of argument-less one-expression functions by that expression, no IIFEs
