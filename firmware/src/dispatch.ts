@@ -43,6 +43,7 @@ type Args = { [k: string]: unknown };
 type Res = (code: string | null, d: { [k: string]: unknown } | string, x?: { [k: string]: unknown }) => void;
 
 const STORAGE_FAILED = "Storage write failed.";
+const INTERNAL = "Internal error.";
 
 /** The request being handled (its id and reply channel), for the press notice of touchThen. */
 let curId = 0;
@@ -78,7 +79,7 @@ function safely(res: Res, fn: () => void): void {
   try {
     fn();
   } catch (e) {
-    res(ERR.INTERNAL, "Internal error.");
+    res(ERR.INTERNAL, INTERNAL);
   }
 }
 
@@ -168,34 +169,33 @@ function replyCodes(res: Res, only: number): void {
   }
   const t = now();
   const idx = only < 0 ? slotIndexes() : [only];
-  if (only < 0 && !withheld(t, 1)) {
-    // no step withheld for a period of 1 s means none for any (whole-second periods): stream the codes
-    streamOk(res, '"t":' + JSON.stringify(t) + ',"codes":', idx.length, function (k) {
+  const each = function (k: number): CodeInfo | null {
+    const h = slotHead(idx[k]);
+    const s = h ? infoOf(h) : null;
+    return s ? codeOf(idx[k], s, t, only >= 0 || !s.touch ? h : null) : null;
+  };
+  // no step withheld for a period of 1 s means none for any (whole-second periods): nothing to check
+  if (withheld(t, 1)) {
+    for (let k = 0; k < idx.length; k++) {
       const h = slotHead(idx[k]);
       const s = h ? infoOf(h) : null;
-      return s ? codeOf(idx[k], s, t, s.touch ? null : h) : null;
-    }, "");
-    noteReveal(t);
-    return;
+      const w = s && (only >= 0 || !s.touch) ? withheld(t, s.period) : 0;
+      if (w) {
+        res(ERR.CLOCK, "Clock moved back past a shown code: wait " + w + " s or confirm with a press.");
+        return;
+      }
+    }
   }
-  const codes: CodeInfo[] = [];
-  for (let k = 0; k < idx.length; k++) {
-    const h = slotHead(idx[k]);
-    if (!h) continue;
-    const s = infoOf(h);
-    const show = only >= 0 || !s.touch;
-    const w = show ? withheld(t, s.period) : 0;
-    if (w) {
-      res(ERR.CLOCK, "Clock moved back past a shown code: wait " + w + " s or confirm with a press.");
+  if (only < 0) streamOk(res, '"t":' + JSON.stringify(t) + ',"codes":', idx.length, each, "");
+  else {
+    const c = each(0);
+    if (!c || c.code === null) {
+      res(ERR.ALG, "This board cannot compute this slot.");
       return;
     }
-    codes.push(codeOf(idx[k], s, t, show ? h : null));
+    res(null, { t: t, codes: [c] });
   }
-  if (only >= 0 && (codes.length === 0 || codes[0].code === null)) res(ERR.ALG, "This board cannot compute this slot.");
-  else {
-    noteReveal(t);
-    res(null, { t: t, codes: codes });
-  }
+  noteReveal(t);
 }
 
 function opCode(a: Args, res: Res): void {
@@ -223,10 +223,11 @@ function manage(op: string): ((a: Args, res: Res) => void) | null {
     const t = a.t as number;
     const prev = now();
     const d = t - corrected();
-    const first = !isSet() || clockData().synced === null;
+    const set = isSet();
+    const first = !set || clockData().synced === null;
     // a clock lost (power cut) while slots exist: any time is a jump, or a hostile host could name a future one
-    const lost = !isSet() && usedSlots() > 0;
-    const jump = lost || (isSet() && (d < -JUMP_MAX || d > forwardRoom()));
+    const lost = !set && usedSlots() > 0;
+    const jump = lost || (set && (d < -JUMP_MAX || d > forwardRoom()));
     const apply = function () {
       setClock(t, a as ClockSet, jump || first);
       res(null, { prev: prev, t: now(), jump: jump });
@@ -302,12 +303,10 @@ function manage(op: string): ((a: Args, res: Res) => void) | null {
   function pinRight(pin: string, res: Res): boolean {
     const r = tryPin(pin);
     if (r === 1) return true;
+    // -1: the last try went and the token wiped itself (tries 0); 0: n > 0 tries left
+    const n = r === -1 ? 0 : pinState().tries;
     if (r === -2) res(ERR.STORAGE, STORAGE_FAILED);
-    else if (r === -1) res(ERR.PIN, "Wrong PIN: the token wiped itself.", { tries: 0, wiped: true });
-    else {
-      const n = pinState().tries;
-      res(ERR.PIN, "Wrong PIN: " + n + " tries left.", { tries: n, wiped: false });
-    }
+    else res(ERR.PIN, "Wrong PIN: " + (n ? n + " tries left." : "the token wiped itself."), { tries: n, wiped: !n });
     return false;
   }
 
@@ -368,7 +367,7 @@ export function handleLine(line: string, send: (s: string) => void): void {
     if (h) h(r.req.a, res);
     else res(ERR.OP, "Unknown op.");
   } catch (e) {
-    res(ERR.INTERNAL, "Internal error.");
+    res(ERR.INTERNAL, INTERNAL);
   }
 }
 

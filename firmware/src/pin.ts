@@ -8,7 +8,7 @@
 import { LIMITS, type PinState } from "../../protocol/index.ts";
 import type { Hash, Hashes } from "./hmac.ts";
 import { eraseRecord, readBody, readHead, scanRecord, writeRecord, type RecHead } from "./record.ts";
-import { hashOf, ITER_HMAC, ITER_JS, ITER_PBKDF2, randomBytes, stretchPin } from "./seal.ts";
+import { hashOf, ITER_HMAC, ITER_JS, ITER_PBKDF2, randomBytes, stretchPin, type Stretch } from "./seal.ts";
 import { resealSlots, setSealKey, wipeSlots } from "./store.ts";
 
 const BASE = "hwt.p";
@@ -92,7 +92,7 @@ function head(r: number): { [k: string]: unknown } {
 function sealRec(pin: string, k: Uint8Array, idle: number): boolean {
   const a = hashes.SHA256 ? "SHA256" : "SHA1";
   const p = crypto && typeof (crypto as { PBKDF2?: unknown }).PBKDF2 === "function";
-  const s = { m: p ? "p" : "h", a: a, i: p ? ITER_PBKDF2 : crypto ? ITER_HMAC : ITER_JS };
+  const s = { r: LIMITS.PIN_TRIES, m: p ? "p" : "h", a: a, i: p ? ITER_PBKDF2 : crypto ? ITER_HMAC : ITER_JS, d: idle };
   const h = hashFor(a);
   const b = new Uint8Array(16 + 2 * k.length);
   b.set(randomBytes(h, 16), 0);
@@ -102,7 +102,7 @@ function sealRec(pin: string, k: Uint8Array, idle: number): boolean {
   for (let j = 0; j < k.length; j++) b[16 + k.length + j] = k[j] ^ w[j];
   kek.fill(0);
   w.fill(0);
-  return save({ r: LIMITS.PIN_TRIES, m: s.m, a: a, i: s.i, d: idle }, b);
+  return save(s, b);
 }
 
 /**
@@ -117,7 +117,7 @@ export function tryPin(pin: string): number {
   if (!save(r, new Uint8Array(b))) return -2;
   const h = hashFor(r.a as string);
   const n = (b.length - 16) / 2;
-  const kek = stretchPin(crypto, h, { m: r.m as string, a: r.a as string, i: r.i as number }, pin, b.subarray(0, 16));
+  const kek = stretchPin(crypto, h, r as unknown as Stretch, pin, b.subarray(0, 16));
   const v = hashOf(h, kek, 1);
   let d = 0;
   for (let j = 0; j < n; j++) d |= v[j] ^ b[16 + j];

@@ -4,6 +4,8 @@
 // header (JSON, ASCII: q = sequence, l = body length, c = body checksum, plus the caller's fields), the body
 // (raw bytes, read through readArrayBuffer so 8-bit and UTF-8 builds agree). Names stay far below 28 chars.
 
+import { bytesOf } from "./seal.ts";
+
 /**
  * Storage. Every file a record leaves behind (an older twin, a torn one, an erased record) is scrubbed before it
  * is erased (drop): no pad stays readable as trash, and nothing needs a compaction, which is not power safe.
@@ -43,9 +45,7 @@ export function headOf(f: string | undefined, file: string): RecHead | null {
       h.w = file;
       return h;
     }
-  } catch (e) {
-    return null;
-  }
+  } catch (e) {}
   return null;
 }
 
@@ -66,10 +66,6 @@ function valid(file: string): RecHead | null {
   if (h.l === 0) return h.c === 1 ? h : null;
   const body = readBody(file, h);
   return body && checksum(body) === h.c ? h : null;
-}
-
-function exists(file: string): boolean {
-  return st.read(file, 0, 1) !== undefined;
 }
 
 /**
@@ -124,8 +120,8 @@ export function drop(file: string): void {
 export function scanRecord(base: string): RecHead | null {
   const fa = base + "a";
   const fb = base + "b";
-  const ha = exists(fa) ? valid(fa) : null;
-  const hb = exists(fb) ? valid(fb) : null;
+  const ha = valid(fa);
+  const hb = valid(fb);
   const keep = ha && (!hb || ha.q > hb.q) ? ha : hb;
   const kf = keep ? keep.w : "";
   if (kf !== fa) drop(fa);
@@ -147,15 +143,13 @@ export function writeRecord(base: string, current: string, fields: { [k: string]
   const hl = String(hs.length);
   const pre = "0000".substring(hl.length) + hl + hs;
   const out = new Uint8Array(pre.length + bl);
-  for (let i = 0; i < pre.length; i++) out[i] = pre.charCodeAt(i);
+  out.set(bytesOf(pre), 0);
   if (body) out.set(body, pre.length);
   let ok = false;
   try {
     ok = st.write(file, out) !== false && valid(file) !== null;
-  } catch (e) {
-    ok = false;
-  }
-  for (let i = 0; i < out.length; i++) out[i] = 0;
+  } catch (e) {}
+  out.fill(0);
   if (!ok) {
     drop(file);
     return "";

@@ -16,7 +16,7 @@ export interface Stretch {
   i: number;
 }
 
-function bytesOf(s: string): Uint8Array {
+export function bytesOf(s: string): Uint8Array {
   const u = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) u[i] = s.charCodeAt(i);
   return u;

@@ -98,7 +98,12 @@ export function slotKey(i: number, h: RecHead, hashes: Hashes): HmacKey | null {
   return { h: fn, b: p.length / 2, p: p };
 }
 
-function put(i: number, info: SlotInfo, pads: Uint8Array, key: Uint8Array | null): boolean {
+/**
+ * Stores slot i with its pads, sealed under `key` (default: the current data key; null: plain). False when
+ * Storage refused.
+ */
+export function writeSlot(i: number, info: SlotInfo, pads: Uint8Array, key?: Uint8Array | null): boolean {
+  if (key === undefined) key = sk;
   const fields: { [k: string]: unknown } = { n: info.name, a: info.alg, d: info.digits, p: info.period, t: info.touch ? 1 : 0 };
   if (info.serial !== undefined) fields.s = info.serial;
   let body = pads;
@@ -116,11 +121,6 @@ function put(i: number, info: SlotInfo, pads: Uint8Array, key: Uint8Array | null
   return true;
 }
 
-/** Stores a new slot with its pads in slot i (sealed when a data key is set). False when Storage refused. */
-export function writeSlot(i: number, info: SlotInfo, pads: Uint8Array): boolean {
-  return put(i, info, pads, sk);
-}
-
 /**
  * Rewrites every slot whose pads are not yet as `key` wants them: sealed under key, or plain when key is
  * null; sealed pads are read with the current key. Each slot is one atomic record, so a power cut leaves
@@ -134,7 +134,7 @@ export function resealSlots(key: Uint8Array | null): number {
     const p = padsOf(i, h);
     if (!p) return -1;
     const u = new Uint8Array(p);
-    const ok = put(i, infoOf(h), u, key);
+    const ok = writeSlot(i, infoOf(h), u, key);
     u.fill(0);
     if (!ok) return -1;
     n++;

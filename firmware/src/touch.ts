@@ -34,9 +34,7 @@ export function waitTouch(long: boolean, done: (pressed: boolean) => void): bool
     busy = false;
     try {
       if (watch) clearWatch(watch);
-    } catch (e) {
-      watch = 0;
-    }
+    } catch (e) {}
     if (blink) clearInterval(blink);
     if (timer) clearTimeout(timer);
     if (l !== undefined) digitalWrite(l, 0);
