@@ -8,31 +8,25 @@ import { loadSlots } from "./store.ts";
 import { loadPin } from "./pin.ts";
 import { handleLine, setHashes } from "./dispatch.ts";
 
-function loadCrypto(): CryptoLike | undefined {
-  try {
-    const c = require("crypto") as unknown as CryptoLike | undefined;
-    return c ? c : undefined;
-  } catch (e) {
-    return undefined;
-  }
-}
-
-/** The device the console was on at boot: Serial1 or Bluetooth when named, else USB, else Bluetooth, else Serial1. */
-function consolePort(): EspruinoSerial {
-  const name = E.getConsole();
-  if (name === "Serial1" && typeof Serial1 !== "undefined") return Serial1;
-  if (name !== "Bluetooth" && typeof USB !== "undefined") return USB;
-  return typeof Bluetooth !== "undefined" ? Bluetooth : (Serial1 as EspruinoSerial);
-}
-
+// One function for the whole boot: each function held from boot costs heap variables on the device.
 function boot(): void {
-  const c = loadCrypto();
+  let c: CryptoLike | undefined;
+  try {
+    c = (require("crypto") as unknown as CryptoLike | undefined) || undefined;
+  } catch (e) {
+    c = undefined;
+  }
   const h = detectHashes(c);
   setHashes(h);
   loadSlots();
   loadPin(c, h);
   loadClock();
-  const port = consolePort();
+  // the device the console was on at boot: Serial1 or Bluetooth when named, else USB, else Bluetooth, else Serial1
+  const name = E.getConsole();
+  const port: EspruinoSerial =
+    name === "Serial1" && typeof Serial1 !== "undefined" ? Serial1
+    : name !== "Bluetooth" && typeof USB !== "undefined" ? USB
+    : typeof Bluetooth !== "undefined" ? Bluetooth : (Serial1 as EspruinoSerial);
   const send = function (s: string) {
     port.write(s);
   };

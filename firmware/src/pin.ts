@@ -25,11 +25,6 @@ function hashFor(name: string): Hash {
   return (hashes[name] || hashes.SHA1) as Hash;
 }
 
-/** A copy of the record's body (a write erases the file it was read from). */
-function body(): Uint8Array {
-  return new Uint8Array(readBody(file, rec as RecHead) as Uint8Array);
-}
-
 function save(r: { [k: string]: unknown }, b: Uint8Array): boolean {
   const f = writeRecord(BASE, file, r, b);
   b.fill(0);
@@ -113,7 +108,8 @@ export function tryPin(pin: string): number {
   if (!rec) return 1;
   const left = (rec.r as number) - 1;
   const r = head(left);
-  const b = body();
+  // a copy of the record's body (a write erases the file it was read from)
+  const b = new Uint8Array(readBody(file, rec) as Uint8Array);
   if (!save(r, new Uint8Array(b))) return -2;
   const h = hashFor(r.a as string);
   const n = (b.length - 16) / 2;

@@ -43,8 +43,8 @@ function keep(i: number, f: string, name: string): void {
 export function loadSlots(): void {
   for (let i = 0; i < MAX_SLOTS; i++) {
     const h = scanRecord(baseOf(i));
-    const ok = h && typeof h.n === "string";
-    keep(i, ok ? (h as RecHead).w : "", ok ? ((h as RecHead).n as string) : "");
+    if (h && typeof h.n === "string") keep(i, h.w, h.n);
+    else keep(i, "", "");
   }
 }
 
