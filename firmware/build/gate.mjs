@@ -145,7 +145,8 @@ export function gate(source, filename = "<input>") {
   let ast;
   try {
     ast = acorn.parse(source, { ecmaVersion: 5, sourceType: "script", locations: true, sourceFile: filename });
-  } catch (err) {
+  } catch (e) {
+    const err = /** @type {SyntaxError & { loc?: { line: number, column: number } }} */ (e);
     const loc = err.loc || { line: 0, column: 0 };
     return [{ rule: "syntax", line: loc.line, col: loc.column + 1, message: "Not ES5: " + err.message.replace(/ \(\d+:\d+\)$/, "") }];
   }
@@ -184,7 +185,7 @@ export function gate(source, filename = "<input>") {
     }
     for (const ch of children(node)) declarePass(ch, scope, topIndex);
   }
-  ast.__top = ast.body;
+  /** @type {any} */ (ast).__top = ast.body;
   for (let i = 0; i < ast.body.length; i++) declarePass(ast.body[i], programScope, i);
 
   // Pass 2: references, with the chain of functions between a reference and the scope it resolves to.
@@ -412,9 +413,10 @@ export function gate(source, filename = "<input>") {
       if (!r.isCallee) continue;
       // follow calls: g() runs g's body now; anything it calls that is declared after this statement fails
       const seen = new Set([r.name]);
+      /** @type {Array<[string, string[]]>} */
       const work = [[r.name, [r.name]]];
       while (work.length) {
-        const [g, path] = work.pop();
+        const [g, path] = /** @type {[string, string[]]} */ (work.pop());
         for (const br of bodyRefs.get(g) || []) {
           const bd = scope.decls.get(br.name);
           if (!bd || bd.kind !== "function" || bd.index < 0) continue;

@@ -109,7 +109,7 @@ export async function runFuzz(emu: Emulator, n: number, seed: number, batch = 40
   try {
     for (let sent = 0; sent < n; ) {
       const m = Math.min(batch, n - sent);
-      const lines = [];
+      const lines: string[] = [];
       const valid = new Map<number, boolean>();
       for (let i = 0; i < m; i++) {
         const f = fuzzLine(rnd, id);
