@@ -90,3 +90,5 @@ export interface BoardProfile {
 
 /** Figures: boards/*.py of Espruino 2v29 and the two Linux builds (process.memory(), process.env, getStats()). */
 export declare const BOARDS: Record<BoardName, BoardProfile>;
+/** The profile of a board by name (default pico); throws RangeError naming the boards there are. */
+export declare function getBoard(name: string | undefined): BoardProfile;

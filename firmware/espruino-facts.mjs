@@ -405,3 +405,11 @@ export const BOARDS = {
     hwRandRepeats: true,
   },
 };
+
+/** The profile of a board by name (default pico); throws RangeError naming the boards there are. */
+export function getBoard(name) {
+  const n = (name || "pico").toLowerCase();
+  const b = Object.prototype.hasOwnProperty.call(BOARDS, n) ? BOARDS[n] : undefined;
+  if (!b) throw new RangeError("Unknown board " + JSON.stringify(name) + "; expected one of " + Object.keys(BOARDS).join(", ") + ".");
+  return b;
+}

@@ -13,9 +13,5 @@ export function isLinux(b: BoardProfile): boolean {
   return b.rtc === "host";
 }
 
-export function getBoard(name: string | undefined): BoardProfile {
-  const n = (name || "pico").toLowerCase();
-  const b = (BOARDS as Record<string, BoardProfile>)[n];
-  if (!b) throw new RangeError("Unknown board " + JSON.stringify(name) + "; expected one of " + Object.keys(BOARDS).join(", ") + ".");
-  return b;
-}
+/** The profile of a board by name: the facts table's own lookup. */
+export { getBoard } from "../espruino-facts.mjs";

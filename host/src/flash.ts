@@ -15,7 +15,7 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import type { HelloData } from "../../protocol/index.ts";
-import { getBoard } from "../../firmware/emulator/index.ts";
+import { getBoard } from "../../firmware/espruino-facts.mjs";
 import { defaultFirmwarePath, packageRoot } from "./paths.ts";
 import { FirmwareError, HwtotpError } from "./errors.ts";
 
