@@ -1,4 +1,4 @@
-// `npm run build:firmware`: the Espruino build pipeline (shared/facts/espruino.md, "Toolchain facts").
+// `npm run build:firmware`: the Espruino build pipeline (docs/facts/espruino.md, "Toolchain facts").
 // tsc type-check → esbuild bundle (IIFE) → Babel preset-env "ie 11" loose → gate → terser (ES5) → gate again
 // → firmware/dist/firmware.js (the exact file that is flashed as .bootcde and that the emulator runs), and the
 // boot guard firmware/dist/boot0.js (flashed as .boot0) through the same steps. The host bundle has its own

@@ -1,5 +1,5 @@
 // The Espruino gate: static checks on ES5 JavaScript for what the real Espruino 2v29 interpreter rejects or
-// silently mis-runs (see shared/facts/espruino.md). gate(source, filename) → [{rule, line, col, message}].
+// silently mis-runs (see docs/facts/espruino.md). gate(source, filename) → [{rule, line, col, message}].
 //
 // Rules (each finding names one):
 //   syntax             not ES5 (acorn, ecmaVersion 5)

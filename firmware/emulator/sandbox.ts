@@ -1,5 +1,5 @@
 // The JavaScript realm of the emulated interpreter: a node:vm context stripped and patched to behave like
-// Espruino 2v29 (see shared/facts/espruino.md). Each patch names the trap it reproduces.
+// Espruino 2v29 (see docs/facts/espruino.md). Each patch names the trap it reproduces.
 import vm from "node:vm";
 // Built-ins Espruino lacks (removed from the realm below): the one table, ../espruino-facts.mjs.
 import { MISSING_GLOBALS, MISSING_MEMBERS } from "../espruino-facts.mjs";

@@ -1,4 +1,4 @@
-// The fidelity table: one small program per trap of shared/facts/espruino.md (or behaviour read in the Espruino
+// The fidelity table: one small program per trap of docs/facts/espruino.md (or behaviour read in the Espruino
 // source), each with what the real Espruino 2v29 interpreter gives. fidelity.test.ts runs every row in the emulator;
 // fidelity-real.test.ts runs the same rows on the real Linux builds (../shared/espruino), so a row that stops
 // being true of the real interpreter fails there.

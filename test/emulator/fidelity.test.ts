@@ -1,4 +1,4 @@
-// Fidelity table: one small program per trap of shared/facts/espruino.md, each asserting what the real
+// Fidelity table: one small program per trap of docs/facts/espruino.md, each asserting what the real
 // Espruino 2v29 interpreter does with it. Programs run in the emulator's REPL realm (a fresh board).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";

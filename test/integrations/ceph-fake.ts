@@ -1,5 +1,5 @@
 // A stand-in radosgw-admin for fast tests: a Node script that logs its argv and CEPH_ARGS (one JSON line
-// per call) and answers like Pacific's does (../shared/facts/ceph.md). `mfa create` keeps the seed in its
+// per call) and answers like Pacific's does (docs/facts/ceph.md). `mfa create` keeps the seed in its
 // private state; `mfa check` then judges the pin like RGW (window ±W steps, replay index = step + |offset|).
 // FAKE_CHECK=ok|refuse|noent forces the `mfa check` answer instead; FAKE_LIST=none: the user has no tokens.
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";

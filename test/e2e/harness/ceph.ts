@@ -1,5 +1,5 @@
 // A private single-node Ceph cluster for the e2e suite: one mon, one memstore OSD and radosgw (no mgr),
-// all on 127.0.0.1 with free ports, in a temp dir. Facts it rests on: ../shared/facts/ceph.md.
+// all on 127.0.0.1 with free ports, in a temp dir. Facts it rests on: docs/facts/ceph.md.
 //
 // Every daemon runs in its own session (detached) and is stopped by its own pid — rgw, osd, mon — also
 // when a start fails or the test process exits. A start that does not come up (the OSD's occasional

@@ -1,6 +1,6 @@
 // A private OpenStack Keystone (Debian 12's Zed) on 127.0.0.1 for end-to-end tests: SQLite in WAL mode,
 // fernet tokens and receipts, `totp` in [auth] methods, served by uwsgi in its own session, stopped by its pid.
-// See ../shared/facts/keystone.md for why each setting is there.
+// See docs/facts/keystone.md for why each setting is there.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";

@@ -1,4 +1,4 @@
-// Enrolment of a token for a Ceph RGW user (radosgw-admin mfa create, ../shared/facts/ceph.md): the seed is
+// Enrolment of a token for a Ceph RGW user (radosgw-admin mfa create, docs/facts/ceph.md): the seed is
 // made on the host, put into a slot that records the serial, registered with RGW (or the exact command
 // printed), then verified with `mfa check` and a pin from the device. On a failure after the seed went
 // into the token, both sides are rolled back (../rollback.ts) so that they never disagree, or the error

@@ -1,5 +1,5 @@
 // Replay-safe pins for Ceph RGW MFA: never the same step twice for one serial, never more than RGW's
-// checks per serial per step. RGW's rules (../shared/facts/ceph.md, cls_otp): a pin is accepted only when
+// checks per serial per step. RGW's rules (docs/facts/ceph.md, cls_otp): a pin is accepted only when
 // its index — RGW's current step + |offset of the matching step| (the sign is lost) — is above the last
 // accepted index; and at most 5 checks per serial in a sliding step.
 //

@@ -1,5 +1,5 @@
 // `radosgw-admin mfa …` (Ceph RGW, Pacific and later): create, check, resync, list, remove a user's TOTP
-// tokens. Behaviour and outputs as in ../shared/facts/ceph.md.
+// tokens. Behaviour and outputs as in docs/facts/ceph.md.
 //
 // Secrets and argv: radosgw-admin only takes the seed and pins as options (`--totp-seed`, `--totp-pin`).
 // Every Ceph tool also reads options from the CEPH_ARGS environment variable (global_init's env_to_vec),

@@ -5,7 +5,7 @@
 // code is right, and with a bare 401 when it is not. With it (`verify: "password"`): password+TOTP works and
 // password alone no longer does. Any failure after the seed went into the token rolls back (../rollback.ts),
 // so the token and Keystone never disagree, or the error names what could not be undone.
-// Facts: ../shared/facts/keystone.md.
+// Facts: docs/facts/keystone.md.
 
 import { encodeBase32, generateKey, toHex } from "../../secret.ts";
 import type { SlotDevice } from "../device.ts";
