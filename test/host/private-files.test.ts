@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { createEmulator } from "../../firmware/emulator/index.ts";
 import { emptyState, readState, withLock as withMfaLock, writeState } from "../../host/src/integrations/ceph/pin-dispenser.ts";
 import { planS3 } from "../../host/src/integrations/ceph/s3-mfa.ts";
@@ -12,7 +12,8 @@ import { writeMfaCloud, type CloudConfig } from "../../host/src/integrations/key
 import { getToken } from "../../host/src/integrations/keystone/token-cache.ts";
 import { createPrivateFile, openPrivateAppend, withLockFile, writePrivateFile } from "../../host/src/private-file.ts";
 import { preparePng } from "../../host/src/qr.ts";
-import { fakeDevice, fakeKeystone } from "../integrations/keystone-fake.ts";
+import { startEmuSlots } from "../helpers/emu-slots.ts";
+import { fakeKeystone } from "../integrations/keystone-fake.ts";
 
 const VICTIM_TEXT = "the victim's own content\n";
 
@@ -112,12 +113,13 @@ describe("private files: a planted symlink is never followed", () => {
 
   it("the Keystone token cache and its lock", async () => {
     const s = scene();
-    let clock = Date.parse("2026-06-01T12:00:00Z");
-    const now = () => clock;
+    // the token: the firmware in the emulator, its clock frozen (Keystone's clock is the token's)
+    const token = await startEmuSlots({ frozenAt: Date.parse("2026-06-01T12:00:00Z") / 1000 });
+    onTestFinished(() => token.close());
+    const now = () => token.emu.control.now() * 1000;
     const ks = fakeKeystone({ now });
     const alice = ks.addUser("alice", "alicepw");
-    const device = fakeDevice({ now });
-    device.slots.set("ks", "3132333435363738393031323334353637383930");
+    await token.session.add({ name: "ks", key: "3132333435363738393031323334353637383930" });
     ks.creds.set("c", { id: "c", user_id: alice.id, project_id: null, blob: "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", type: "totp" });
     alice.options = { multi_factor_auth_rules: [["password", "totp"]], multi_factor_auth_enabled: true };
     const cloud: CloudConfig = {
@@ -128,7 +130,7 @@ describe("private files: a planted symlink is never followed", () => {
     fs.symlinkSync(s.absent, file);
     fs.symlinkSync(s.victim, file + ".lock");
     plantOldTempNames(file, s.victim + "2");
-    const passcode = async () => (await device.code("ks")).codes[0].code!;
+    const passcode = async () => (await token.session.code("ks")).codes[0].code!;
     const r = await getToken(cloud, { file, passcode, now, fetch: ks.fetch });
     expect(r.issued).toBe(true);
     expectPrivateRegular(file);
@@ -138,7 +140,7 @@ describe("private files: a planted symlink is never followed", () => {
     // a link planted at the cache once it exists: replaced at the next write, the victim never read as a cache
     fs.rmSync(file);
     fs.symlinkSync(s.victim, file);
-    clock += 7200 * 1000;
+    token.emu.control.advance(7200);
     expect((await getToken(cloud, { file, passcode, now, fetch: ks.fetch })).issued).toBe(true);
     expectPrivateRegular(file);
     s.untouched();

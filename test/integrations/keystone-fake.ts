@@ -204,35 +204,3 @@ export async function serveKeystone(ks: ReturnType<typeof fakeKeystone>): Promis
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
   return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/v3` };
 }
-
-/** A software token with the device's add/delete/code shape; `skewS` moves its clock. */
-export function fakeDevice(opts: { now?: () => number; skewS?: number; failAdd?: boolean } = {}) {
-  const slots = new Map<string, string>();
-  let codes = 0;
-  return {
-    slots,
-    get codesIssued() { return codes; },
-    skewS: opts.skewS ?? 0,
-    async add(a: { name: string; key: string }) {
-      if (opts.failAdd) throw new Error("device full");
-      if (slots.has(a.name)) throw new Error(`A slot named ${a.name} exists already.`);
-      slots.set(a.name, a.key);
-      return { slot: { name: a.name, alg: "SHA1" as const, digits: 6, period: 30, touch: false } };
-    },
-    async list() {
-      return { slots: [...slots.keys()].map((name) => ({ name, alg: "SHA1" as const, digits: 6, period: 30, touch: false })), max: 32 };
-    },
-    async delete(name: string) {
-      if (!slots.delete(name)) throw new Error(`No slot named ${name}.`);
-      return { name };
-    },
-    async code(name: string) {
-      const key = slots.get(name);
-      if (!key) throw new Error(`No slot named ${name}.`);
-      codes++;
-      const t = ((opts.now ?? Date.now)() / 1000) + this.skewS;
-      const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromHex(key), digits: 6, period: 30 });
-      return { t, codes: [{ name, code: totp.generate({ timestamp: t * 1000 }), step: Math.floor(t / 30), left: 30 - (t % 30), period: 30, touch: false }] };
-    },
-  };
-}

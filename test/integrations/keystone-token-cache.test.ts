@@ -1,20 +1,25 @@
 import { chmodSync, mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { CloudConfig } from "../../host/src/integrations/keystone/clouds.ts";
 import { forgetTokens, getToken, refreshMargin, takeOsCloudArg, tokenCacheFile, tokenEnv } from "../../host/src/integrations/keystone/token-cache.ts";
-import { fakeDevice, fakeKeystone } from "./keystone-fake.ts";
+import { startEmuSlots, stopEmuSlots } from "../helpers/emu-slots.ts";
+import { fakeKeystone } from "./keystone-fake.ts";
 
 const SECRET_HEX = "3132333435363738393031323334353637383930";
 
-function setup(lifeS = 3600) {
-  let clock = Date.parse("2026-06-01T12:00:00Z");
-  const now = () => clock;
+afterEach(stopEmuSlots);
+
+// The token is the firmware in the emulator, its clock frozen: time moves only when a test advances it, and
+// Keystone's clock is the token's.
+async function setup(lifeS = 3600) {
+  const token = await startEmuSlots({ frozenAt: Date.parse("2026-06-01T12:00:00Z") / 1000 });
+  const now = () => token.emu.control.now() * 1000;
   const ks = fakeKeystone({ now, tokenLifeS: lifeS });
   const alice = ks.addUser("alice", "alicepw");
-  const device = fakeDevice({ now });
-  device.slots.set("ks", SECRET_HEX);
+  await token.session.add({ name: "ks", key: SECRET_HEX });
+  const device = { get codesIssued() { return token.requests("code"); } };
   const blob = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"; // base32 of SECRET_HEX
   ks.creds.set("c", { id: "c", user_id: alice.id, project_id: null, blob, type: "totp" });
   alice.options = { multi_factor_auth_rules: [["password", "totp"]], multi_factor_auth_enabled: true };
@@ -23,13 +28,13 @@ function setup(lifeS = 3600) {
     username: "alice", password: "alicepw", userDomainName: "Default", projectName: "demo", projectDomainName: "Default", regionName: "RegionOne",
   };
   const file = join(mkdtempSync(join(tmpdir(), "hwtotp-tc-")), "sub", "tokens.json");
-  const passcode = async () => (await device.code("ks")).codes[0].code!;
-  return { ks, device, cloud, file, passcode, now, advance: (s: number) => (clock += s * 1000) };
+  const passcode = async () => (await token.session.code("ks")).codes[0].code!;
+  return { ks, device, cloud, file, passcode, now, advance: (s: number) => token.emu.control.advance(s) };
 }
 
 describe("Keystone token cache", () => {
   it("serves 100 calls in a burst with one code, from a 0600 file", async () => {
-    const { ks, device, cloud, file, passcode, now, advance } = setup();
+    const { ks, device, cloud, file, passcode, now, advance } = await setup();
     let issued = 0;
     for (let i = 0; i < 100; i++) {
       const r = await getToken(cloud, { file, passcode, now, fetch: ks.fetch });
@@ -44,7 +49,7 @@ describe("Keystone token cache", () => {
   });
 
   it("refreshes shortly before expiry, not after", async () => {
-    const { ks, device, cloud, file, passcode, now, advance } = setup(3600);
+    const { ks, device, cloud, file, passcode, now, advance } = await setup(3600);
     const a = await getToken(cloud, { file, passcode, now, fetch: ks.fetch });
     expect(refreshMargin(a.token)).toBe(300000);
     advance(3600 - 301);
@@ -57,14 +62,14 @@ describe("Keystone token cache", () => {
   });
 
   it("concurrent callers spend one code", async () => {
-    const { ks, device, cloud, file, passcode, now } = setup();
+    const { ks, device, cloud, file, passcode, now } = await setup();
     const rs = await Promise.all(Array.from({ length: 8 }, () => getToken(cloud, { file, passcode, now, fetch: ks.fetch })));
     expect(new Set(rs.map((r) => r.token.token)).size).toBe(1);
     expect(device.codesIssued).toBe(1);
   });
 
   it("discards a cache file that others can read", async () => {
-    const { ks, cloud, file, passcode, now } = setup();
+    const { ks, cloud, file, passcode, now } = await setup();
     await getToken(cloud, { file, passcode, now, fetch: ks.fetch });
     chmodSync(file, 0o644);
     const warnings: string[] = [];
@@ -75,7 +80,7 @@ describe("Keystone token cache", () => {
   });
 
   it("keeps tokens of different scopes apart, and forgets them", async () => {
-    const { ks, cloud, file, passcode, now } = setup();
+    const { ks, cloud, file, passcode, now } = await setup();
     await getToken(cloud, { file, passcode, now, fetch: ks.fetch });
     const unscoped = { ...cloud, projectName: undefined, projectDomainName: undefined };
     expect((await getToken(unscoped, { file, passcode, now, fetch: ks.fetch })).issued).toBe(true);
@@ -86,7 +91,7 @@ describe("Keystone token cache", () => {
   });
 
   it("gives the child a token environment without passwords or a cloud", async () => {
-    const { ks, cloud, file, passcode, now } = setup();
+    const { ks, cloud, file, passcode, now } = await setup();
     const { token } = await getToken(cloud, { file, passcode, now, fetch: ks.fetch });
     const env = tokenEnv(token, { PATH: "/bin", OS_CLOUD: "mfa", OS_PASSWORD: "x", OS_PASSCODE: "123456", OS_PROJECT_NAME: "p", OS_USERNAME: "u", HOME: "/h" });
     expect(env).toEqual({
