@@ -1,7 +1,7 @@
 // The Keystone section of `npm run bench` (also runnable alone: node bench/keystone.mjs): the openstack CLI
 // asking the token itself through the keystoneauth plugin (clouds.yaml auth_type hwtotp, daemon running)
 // against the oathtool way (OS_PASSCODE=$(oathtool …) openstack …, auth_type v3multifactor), alternating
-// (A, B, C, A, B, C, …), on a real Keystone (Debian's, on 127.0.0.1: test/e2e/harness/keystone.ts) with
+// (A, B, C, A, B, C, …), on a real Keystone (Debian's, on 127.0.0.1: test/harness/e2e/keystone.ts) with
 // the firmware in the emulator. Goal (issue 13): plugin ≤ 1.02× the oathtool way. Prints, never asserts.
 //   A  openstack --os-cloud hw project list           plugin, token cache on (what a user runs: one code per token lifetime)
 //   B  OS_PASSCODE=$(oathtool …) openstack --os-cloud mfa project list     one password+TOTP login per call
@@ -95,7 +95,7 @@ function runOk(cmd, args, env, input) {
 export async function runKeystoneBench(log = () => {}) {
   const why = whyNot();
   if (why) return { skipped: why };
-  const { startKeystone } = await tsImport(pathToFileURL(path.join(ROOT, "test/e2e/harness/keystone.ts")).href, import.meta.url);
+  const { startKeystone } = await tsImport(pathToFileURL(path.join(ROOT, "test/harness/e2e/keystone.ts")).href, import.meta.url);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-bench-ks-"));
   fs.chmodSync(tmp, 0o700);
   const procs = [];

@@ -13,7 +13,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function runPinBench() {
   const { BOARDS, createEmulator } = await tsImport("../firmware/emulator/index.ts", import.meta.url);
-  const { connect, ok } = await tsImport("../test/helpers/emu-session.ts", import.meta.url);
+  const { connect, ok } = await tsImport("../test/harness/emu-session.ts", import.meta.url);
   const out = [];
   for (const board of Object.values(BOARDS)) {
     const emu = createEmulator({ board: board.name, clock: 1700000000, frozenClock: true, autoPress: true });

@@ -66,7 +66,7 @@ async function pipelined(c, n, inFlight, mk) {
 }
 
 export async function runRealBench(log = console.log) {
-  const h = await tsImport("../test/real/interpreter.ts", import.meta.url);
+  const h = await tsImport("../test/harness/real-interpreter.ts", import.meta.url);
   const why = h.missingReason();
   if (why) {
     log("   skipped: " + why);

@@ -1,9 +1,9 @@
-// `npx tsx scripts/fuzz.ts [FRAMES] [BOARD] [SEED]`: the device-link fuzz of test/emulator/fuzz.test.ts at
+// `npx tsx scripts/fuzz.ts [FRAMES] [BOARD] [SEED]`: the device-link fuzz of test/firmware/emulator/fuzz.test.ts at
 // length (default 100,000 frames on a pico with a PIN set), printing frames per second. Exits 1 on a fault.
 import * as OTPAuth from "otpauth";
 import { createEmulator } from "../firmware/emulator/index.ts";
-import { connect, ok } from "../test/helpers/emu-session.ts";
-import { runFuzz } from "../test/helpers/fuzz.ts";
+import { connect, ok } from "../test/harness/emu-session.ts";
+import { runFuzz } from "../test/harness/fuzz.ts";
 
 const frames = Number(process.argv[2] || 100000);
 const board = process.argv[3] || "pico";

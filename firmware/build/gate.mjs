@@ -26,7 +26,7 @@ import * as acorn from "acorn";
 
 import * as FACTS from "../espruino-facts.mjs";
 
-/** The one facts table the gate reads (test/gate/facts-shared.test.ts: the emulator's realm reads the same). */
+/** The one facts table the gate reads (test/firmware/build/facts-shared.test.ts: the emulator's realm reads the same). */
 export { FACTS };
 
 /** Globals the firmware may use, static members per built-in, method names Espruino lacks: ../espruino-facts.mjs. */

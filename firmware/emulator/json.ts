@@ -1,5 +1,5 @@
 // JSON.parse as Espruino 2v29 does it (src/jswrap_json.c jswrap_json_parse_internal on the JavaScript lexer,
-// src/jslex.c), checked on the real Linux build (../shared/espruino, test/emulator/json-fidelity.test.ts):
+// src/jslex.c), checked on the real Linux build (../shared/espruino, test/firmware/emulator/json.test.ts):
 //  - the text is read by the JavaScript lexer: whitespace and comments are skipped, strings may use ', " or `
 //    with JavaScript escapes (\x41, \u0041, \101 octal, \q is q; a raw newline ends it as UNFINISHED STRING),
 //    numbers may be 0x10, 0b101, 0o17, 010 (octal), 1_000, .5, 1., 1.5e;

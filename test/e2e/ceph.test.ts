@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
 import { readState } from "../../host/src/integrations/ceph/pin-dispenser.ts";
 import { connectDaemon } from "../../host/src/daemon-client.ts";
-import { BIN, type CliResult, ensureHostBuilt, privateEnv, runCli } from "../host/cli-harness.ts";
-import { watchArgv } from "./harness/argv-watch.ts";
-import { type CephCluster, DEBIAN_AWS, DEBIAN_PYTHON, ensureCephPackages, run, startCeph } from "./harness/ceph.ts";
+import { BIN, type CliResult, ensureHostBuilt, privateEnv, runCli } from "../harness/cli-harness.ts";
+import { watchArgv } from "../harness/e2e/argv-watch.ts";
+import { type CephCluster, DEBIAN_AWS, DEBIAN_PYTHON, ensureCephPackages, run, startCeph } from "../harness/e2e/ceph.ts";
 
 const S3OPS = resolve(import.meta.dirname, "harness/ceph-s3ops.py");
 const UID = "alice";

@@ -13,10 +13,10 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as OTPAuth from "otpauth";
 import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
-import { watchCmdlines } from "./harness/argv-watch.ts";
-import { watchEnviron } from "./harness/environ-watch.ts";
-import { ensureKeystonePackages, startKeystone, type Keystone, type KeystoneUser } from "./harness/keystone.ts";
-import { awayFromStepEnd } from "../helpers/steps.ts";
+import { watchCmdlines } from "../harness/e2e/argv-watch.ts";
+import { watchEnviron } from "../harness/e2e/environ-watch.ts";
+import { ensureKeystonePackages, startKeystone, type Keystone, type KeystoneUser } from "../harness/e2e/keystone.ts";
+import { awayFromStepEnd } from "../harness/steps.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const HWTOTP = join(ROOT, "host/bin/hwtotp.js");

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import * as OTPAuth from "otpauth";
 import { createEmulator } from "../../firmware/emulator/index.ts";
 import { defaultFirmwarePath } from "../../host/src/paths.ts";
-import { connect, ok } from "../helpers/emu-session.ts";
+import { connect, ok } from "../harness/emu-session.ts";
 
 const T = 1700000000;
 const KEY = "3132333435363738393031323334353637383930";
@@ -31,7 +31,7 @@ describe.skipIf(!fs.existsSync(defaultFirmwarePath()))("firmware heap budget (Pu
       const after = emu.control.heap();
       const hello = await ok(c, "hello");
       c.close();
-      console.log(`[budget] puckjs heap in variables: fresh boot ${fresh.usage}, after reset with 32 slots ${booted.usage}, after code-all ${after.usage}, peak during code-all ${after.peak} (of ${booted.total}; budget ${BUDGET}; the emulator is calibrated to within 15 % of the real 2,500-variable Linux build: test/emulator/calibration.test.ts)`);
+      console.log(`[budget] puckjs heap in variables: fresh boot ${fresh.usage}, after reset with 32 slots ${booted.usage}, after code-all ${after.usage}, peak during code-all ${after.peak} (of ${booted.total}; budget ${BUDGET}; the emulator is calibrated to within 15 % of the real 2,500-variable Linux build: test/firmware/emulator/calibration.test.ts)`);
       expect(hello.slots).toEqual({ used: 32, max: 32 });
       expect(all.codes).toHaveLength(32);
       const want0 = OTPAuth.TOTP.generate({ secret: OTPAuth.Secret.fromHex(KEY), algorithm: "SHA1", digits: 8, period: 30, timestamp: all.t * 1000 });

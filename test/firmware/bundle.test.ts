@@ -1,13 +1,13 @@
 // The built bundle (firmware/dist/firmware.js) on the emulator (the one device model of the tests): every op,
 // the error codes, touch, clock jumps, persistence across resets, power cuts at each flash step, and no seed
-// ever on the wire or in flash. The vector suite over every board is test/emulator/vectors.test.ts.
+// ever on the wire or in flash. The vector suite over every board is test/firmware/emulator/vectors.test.ts.
 import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import * as OTPAuth from "otpauth";
 import { ERR, LIMITS, createLineReader, MAX_REPLY_LINE } from "../../protocol/index.ts";
 import { createEmulator, type Emulator, type EmulatorOptions } from "../../firmware/emulator/index.ts";
 import { defaultFirmwarePath } from "../../host/src/paths.ts";
-import { connect } from "../helpers/emu-session.ts";
+import { connect } from "../harness/emu-session.ts";
 
 const T = 1700000000; // 2023-11-14
 const JUMP = LIMITS.JUMP_MAX;

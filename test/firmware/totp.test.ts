@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { blockSize, detectHashes, makePads, type CryptoLike, type Hashes } from "../../firmware/src/hmac";
 import { computeHotp, computeTotp } from "../../firmware/src/totp";
 import { sha1 } from "../../firmware/src/sha1";
-import { runVectorSuite, type VectorCase } from "../helpers/vector-suite";
+import { runVectorSuite, type VectorCase } from "../harness/vector-suite";
 
 function nodeHash(name: string) {
   return (d: Uint8Array): ArrayBuffer => {

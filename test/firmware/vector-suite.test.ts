@@ -1,6 +1,6 @@
 // The vector suite itself, run against an independent HOTP/TOTP written on Node's createHmac (sanity of the suite).
 import { createHmac } from "node:crypto";
-import { runVectorSuite, type VectorCase } from "../helpers/vector-suite";
+import { runVectorSuite, type VectorCase } from "../harness/vector-suite";
 
 function nodeTotp(c: VectorCase): string {
   const counter = Math.floor(c.t / c.period);

@@ -3,7 +3,7 @@
 // device's time, and deletes the slot again; nothing else on the board is touched.
 import * as OTPAuth from "otpauth";
 import { describe, expect, it } from "vitest";
-import { ensureHostBuilt, privateEnv, runCli } from "./cli-harness.ts";
+import { ensureHostBuilt, privateEnv, runCli } from "../harness/cli-harness.ts";
 
 const device = process.env.HWTOTP_DEVICE;
 const B32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";

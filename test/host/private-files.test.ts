@@ -12,8 +12,8 @@ import { writeMfaCloud, type CloudConfig } from "../../host/src/integrations/key
 import { getToken } from "../../host/src/integrations/keystone/token-cache.ts";
 import { createPrivateFile, openPrivateAppend, withLockFile, writePrivateFile } from "../../host/src/private-file.ts";
 import { preparePng } from "../../host/src/qr.ts";
-import { startEmuSlots } from "../helpers/emu-slots.ts";
-import { fakeKeystone } from "../integrations/keystone-fake.ts";
+import { startEmuSlots } from "../harness/emu-slots.ts";
+import { fakeKeystone } from "../harness/keystone-fake.ts";
 
 const VICTIM_TEXT = "the victim's own content\n";
 

@@ -3,7 +3,7 @@
 import QRCode from "qrcode";
 import { describe, expect, it } from "vitest";
 import { renderTerminalQr } from "../../host/src/qr.ts";
-import { ensureHostBuilt, runCli } from "./cli-harness.ts";
+import { ensureHostBuilt, runCli } from "../harness/cli-harness.ts";
 
 /** Half blocks back to modules: light = drawn (the default, for dark terminals). */
 function decode(art: string): boolean[][] {

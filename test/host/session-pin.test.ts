@@ -10,8 +10,8 @@ import { EXIT, LockedError, PinError, TimeoutError } from "../../host/src/errors
 import { createLink } from "../../host/src/link/index.ts";
 import { Session } from "../../host/src/session.ts";
 import type { EmulatorOptions } from "../../firmware/emulator/index.ts";
-import { type FakeDevice, startFakeDevice } from "../helpers/fake-device.ts";
-import { type EmuTarget, startEmu } from "./emulator-harness.ts";
+import { type FakeDevice, startFakeDevice } from "../harness/fake-device.ts";
+import { type EmuTarget, startEmu } from "../harness/emulator-harness.ts";
 
 const KEY = "3132333435363738393031323334353637383930";
 let dev: FakeDevice | null = null;

@@ -7,9 +7,9 @@ import { ERR, encodeOk } from "../../protocol/index.ts";
 import { EXIT, FirmwareError, NoSuchSlotError, SlotExistsError, DeviceFullError, TimeoutError, ClockError } from "../../host/src/errors.ts";
 import { createLink } from "../../host/src/link/index.ts";
 import { Session } from "../../host/src/session.ts";
-import { type FakeDevice, startFakeDevice } from "../helpers/fake-device.ts";
-import { totp } from "../helpers/totp.ts";
-import { type EmuTarget, startEmu } from "./emulator-harness.ts";
+import { type FakeDevice, startFakeDevice } from "../harness/fake-device.ts";
+import { totp } from "../harness/totp.ts";
+import { type EmuTarget, startEmu } from "../harness/emulator-harness.ts";
 
 const KEY = "3132333435363738393031323334353637383930"; // RFC 6238 Appendix B SHA1 seed
 let dev: FakeDevice | null = null;

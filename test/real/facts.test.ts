@@ -10,8 +10,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
 import { BOARD_GLOBALS, GLOBALS, MISSING_GLOBALS, MISSING_MEMBERS, PRESENT_MEMBERS, STATIC_MEMBERS } from "../../firmware/espruino-facts.mjs";
-import { espruinoBuilds } from "./interpreter.ts";
-import { pending } from "./suites.ts";
+import { espruinoBuilds } from "../harness/real-interpreter.ts";
+import { pending } from "../harness/real-suites.ts";
 
 const NAMES = [...GLOBALS, ...MISSING_GLOBALS];
 const MEMBERS = [...MISSING_MEMBERS, ...PRESENT_MEMBERS, ...Object.entries(STATIC_MEMBERS).flatMap(([o, ns]) => ns.map((n) => [o, n]))];

@@ -4,8 +4,8 @@
 // interpreters compute their ~1,050 codes each in the background while the device tests run). Pending, with
 // the reason, without the interpreter or socat; the vectors also need libfaketime (.ci/run installs it).
 import { afterAll, beforeAll } from "vitest";
-import { espruinoBuilds, missingReason } from "./interpreter.ts";
-import { pending, registerDevice, registerVectors, vectorsMissing, VectorJob } from "./suites.ts";
+import { espruinoBuilds, missingReason } from "../harness/real-interpreter.ts";
+import { pending, registerDevice, registerVectors, vectorsMissing, VectorJob } from "../harness/real-suites.ts";
 
 const why = missingReason();
 const builds = why ? [] : espruinoBuilds();

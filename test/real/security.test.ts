@@ -6,8 +6,8 @@ import { createHash } from "node:crypto";
 import * as OTPAuth from "otpauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR, LIMITS, type Reply } from "../../protocol/index.ts";
-import { dataOf, espruinoBuilds, flashedInterpreter, LineClient, missingReason, type Interpreter } from "./interpreter.ts";
-import { pending } from "./suites.ts";
+import { dataOf, espruinoBuilds, flashedInterpreter, LineClient, missingReason, type Interpreter } from "../harness/real-interpreter.ts";
+import { pending } from "../harness/real-suites.ts";
 
 const why = missingReason();
 if (why) pending("security", why);

@@ -3,7 +3,7 @@
 // argv names (a cold start then parses one command's code, about 90 ms less than all of them: bench), and
 // all of them for help, `help CMD`, an unknown word or anything unusual. Keep heavy imports (serialport,
 // otpauth, qrcode, the emulator) inside actions. Each module registers exactly its own command
-// (test/host/cli-lazy.test.ts).
+// (test/host/cli/lazy.test.ts).
 import type { Command } from "commander";
 
 export type Register = (program: Command) => void;

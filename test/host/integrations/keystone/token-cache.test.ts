@@ -1,0 +1,113 @@
+import { chmodSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { CloudConfig } from "../../../../host/src/integrations/keystone/clouds.ts";
+import { forgetTokens, getToken, refreshMargin, takeOsCloudArg, tokenCacheFile, tokenEnv } from "../../../../host/src/integrations/keystone/token-cache.ts";
+import { startEmuSlots, stopEmuSlots } from "../../../harness/emu-slots.ts";
+import { fakeKeystone } from "../../../harness/keystone-fake.ts";
+
+const SECRET_HEX = "3132333435363738393031323334353637383930";
+
+afterEach(stopEmuSlots);
+
+// The token is the firmware in the emulator, its clock frozen: time moves only when a test advances it, and
+// Keystone's clock is the token's.
+async function setup(lifeS = 3600) {
+  const token = await startEmuSlots({ frozenAt: Date.parse("2026-06-01T12:00:00Z") / 1000 });
+  const now = () => token.emu.control.now() * 1000;
+  const ks = fakeKeystone({ now, tokenLifeS: lifeS });
+  const alice = ks.addUser("alice", "alicepw");
+  await token.session.add({ name: "ks", key: SECRET_HEX });
+  const device = { get codesIssued() { return token.requests("code"); } };
+  const blob = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"; // base32 of SECRET_HEX
+  ks.creds.set("c", { id: "c", user_id: alice.id, project_id: null, blob, type: "totp" });
+  alice.options = { multi_factor_auth_rules: [["password", "totp"]], multi_factor_auth_enabled: true };
+  const cloud: CloudConfig = {
+    name: "mfa", file: "clouds.yaml", authType: "v3multifactor", authMethods: ["v3password", "v3totp"], authUrl: ks.url,
+    username: "alice", password: "alicepw", userDomainName: "Default", projectName: "demo", projectDomainName: "Default", regionName: "RegionOne",
+  };
+  const file = join(mkdtempSync(join(tmpdir(), "hwtotp-tc-")), "sub", "tokens.json");
+  const passcode = async () => (await token.session.code("ks")).codes[0].code!;
+  return { ks, device, cloud, file, passcode, now, advance: (s: number) => token.emu.control.advance(s) };
+}
+
+describe("Keystone token cache", () => {
+  it("serves 100 calls in a burst with one code, from a 0600 file", async () => {
+    const { ks, device, cloud, file, passcode, now, advance } = await setup();
+    let issued = 0;
+    for (let i = 0; i < 100; i++) {
+      const r = await getToken(cloud, { file, passcode, now, fetch: ks.fetch });
+      if (r.issued) issued++;
+      advance(5);
+    }
+    expect(issued).toBe(1);
+    expect(device.codesIssued).toBe(1);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(join(file, "..")).mode & 0o777).toBe(0o700);
+    expect(readFileSync(file, "utf8")).not.toContain("alicepw");
+  });
+
+  it("refreshes shortly before expiry, not after", async () => {
+    const { ks, device, cloud, file, passcode, now, advance } = await setup(3600);
+    const a = await getToken(cloud, { file, passcode, now, fetch: ks.fetch });
+    expect(refreshMargin(a.token)).toBe(300000);
+    advance(3600 - 301);
+    expect((await getToken(cloud, { file, passcode, now, fetch: ks.fetch })).issued).toBe(false);
+    advance(2);
+    const b = await getToken(cloud, { file, passcode, now, fetch: ks.fetch });
+    expect(b.issued).toBe(true);
+    expect(b.token.token).not.toBe(a.token.token);
+    expect(device.codesIssued).toBe(2);
+  });
+
+  it("concurrent callers spend one code", async () => {
+    const { ks, device, cloud, file, passcode, now } = await setup();
+    const rs = await Promise.all(Array.from({ length: 8 }, () => getToken(cloud, { file, passcode, now, fetch: ks.fetch })));
+    expect(new Set(rs.map((r) => r.token.token)).size).toBe(1);
+    expect(device.codesIssued).toBe(1);
+  });
+
+  it("discards a cache file that others can read", async () => {
+    const { ks, cloud, file, passcode, now } = await setup();
+    await getToken(cloud, { file, passcode, now, fetch: ks.fetch });
+    chmodSync(file, 0o644);
+    const warnings: string[] = [];
+    const r = await getToken(cloud, { file, passcode, now, fetch: ks.fetch, warn: (s) => warnings.push(s) });
+    expect(r.issued).toBe(true);
+    expect(warnings[0]).toMatch(/not a private file/);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it("keeps tokens of different scopes apart, and forgets them", async () => {
+    const { ks, cloud, file, passcode, now } = await setup();
+    await getToken(cloud, { file, passcode, now, fetch: ks.fetch });
+    const unscoped = { ...cloud, projectName: undefined, projectDomainName: undefined };
+    expect((await getToken(unscoped, { file, passcode, now, fetch: ks.fetch })).issued).toBe(true);
+    expect(forgetTokens(cloud, { file, now })).toHaveLength(1);
+    expect((await getToken(cloud, { file, passcode, now, fetch: ks.fetch })).issued).toBe(true);
+    expect(forgetTokens(null, { file, now })).toHaveLength(2);
+    expect(Object.keys(JSON.parse(readFileSync(file, "utf8")).tokens)).toHaveLength(0);
+  });
+
+  it("gives the child a token environment without passwords or a cloud", async () => {
+    const { ks, cloud, file, passcode, now } = await setup();
+    const { token } = await getToken(cloud, { file, passcode, now, fetch: ks.fetch });
+    const env = tokenEnv(token, { PATH: "/bin", OS_CLOUD: "mfa", OS_PASSWORD: "x", OS_PASSCODE: "123456", OS_PROJECT_NAME: "p", OS_USERNAME: "u", HOME: "/h" });
+    expect(env).toEqual({
+      PATH: "/bin", HOME: "/h", OS_AUTH_TYPE: "token", OS_TOKEN: token.token, OS_AUTH_URL: ks.url, OS_IDENTITY_API_VERSION: "3",
+      OS_PROJECT_ID: ks.projects[0].id, OS_REGION_NAME: "RegionOne",
+    });
+  });
+
+  it("takes --os-cloud out of the child's argv", () => {
+    expect(takeOsCloudArg(["openstack", "--os-cloud", "mfa", "project", "list"])).toEqual({ argv: ["openstack", "project", "list"], cloud: "mfa" });
+    expect(takeOsCloudArg(["openstack", "--os-cloud=mfa", "server", "list"])).toEqual({ argv: ["openstack", "server", "list"], cloud: "mfa" });
+    expect(takeOsCloudArg(["sh", "-c", "x", "--", "--os-cloud", "y"])).toEqual({ argv: ["sh", "-c", "x", "--", "--os-cloud", "y"], cloud: undefined });
+  });
+
+  it("lives in $XDG_RUNTIME_DIR when there is one", () => {
+    expect(tokenCacheFile({ HWTOTP_TOKEN_CACHE: "/x" })).toBe("/x");
+    expect(tokenCacheFile({ XDG_RUNTIME_DIR: "/run/user/1" })).toBe("/run/user/1/hwtotp/keystone-tokens.json");
+  });
+});
