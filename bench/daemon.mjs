@@ -181,7 +181,18 @@ export async function runDaemonBench(log = console.log) {
         }),
       );
       const total = performance.now() - t0;
-      out.rounds.push({ total, p50: pct(each.map((x) => x.ms), 50), p99: pct(each.map((x) => x.ms), 99), good: each.filter((x) => x.ok).length });
+      out.rounds.push({
+        total,
+        p50: pct(
+          each.map((x) => x.ms),
+          50,
+        ),
+        p99: pct(
+          each.map((x) => x.ms),
+          99,
+        ),
+        good: each.filter((x) => x.ok).length,
+      });
       await sleep(300);
     }
     // a denied request costs what a plain one does, minus the device
@@ -203,22 +214,47 @@ export async function runDaemonBench(log = console.log) {
 export function printDaemonBench(r, log = console.log) {
   const f = (x) => x.toFixed(2).padStart(7) + " ms";
   log("   a. per request on an open connection (" + N + " sequential code requests, median / p99)");
-  log("      straight to the emulator's device link " + f(r.direct.median) + " / " + f(r.direct.p99) + "   (code correct: " + r.direct.right + ")");
-  log("      through the daemon (policy + audit)    " + f(r.daemon.median) + " / " + f(r.daemon.p99) + "   (code correct: " + r.daemon.right + ")");
+  log(
+    "      straight to the emulator's device link " +
+      f(r.direct.median) +
+      " / " +
+      f(r.direct.p99) +
+      "   (code correct: " +
+      r.direct.right +
+      ")",
+  );
+  log(
+    "      through the daemon (policy + audit)    " +
+      f(r.daemon.median) +
+      " / " +
+      f(r.daemon.p99) +
+      "   (code correct: " +
+      r.daemon.right +
+      ")",
+  );
   log("      added by the daemon                    " + f(r.daemon.median - r.direct.median));
   log("      a request the policy denies (no device) " + f(r.denied));
   log("   b. connect + first code, 50 connections one after the other (median / p99)");
   log("      straight to the emulator's device link " + f(r.connectDirect.median) + " / " + f(r.connectDirect.p99));
-  log("      through the daemon                     " + f(r.connect.median) + " / " + f(r.connect.p99) + "   (kernel credentials via perl, policy, audit)");
+  log(
+    "      through the daemon                     " +
+      f(r.connect.median) +
+      " / " +
+      f(r.connect.p99) +
+      "   (kernel credentials via perl, policy, audit)",
+  );
   log("      added by the daemon                    " + f(r.connect.median - r.connectDirect.median));
   log("   c. 100 clients at once, one code each, policy and audit file on (" + r.rounds.length + " rounds)");
-  for (const x of r.rounds) log("      " + x.good + "/100 correct, total " + f(x.total) + ", connect → reply p50 " + f(x.p50) + ", p99 " + f(x.p99));
+  for (const x of r.rounds)
+    log("      " + x.good + "/100 correct, total " + f(x.total) + ", connect → reply p50 " + f(x.p50) + ", p99 " + f(x.p99));
   const tot = r.rounds.map((x) => x.total);
   log("      median total " + f(median(tot)) + "; audit lines written: " + r.auditLines);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  console.log("hwtotp daemon bench: node " + process.version + ", " + os.cpus().length + " CPU(s), load average " + os.loadavg()[0].toFixed(1));
+  console.log(
+    "hwtotp daemon bench: node " + process.version + ", " + os.cpus().length + " CPU(s), load average " + os.loadavg()[0].toFixed(1),
+  );
   runDaemonBench()
     .then((r) => printDaemonBench(r))
     .catch((e) => {

@@ -48,8 +48,10 @@ const has = (cmd) => spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "igno
 
 function whyNot() {
   const missing = ["keystone-manage", "uwsgi", "openstack", "oathtool"].filter((c) => !has(c));
-  if (missing.length) return `not installed: ${missing.join(", ")} (as root: scripts/apt-install.sh keystone python3-openstackclient oathtool uwsgi uwsgi-plugin-python3; npm run test:e2e installs them)`;
-  if (spawnSync("/usr/bin/python3", ["-c", "import keystoneauth1"]).status !== 0) return "/usr/bin/python3 has no keystoneauth1 (python3-openstackclient)";
+  if (missing.length)
+    return `not installed: ${missing.join(", ")} (as root: scripts/apt-install.sh keystone python3-openstackclient oathtool uwsgi uwsgi-plugin-python3; npm run test:e2e installs them)`;
+  if (spawnSync("/usr/bin/python3", ["-c", "import keystoneauth1"]).status !== 0)
+    return "/usr/bin/python3 has no keystoneauth1 (python3-openstackclient)";
   return null;
 }
 
@@ -104,7 +106,12 @@ export async function runKeystoneBench(log = () => {}) {
     log("  starting Keystone on 127.0.0.1 …");
     ks = await startKeystone();
     const user = await ks.createUser("bench", "demo");
-    const emu = startBg(["emulate", "--json", "--auto-press", "--state", path.join(tmp, "emu.json")], process.env, procs, path.join(tmp, "emu.log"));
+    const emu = startBg(
+      ["emulate", "--json", "--auto-press", "--state", path.join(tmp, "emu.json")],
+      process.env,
+      procs,
+      path.join(tmp, "emu.log"),
+    );
     await waitFor("the emulator", () => /"device"/.test(emu.log()));
     const out = emu.log();
     const device = JSON.parse(out.slice(out.indexOf("{"), out.indexOf("}") + 1)).device;
@@ -114,9 +121,12 @@ export async function runKeystoneBench(log = () => {}) {
     const env = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OS_") && !k.startsWith("HWTOTP_")) env[k] = v;
     Object.assign(env, {
-      HWTOTP_DEVICE: device, HWTOTP_SOCKET: sock, HWTOTP_TOKEN_CACHE: path.join(tmp, "cache", "tokens.json"),
+      HWTOTP_DEVICE: device,
+      HWTOTP_SOCKET: sock,
+      HWTOTP_TOKEN_CACHE: path.join(tmp, "cache", "tokens.json"),
       OS_CLIENT_CONFIG_FILE: path.join(tmp, "clouds.yaml"), // written below as `clouds` PYTHONUSERBASE: path.join(tmp, "pyuser"),
-      XDG_CACHE_HOME: path.join(tmp, "xdg-cache"), PYTHONWARNINGS: "ignore",
+      XDG_CACHE_HOME: path.join(tmp, "xdg-cache"),
+      PYTHONWARNINGS: "ignore",
     });
     const auth = (u, pw, extra = "") =>
       `    auth:\n      auth_url: ${ks.url}\n      username: ${u}\n      password: "${pw}"\n      user_domain_name: Default\n` +
@@ -127,14 +137,21 @@ export async function runKeystoneBench(log = () => {}) {
     await waitFor("the daemon", () => /connected: firmware/.test(daemon.log()));
     runOk(process.execPath, [BIN, "keystone", "enroll", "--os-cloud", "admin", "--user-id", "bench", "--name", "ks"], env);
     runOk(process.execPath, [BIN, "keystone", "plugin", "install", "--user"], env);
-    const creds = /** @type {{ credentials: { blob: string }[] }} */ (await (await fetch(`${ks.url}/credentials?type=totp&user_id=${user.id}`, { headers: { "X-Auth-Token": await ks.adminToken() } })).json());
+    const creds = /** @type {{ credentials: { blob: string }[] }} */ (
+      await (
+        await fetch(`${ks.url}/credentials?type=totp&user_id=${user.id}`, { headers: { "X-Auth-Token": await ks.adminToken() } })
+      ).json()
+    );
     const seed = path.join(tmp, "seed.b32");
     fs.writeFileSync(seed, creds.credentials[0].blob, { mode: 0o600 });
     fs.appendFileSync(
       clouds,
-      "  hw:\n    auth_type: hwtotp\n" + auth("bench", user.password, "      hwtotp_slot: ks\n") +
-        "  hw-nocache:\n    auth_type: hwtotp\n" + auth("bench", user.password, "      hwtotp_slot: ks\n      hwtotp_token_cache: \"off\"\n") +
-        "  mfa:\n    auth_type: v3multifactor\n" + auth("bench", user.password, "      auth_methods: [v3password, v3totp]\n"),
+      "  hw:\n    auth_type: hwtotp\n" +
+        auth("bench", user.password, "      hwtotp_slot: ks\n") +
+        "  hw-nocache:\n    auth_type: hwtotp\n" +
+        auth("bench", user.password, '      hwtotp_slot: ks\n      hwtotp_token_cache: "off"\n') +
+        "  mfa:\n    auth_type: v3multifactor\n" +
+        auth("bench", user.password, "      auth_methods: [v3password, v3totp]\n"),
     );
     const cmds = {
       A: ["openstack", ["--os-cloud", "hw", "project", "list", "-f", "value"]],
@@ -154,10 +171,23 @@ export async function runKeystoneBench(log = () => {}) {
     }
     const codes = codesOf() - codesBefore;
     log(`  ${RUNS * 2} logins alone, D and E alternating, in one Python process …`);
-    const base = { auth_url: ks.url, username: "bench", password: user.password, user_domain_name: "Default", project_name: "demo", project_domain_name: "Default" };
+    const base = {
+      auth_url: ks.url,
+      username: "bench",
+      password: user.password,
+      user_domain_name: "Default",
+      project_name: "demo",
+      project_domain_name: "Default",
+    };
     const timer = spawnSync("/usr/bin/python3", ["-c", LOGIN_TIMER], {
-      env, encoding: "utf8",
-      input: JSON.stringify({ runs: RUNS * 2, seed, plugin: { ...base, hwtotp_slot: "ks", hwtotp_token_cache: "off" }, mfa: { ...base, auth_methods: ["v3password", "v3totp"] } }),
+      env,
+      encoding: "utf8",
+      input: JSON.stringify({
+        runs: RUNS * 2,
+        seed,
+        plugin: { ...base, hwtotp_slot: "ks", hwtotp_token_cache: "off" },
+        mfa: { ...base, auth_methods: ["v3password", "v3totp"] },
+      }),
     });
     if (timer.status !== 0) throw new Error("login timer failed: " + timer.stderr);
     const logins = JSON.parse(timer.stdout);
@@ -166,10 +196,26 @@ export async function runKeystoneBench(log = () => {}) {
     const m = Object.fromEntries(Object.entries(xs).map(([k, v]) => [k, median(v)]));
     const pair = (k) => median(xs[k].map((x, i) => x / xs.B[i]));
     return {
-      runs: RUNS, median: m, min: Object.fromEntries(Object.entries(xs).map(([k, v]) => [k, Math.min(...v)])),
-      ratioA: m.A / m.B, ratioC: m.C / m.B, pairA: pair("A"), pairC: pair("C"), addedA: m.A - m.B, addedC: m.C - m.B,
-      loginAdded: m.D - m.E, pairD: median(xs.D.map((x, i) => x - xs.E[i])),
-      codes, python: spawnSync("/usr/bin/python3", ["-c", "import sys, keystoneauth1; from importlib.metadata import version; print(sys.version.split()[0], version('keystoneauth1'))"], { encoding: "utf8" }).stdout.trim(),
+      runs: RUNS,
+      median: m,
+      min: Object.fromEntries(Object.entries(xs).map(([k, v]) => [k, Math.min(...v)])),
+      ratioA: m.A / m.B,
+      ratioC: m.C / m.B,
+      pairA: pair("A"),
+      pairC: pair("C"),
+      addedA: m.A - m.B,
+      addedC: m.C - m.B,
+      loginAdded: m.D - m.E,
+      pairD: median(xs.D.map((x, i) => x - xs.E[i])),
+      codes,
+      python: spawnSync(
+        "/usr/bin/python3",
+        [
+          "-c",
+          "import sys, keystoneauth1; from importlib.metadata import version; print(sys.version.split()[0], version('keystoneauth1'))",
+        ],
+        { encoding: "utf8" },
+      ).stdout.trim(),
     };
   } finally {
     for (const p of procs.reverse()) await stop(p).catch(() => {});
@@ -182,17 +228,25 @@ export function printKeystoneBench(r, print = console.log) {
   if (r.skipped) return print("  skipped: " + r.skipped);
   const f = (x) => x.toFixed(0).padStart(6) + " ms";
   print(`  Python ${r.python.replace(" ", ", keystoneauth1 ")}; medians of ${r.runs} alternating rounds (min in brackets)`);
-  print(`  A plugin, daemon, token cache on      ${f(r.median.A)}  [${f(r.min.A)}]  ratio to B ${r.ratioA.toFixed(3)} (median of pairs ${r.pairA.toFixed(3)}), added ${r.addedA.toFixed(0)} ms`);
+  print(
+    `  A plugin, daemon, token cache on      ${f(r.median.A)}  [${f(r.min.A)}]  ratio to B ${r.ratioA.toFixed(3)} (median of pairs ${r.pairA.toFixed(3)}), added ${r.addedA.toFixed(0)} ms`,
+  );
   print(`  B OS_PASSCODE=$(oathtool …) openstack ${f(r.median.B)}  [${f(r.min.B)}]`);
-  print(`  C plugin, daemon, no cache (a login  ${f(r.median.C)}  [${f(r.min.C)}]  ratio to B ${r.ratioC.toFixed(3)} (median of pairs ${r.pairC.toFixed(3)}), added ${r.addedC.toFixed(0)} ms`);
+  print(
+    `  C plugin, daemon, no cache (a login  ${f(r.median.C)}  [${f(r.min.C)}]  ratio to B ${r.ratioC.toFixed(3)} (median of pairs ${r.pairC.toFixed(3)}), added ${r.addedC.toFixed(0)} ms`,
+  );
   print(`    per call: password, receipt, code, receipt+totp)`);
-  print(`  goal A ≤ 1.02× B: ${r.ratioA <= 1.02 ? "met" : "NOT met"}; C (a fresh login every call) ${r.ratioC <= 1.02 ? "also meets it" : `misses it by ${((r.ratioC - 1.02) * 100).toFixed(1)} points`}`);
+  print(
+    `  goal A ≤ 1.02× B: ${r.ratioA <= 1.02 ? "met" : "NOT met"}; C (a fresh login every call) ${r.ratioC <= 1.02 ? "also meets it" : `misses it by ${((r.ratioC - 1.02) * 100).toFixed(1)} points`}`,
+  );
   print(`  codes the plugin asked the daemon for in ${r.runs + 1} rounds: ${r.codes} (C: one per call; A: one per token lifetime)`);
   print(`  the login alone, in one Python process (median of ${r.min.D === undefined ? "?" : r.runs * 2}):`);
   print(`  D plugin: password, receipt, daemon code, receipt+totp ${f(r.median.D)}  [${f(r.min.D)}]`);
   print(`  E v3multifactor + an oathtool process                ${f(r.median.E)}  [${f(r.min.E)}]`);
   print(`    the plugin's login costs ${r.loginAdded.toFixed(1)} ms more (median of pairwise differences ${r.pairD.toFixed(1)} ms)`);
-  print(`    = ${((r.pairD / r.median.B) * 100).toFixed(1)} % of an oathtool-way openstack call (B), i.e. C/B ≈ ${(1 + r.pairD / r.median.B).toFixed(3)} without start-up noise`);
+  print(
+    `    = ${((r.pairD / r.median.B) * 100).toFixed(1)} % of an oathtool-way openstack call (B), i.e. C/B ≈ ${(1 + r.pairD / r.median.B).toFixed(3)} without start-up noise`,
+  );
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -46,7 +46,11 @@ export async function runPinBench() {
 export function printPinBench(rows, log = console.log) {
   log("   board        stretch                      unlock (ms)   wrong PIN (ms)");
   for (const r of rows) {
-    const stretch = r.pbkdf2 ? "PBKDF2-SHA256 10,000" : r.hashes ? "HMAC chain 500 (" + (r.hashes.includes("SHA256") ? "SHA256" : "SHA1") + ")" : "HMAC chain 16 (JS SHA1)";
+    const stretch = r.pbkdf2
+      ? "PBKDF2-SHA256 10,000"
+      : r.hashes
+        ? "HMAC chain 500 (" + (r.hashes.includes("SHA256") ? "SHA256" : "SHA1") + ")"
+        : "HMAC chain 16 (JS SHA1)";
     log("   " + r.board.padEnd(12) + " " + stretch.padEnd(28) + r.right.toFixed(1).padStart(8) + "      " + r.wrong.toFixed(1).padStart(8));
   }
   log("   (emulator: host wall time per request, in-process link; a board's own time is far longer: see the real interpreter in 5)");

@@ -20,8 +20,9 @@ const ROUNDS = Number(process.env.BENCH_REAL_ROUNDS || 7);
 // Plain ES5 HOTP (RFC 4226), native SHA1, ipad/opad from the key each time; C = require("crypto").
 const HOTP_SRC =
   "function hotp(k,c,d){var ip=new Uint8Array(72),op=new Uint8Array(84),i,x;for(i=0;i<64;i++){x=i<k.length?k[i]:0;ip[i]=x^54;op[i]=x^92;}" +
-  "for(i=7;i>=0;i--){ip[64+i]=c%256;c=Math.floor(c/256);}op.set(new Uint8Array(C.SHA1(ip)),64);var s=new Uint8Array(C.SHA1(op)),o=s[19]&15," +
-  "v=((s[o]&127)*16777216)+(s[o+1]<<16)+(s[o+2]<<8)+s[o+3],r=String(v%Math.pow(10,d));while(r.length<d)r=\"0\"+r;return r;}";
+  "for(i=7;i>=0;i--){ip[64+i]=c%256;c=Math.floor(c/256);}op.set(new Uint8Array(C.SHA1(ip)),64);var s=new " +
+  "Uint8Array(C.SHA1(op)),o=s[19]&15," +
+  'v=((s[o]&127)*16777216)+(s[o+1]<<16)+(s[o+2]<<8)+s[o+3],r=String(v%Math.pow(10,d));while(r.length<d)r="0"+r;return r;}';
 
 const PIN = "correct horse battery 42";
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -33,7 +34,7 @@ async function cpuOf(it, idlePerMs, fn) {
   const t0 = performance.now();
   const v = await fn();
   const wall = performance.now() - t0;
-  const u = (it.cpuMs() - c0) - idlePerMs * wall;
+  const u = it.cpuMs() - c0 - idlePerMs * wall;
   return { ms: Math.max(0, u), wall, v };
 }
 
@@ -78,10 +79,16 @@ export async function runRealBench(log = console.log) {
 
   // --- R: the reference, on a fresh interpreter that was never flashed ------------------------------------
   const ref = await Interpreter.start({ binary: build.binary });
-  let R, Rflash, where = {};
+  let R,
+    Rflash,
+    where = {};
   try {
-    const ok = await replEval(ref, '(function(){C=require("crypto");' + HOTP_SRC.replace("function hotp", "hotp=function") +
-      ';K=E.toUint8Array("12345678901234567890");return [hotp(K,0,6),hotp(K,1,6),hotp(K,9,6)].join(",");})()');
+    const ok = await replEval(
+      ref,
+      '(function(){C=require("crypto");' +
+        HOTP_SRC.replace("function hotp", "hotp=function") +
+        ';K=E.toUint8Array("12345678901234567890");return [hotp(K,0,6),hotp(K,1,6),hotp(K,9,6)].join(",");})()',
+    );
     if (ok !== "755224,287082,520489") throw new Error("the reference HOTP is wrong: " + ok);
     const idle = await idleRate(ref);
     const N = 200;
@@ -92,12 +99,29 @@ export async function runRealBench(log = console.log) {
     };
     R = await per("(function(){for(var j=0;j<" + N + ";j++)hotp(K,j,6);return 1;})()");
     // The same code from a Storage file (flash), as the firmware's .bootcde runs.
-    await replEval(ref, '(function(){require("Storage").write("r.js",' + JSON.stringify("hotpF=" + HOTP_SRC.replace("function hotp", "function")) + ');eval(require("Storage").read("r.js"));return 1;})()');
+    await replEval(
+      ref,
+      '(function(){require("Storage").write("r.js",' +
+        JSON.stringify("hotpF=" + HOTP_SRC.replace("function hotp", "function")) +
+        ');eval(require("Storage").read("r.js"));return 1;})()',
+    );
     Rflash = await per("(function(){for(var j=0;j<" + N + ";j++)hotpF(K,j,6);return 1;})()");
     // Where the request path's time can go, in the same build (code typed at the REPL, in RAM).
     const frame = JSON.stringify({ v: 1, id: 123456, op: "code", a: { name: "slot-7" } });
-    const reply = JSON.stringify({ v: 1, id: 123456, ok: true, d: { t: 1796155491.4016037, codes: [{ name: "slot-7", code: "123456", step: 59871849, left: 8.598, period: 30, touch: false }] } });
-    await replEval(ref, '(function(){F=' + JSON.stringify(frame) + ';P=' + JSON.stringify(reply) + ';O=JSON.parse(P);require("Storage").write("hwt.x",new Uint8Array(200));return 1;})()');
+    const reply = JSON.stringify({
+      v: 1,
+      id: 123456,
+      ok: true,
+      d: { t: 1796155491.4016037, codes: [{ name: "slot-7", code: "123456", step: 59871849, left: 8.598, period: 30, touch: false }] },
+    });
+    await replEval(
+      ref,
+      "(function(){F=" +
+        JSON.stringify(frame) +
+        ";P=" +
+        JSON.stringify(reply) +
+        ';O=JSON.parse(P);require("Storage").write("hwt.x",new Uint8Array(200));return 1;})()',
+    );
     const M = 2000;
     const each = async (body) => per("(function(){for(var j=0;j<" + M + ";j++){" + body + "}return 1;})()", M);
     where = {
@@ -146,7 +170,8 @@ export async function runRealBench(log = console.log) {
     // add and delete around 32: 8 slots off, 8 back on, each round
     await pipelined(c2, 8, 8, (i) => ["delete", { name: "slot-" + (24 + i) }]);
     const del = async () => (await pipelined(c2, 8, 8, (i) => ["delete", { name: "slot-" + (24 + i) }])).forEach((r) => dataOf(r));
-    const add = async () => (await pipelined(c2, 8, 8, (i) => ["add", { name: "slot-" + (24 + i), key: keyHex(24 + i) }])).forEach((r) => dataOf(r));
+    const add = async () =>
+      (await pipelined(c2, 8, 8, (i) => ["add", { name: "slot-" + (24 + i), key: keyHex(24 + i) }])).forEach((r) => dataOf(r));
     await measure("add (25th..32nd)", 8, (i) => ["add", { name: "slot-" + (24 + i), key: keyHex(24 + i) }], del);
     await add();
     await measure("delete (of 32)", 8, (i) => ["delete", { name: "slot-" + (24 + i) }], add);
@@ -180,27 +205,68 @@ const GOALS = { time: 0.5, "code (one slot)": 1.5, "list (32 slots)": 3, "code (
 export function printRealBench(r, log = console.log) {
   if (!r) return;
   const f2 = (x) => x.toFixed(2).padStart(7);
-  log("   build " + r.build + "; R = plain ES5 HOTP, native SHA1, typed at the REPL: " + r.R.toFixed(2) + " ms CPU per HOTP" +
-    " (from a Storage file, as .bootcde runs: " + r.Rflash.toFixed(2) + " ms)");
+  log(
+    "   build " +
+      r.build +
+      "; R = plain ES5 HOTP, native SHA1, typed at the REPL: " +
+      r.R.toFixed(2) +
+      " ms CPU per HOTP" +
+      " (from a Storage file, as .bootcde runs: " +
+      r.Rflash.toFixed(2) +
+      " ms)",
+  );
   log("   op                            ms/request (min-max)      × R    goal     × R(flash)  user ms");
   for (const [k, v] of Object.entries(r.figures)) {
     const ratio = v.ms / r.R;
     const g = GOALS[k];
-    log("   " + k.padEnd(28) + f2(v.ms) + "  (" + v.min.toFixed(2) + "-" + v.max.toFixed(2) + ")".padEnd(6) + ratio.toFixed(2).padStart(8) + "   " +
-      (g === undefined ? "" : "≤" + g + " " + (ratio <= g ? "ok" : "OVER")).padEnd(10) + (v.ms / r.Rflash).toFixed(2).padStart(8) + "   " + f2(v.user));
+    log(
+      "   " +
+        k.padEnd(28) +
+        f2(v.ms) +
+        "  (" +
+        v.min.toFixed(2) +
+        "-" +
+        v.max.toFixed(2) +
+        ")".padEnd(6) +
+        ratio.toFixed(2).padStart(8) +
+        "   " +
+        (g === undefined ? "" : "≤" + g + " " + (ratio <= g ? "ok" : "OVER")).padEnd(10) +
+        (v.ms / r.Rflash).toFixed(2).padStart(8) +
+        "   " +
+        f2(v.user),
+    );
   }
   if (r.heap) {
-    log("   heap after boot with 32 slots: " + r.heap.usage + " of " + r.heap.total + " variables (goal ≤ 1,100: " + (r.heap.usage <= 1100 ? "ok" : "OVER") + ")");
+    log(
+      "   heap after boot with 32 slots: " +
+        r.heap.usage +
+        " of " +
+        r.heap.total +
+        " variables (goal ≤ 1,100: " +
+        (r.heap.usage <= 1100 ? "ok" : "OVER") +
+        ")",
+    );
   }
-  if (r.unlockWall !== null) log("   unlock, one request alone, host wall time (pty round trip included): " + r.unlockWall.toFixed(1) + " ms");
+  if (r.unlockWall !== null)
+    log("   unlock, one request alone, host wall time (pty round trip included): " + r.unlockWall.toFixed(1) + " ms");
   log("   where time can go (same build, REPL code in RAM, ms CPU each):");
-  for (const [k, v] of Object.entries(r.where)) log("     " + k.padEnd(38) + v.toFixed(3).padStart(7) + "  (" + (v / r.R).toFixed(2) + " R)");
+  for (const [k, v] of Object.entries(r.where))
+    log("     " + k.padEnd(38) + v.toFixed(3).padStart(7) + "  (" + (v / r.R).toFixed(2) + " R)");
   log("   (CPU = utime + stime of the interpreter; stime is mostly the Linux build reading espruino.flash through a file");
   log("    per access: code run from Storage, like the firmware, pays it, code typed at the REPL does not)");
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  console.log("hwtotp real-interpreter bench: " + os.cpus().length + " CPU(s) " + os.cpus()[0].model + ", " + ROUNDS + " rounds, medians, load average " + os.loadavg()[0].toFixed(1));
+  console.log(
+    "hwtotp real-interpreter bench: " +
+      os.cpus().length +
+      " CPU(s) " +
+      os.cpus()[0].model +
+      ", " +
+      ROUNDS +
+      " rounds, medians, load average " +
+      os.loadavg()[0].toFixed(1),
+  );
   runRealBench()
     .then((r) => printRealBench(r))
     .catch((e) => {

@@ -92,7 +92,19 @@ async function waitFor(cond, ms = 10000) {
 }
 
 async function main() {
-  console.log("hwtotp bench: node " + process.version + ", " + os.cpus().length + " CPU(s) " + os.cpus()[0].model + ", " + RUNS + " interleaved runs, medians, load average " + os.loadavg()[0].toFixed(1) + "\n");
+  console.log(
+    "hwtotp bench: node " +
+      process.version +
+      ", " +
+      os.cpus().length +
+      " CPU(s) " +
+      os.cpus()[0].model +
+      ", " +
+      RUNS +
+      " interleaved runs, medians, load average " +
+      os.loadavg()[0].toFixed(1) +
+      "\n",
+  );
 
   // 1. Cold start against the emulator over TCP.
   const { p: emu, device } = await startEmulator("pico");
@@ -121,11 +133,15 @@ async function main() {
   console.log("1. Cold start (emulator on tcp://127.0.0.1, code correct: " + ok1 + ")");
   console.log("   node -e 0                      " + fmt(node0.median) + "   (min " + node0.min.toFixed(1) + ")");
   console.log("   hwtotp --version               " + fmt(version.median) + "   " + (version.median / node0.median).toFixed(2) + "× node");
-  console.log("   hwtotp code NAME (direct TCP)  " + fmt(cold.median) + "   " + (cold.median / node0.median).toFixed(2) + "× node   (goal ≤ 2×)");
+  console.log(
+    "   hwtotp code NAME (direct TCP)  " + fmt(cold.median) + "   " + (cold.median / node0.median).toFixed(2) + "× node   (goal ≤ 2×)",
+  );
 
   console.log("\n2. Through the daemon");
   console.log("   node -e 0 (same rounds)        " + fmt(node0b.median));
-  console.log("   hwtotp code NAME (daemon)      " + fmt(viaDaemon.median) + "   " + (viaDaemon.median / node0b.median).toFixed(2) + "× node");
+  console.log(
+    "   hwtotp code NAME (daemon)      " + fmt(viaDaemon.median) + "   " + (viaDaemon.median / node0b.median).toFixed(2) + "× node",
+  );
 
   // 3. 100 concurrent clients.
   const clients = await Promise.all(Array.from({ length: 100 }, () => rawClient({ path: sock })));
@@ -138,18 +154,28 @@ async function main() {
   console.log("   socket clients: " + good + "/100 correct in " + wall.toFixed(1) + " ms");
   const t1 = process.hrtime.bigint();
   const procs = await Promise.all(
-    Array.from({ length: 100 }, () =>
-      new Promise((resolve) => {
-        const c = spawn(process.execPath, [BIN, "code", "bench", "--json"], { env: denv, stdio: ["ignore", "pipe", "ignore"] });
-        let out = "";
-        c.stdout.setEncoding("utf8").on("data", (s) => (out += s));
-        c.on("close", (code) => resolve(code === 0 ? JSON.parse(out) : null));
-      }),
+    Array.from(
+      { length: 100 },
+      () =>
+        new Promise((resolve) => {
+          const c = spawn(process.execPath, [BIN, "code", "bench", "--json"], { env: denv, stdio: ["ignore", "pipe", "ignore"] });
+          let out = "";
+          c.stdout.setEncoding("utf8").on("data", (s) => (out += s));
+          c.on("close", (code) => resolve(code === 0 ? JSON.parse(out) : null));
+        }),
     ),
   );
   const wallP = ms(process.hrtime.bigint() - t1);
   const goodP = procs.filter((d) => d && d.codes[0].code === otp.generate({ timestamp: d.t * 1000 })).length;
-  console.log("   hwtotp processes: " + goodP + "/100 correct in " + wallP.toFixed(0) + " ms (" + os.cpus().length + " CPUs start 100 Node processes)");
+  console.log(
+    "   hwtotp processes: " +
+      goodP +
+      "/100 correct in " +
+      wallP.toFixed(0) +
+      " ms (" +
+      os.cpus().length +
+      " CPUs start 100 Node processes)",
+  );
   await stop(daemon);
   await stop(emu);
 
@@ -179,15 +205,26 @@ async function main() {
     for (let i = 0; i < 50; i++) await c.request("time");
     const rtt = ms(process.hrtime.bigint() - tb) / 50;
     console.log(
-      "   " + board.padEnd(9) + (hello.d?.board ?? "?").padEnd(12) + " algs " + (hello.d?.algs ?? []).join("/").padEnd(19) +
-        per.toFixed(3) + " ms/code  (a time request: " + rtt.toFixed(3) + " ms; code correct: " + right + ")",
+      "   " +
+        board.padEnd(9) +
+        (hello.d?.board ?? "?").padEnd(12) +
+        " algs " +
+        (hello.d?.algs ?? []).join("/").padEnd(19) +
+        per.toFixed(3) +
+        " ms/code  (a time request: " +
+        rtt.toFixed(3) +
+        " ms; code correct: " +
+        right +
+        ")",
     );
     c.close();
     await stop(e.p);
   }
 
   // 5. The real interpreter.
-  console.log("\n5. Device work per request on the real interpreter (CPU time of the process, 8 in flight, 32 slots; goals as ratios to R)");
+  console.log(
+    "\n5. Device work per request on the real interpreter (CPU time of the process, 8 in flight, 32 slots; goals as ratios to R)",
+  );
   printRealBench(await runRealBench((l) => console.log(l)));
 
   // 6. The daemon: what it adds per request, per connection, and 100 clients at once with a policy on.
@@ -195,7 +232,10 @@ async function main() {
   printDaemonBench(await runDaemonBench());
 
   // 7. Keystone and the openstack CLI.
-  console.log("\n7. The openstack CLI: keystoneauth plugin (auth_type hwtotp) vs OS_PASSCODE=$(oathtool …), real Keystone (bench/keystone.mjs; alone: node bench/keystone.mjs)");
+  console.log(
+    "\n7. The openstack CLI: keystoneauth plugin (auth_type hwtotp) vs OS_PASSCODE=$(oathtool …), real Keystone " +
+      "(bench/keystone.mjs; alone: node bench/keystone.mjs)",
+  );
   printKeystoneBench(await runKeystoneBench((l) => console.log(l)));
 }
 

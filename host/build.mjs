@@ -18,13 +18,22 @@ const outdir = path.join(here, "dist");
 const pkg = JSON.parse(readFileSync(path.join(here, "../package.json"), "utf8"));
 const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})].filter((d) => d !== "commander");
 
-const CORE_ROOTS = ["src/cli/context.ts", "src/exec.ts", "src/cli/commands/exec.ts", "src/cli/commands/code.ts"].map((f) => path.join(here, f));
+const CORE_ROOTS = ["src/cli/context.ts", "src/exec.ts", "src/cli/commands/exec.ts", "src/cli/commands/code.ts"].map((f) =>
+  path.join(here, f),
+);
 /** @type {import("esbuild").BuildOptions} */
 const common = { bundle: true, format: "esm", platform: "node", target: "node20", external, logLevel: "warning" };
 
 /** The core's files (absolute paths) and each one's runtime export names. */
 async function coreModules() {
-  const probe = await build({ ...common, entryPoints: CORE_ROOTS, outdir: path.join(here, "dist-probe"), write: false, splitting: true, metafile: true });
+  const probe = await build({
+    ...common,
+    entryPoints: CORE_ROOTS,
+    outdir: path.join(here, "dist-probe"),
+    write: false,
+    splitting: true,
+    metafile: true,
+  });
   const inputs = /** @type {import("esbuild").Metafile} */ (probe.metafile).inputs;
   const abs = (f) => path.resolve(f);
   const byAbs = new Map(Object.keys(inputs).map((f) => [abs(f), f]));
@@ -32,14 +41,24 @@ async function coreModules() {
   const visit = (file) => {
     if (core.has(file) || /node_modules|\.json$/.test(file)) return;
     core.add(file);
-    for (const i of inputs[/** @type {string} */ (byAbs.get(file))].imports) if (i.kind === "import-statement" && !i.external) visit(abs(i.path));
+    for (const i of inputs[/** @type {string} */ (byAbs.get(file))].imports)
+      if (i.kind === "import-statement" && !i.external) visit(abs(i.path));
   };
   CORE_ROOTS.forEach(visit);
   const files = [...core];
   // Bundled, so that names an `export * from` brings in are listed too.
-  const ex = await build({ ...common, entryPoints: files, outdir: path.join(here, "dist-probe"), outbase: path.join(here, ".."), write: false, splitting: true, metafile: true });
+  const ex = await build({
+    ...common,
+    entryPoints: files,
+    outdir: path.join(here, "dist-probe"),
+    outbase: path.join(here, ".."),
+    write: false,
+    splitting: true,
+    metafile: true,
+  });
   const exports = new Map();
-  for (const o of Object.values(/** @type {import("esbuild").Metafile} */ (ex.metafile).outputs)) if (o.entryPoint) exports.set(abs(o.entryPoint), o.exports);
+  for (const o of Object.values(/** @type {import("esbuild").Metafile} */ (ex.metafile).outputs))
+    if (o.entryPoint) exports.set(abs(o.entryPoint), o.exports);
   return new Map(files.map((f) => [f, exports.get(f) ?? []]));
 }
 
@@ -61,12 +80,30 @@ function coreChunk(core) {
         return { path: r.path, namespace: "hwtotp-core-shim", sideEffects: false };
       });
       b.onLoad({ filter: /.*/, namespace: "hwtotp-core" }, () => ({
-        contents: files.map((f) => "export { " + core.get(f).map((n) => n + " as " + id.get(f) + n).join(", ") + " } from " + JSON.stringify(f) + ";").join("\n"),
+        contents: files
+          .map(
+            (f) =>
+              "export { " +
+              core
+                .get(f)
+                .map((n) => n + " as " + id.get(f) + n)
+                .join(", ") +
+              " } from " +
+              JSON.stringify(f) +
+              ";",
+          )
+          .join("\n"),
         resolveDir: here,
         loader: "js",
       }));
       b.onLoad({ filter: /.*/, namespace: "hwtotp-core-shim" }, (args) => ({
-        contents: "export { " + core.get(args.path).map((n) => id.get(args.path) + n + " as " + n).join(", ") + " } from \"hwtotp-core\";",
+        contents:
+          "export { " +
+          core
+            .get(args.path)
+            .map((n) => id.get(args.path) + n + " as " + n)
+            .join(", ") +
+          ' } from "hwtotp-core";',
         resolveDir: here,
         loader: "js",
       }));
@@ -86,7 +123,8 @@ function writeOutputs(files) {
   const empty = new Set(files.filter((f) => f.path.endsWith(".mjs") && isEmpty(f)).map((f) => path.basename(f.path)));
   for (const f of files) {
     let text = f.text;
-    if (f.path.endsWith(".mjs")) text = text.replace(/^import "\.\/(?:chunks\/)?([^"/]+\.mjs)";$/gm, (line, name) => (empty.has(name) ? "" : line));
+    if (f.path.endsWith(".mjs"))
+      text = text.replace(/^import "\.\/(?:chunks\/)?([^"/]+\.mjs)";$/gm, (line, name) => (empty.has(name) ? "" : line));
     mkdirSync(path.dirname(f.path), { recursive: true });
     const tmp = f.path + ".tmp-" + process.pid;
     writeFileSync(tmp, text);

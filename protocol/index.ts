@@ -213,11 +213,7 @@ export interface LineReader {
  * its characters are dropped up to the next newline and `onOversize` is called once for it.
  * "\r" before "\n" is removed, empty lines are ignored.
  */
-export function createLineReader(
-  max: number,
-  onLine: (line: string) => void,
-  onOversize: () => void,
-): LineReader {
+export function createLineReader(max: number, onLine: (line: string) => void, onOversize: () => void): LineReader {
   let buf = "";
   let skipping = false;
   function push(chunk: string): void {
@@ -324,7 +320,9 @@ export function checkKeyHex(x: unknown): string | null {
   const s = x as string;
   const n = s.length / 2;
   if (n < LIMITS.KEY_MIN_BYTES || n > LIMITS.KEY_MAX_BYTES || s.length % 2) {
-    return "The key must be " + LIMITS.KEY_MIN_BYTES + " to " + LIMITS.KEY_MAX_BYTES + " bytes (an even number of hex digits), not " + n + ".";
+    return (
+      "The key must be " + LIMITS.KEY_MIN_BYTES + " to " + LIMITS.KEY_MAX_BYTES + " bytes (an even number of hex digits), not " + n + "."
+    );
   }
   for (let i = 0; i < s.length; i++) {
     if ("0123456789abcdef".indexOf(s.charAt(i)) < 0) return "The key must be lower-case hex.";
@@ -358,32 +356,32 @@ function specOf(op: string): ArgSpec | null {
       ? { pin: [6, 1] }
       : op === "pin"
         ? { pin: [6], next: [6, 0, 0, 1], idle: [1, 0, 0, LIMITS.IDLE_MAX] }
-    : op === "settime"
-      ? {
-          t: [0, 1, LIMITS.CLOCK_MIN, 4102444800], // 2020 to 2100, Unix seconds
-          ppm: [0, 0, -LIMITS.PPM_MAX, LIMITS.PPM_MAX],
-          bias: [0, 0, 0, LIMITS.BIAS_MAX],
-          samples: [1, 0, 0, 1000000],
-          err: [0, 0, 0, LIMITS.PPM_MAX],
-          force: [2],
-        }
-      : op === "add"
-        ? {
-            name: [3, 1],
-            key: [4, 1],
-            alg: [5, 0, ALGORITHMS],
-            digits: [5, 0, DIGITS],
-            period: [1, 0, LIMITS.PERIOD_MIN, LIMITS.PERIOD_MAX],
-            touch: [2],
-            serial: [3],
-          }
-        : op === "delete"
-          ? { name: [3, 1] }
-          : op === "code"
-            ? { name: [3] }
-            : op === "wipe"
-              ? { confirm: [5, 1, ["wipe"]] }
-              : null;
+        : op === "settime"
+          ? {
+              t: [0, 1, LIMITS.CLOCK_MIN, 4102444800], // 2020 to 2100, Unix seconds
+              ppm: [0, 0, -LIMITS.PPM_MAX, LIMITS.PPM_MAX],
+              bias: [0, 0, 0, LIMITS.BIAS_MAX],
+              samples: [1, 0, 0, 1000000],
+              err: [0, 0, 0, LIMITS.PPM_MAX],
+              force: [2],
+            }
+          : op === "add"
+            ? {
+                name: [3, 1],
+                key: [4, 1],
+                alg: [5, 0, ALGORITHMS],
+                digits: [5, 0, DIGITS],
+                period: [1, 0, LIMITS.PERIOD_MIN, LIMITS.PERIOD_MAX],
+                touch: [2],
+                serial: [3],
+              }
+            : op === "delete"
+              ? { name: [3, 1] }
+              : op === "code"
+                ? { name: [3] }
+                : op === "wipe"
+                  ? { confirm: [5, 1, ["wipe"]] }
+                  : null;
 }
 
 function checkArg(k: string, x: unknown, c: ArgCheck): string | null {

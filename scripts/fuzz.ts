@@ -23,7 +23,9 @@ try {
   const d = await ok(c, "code", { name: "a" });
   const right = d.codes[0].code === OTPAuth.TOTP.generate({ secret: OTPAuth.Secret.fromHex(KEY), timestamp: d.t * 1000 });
   const faults = log.filter((l) => /Uncaught|Out of Memory|Error/i.test(l));
-  console.log(`fuzz ${board} seed ${seed}: ${r.frames} frames, one reply each, in ${(r.ms / 1000).toFixed(1)} s = ${Math.round(r.frames / (r.ms / 1000))} frames/s; state ${before === after ? "intact" : "CHANGED"}, code ${right ? "right" : "WRONG"}, ${faults.length} faults`);
+  console.log(
+    `fuzz ${board} seed ${seed}: ${r.frames} frames, one reply each, in ${(r.ms / 1000).toFixed(1)} s = ${Math.round(r.frames / (r.ms / 1000))} frames/s; state ${before === after ? "intact" : "CHANGED"}, code ${right ? "right" : "WRONG"}, ${faults.length} faults`,
+  );
   if (before !== after || !right || faults.length) process.exitCode = 1;
 } finally {
   await emu.stop();

@@ -38,12 +38,17 @@ export const BABEL_OPTIONS = {
   sourceType: "script",
   comments: false,
   compact: false,
-  presets: [["@babel/preset-env", {
-    targets: "ie 11",
-    loose: true,
-    modules: false,
-    exclude: ["transform-regenerator", "transform-typeof-symbol"],
-  }]],
+  presets: [
+    [
+      "@babel/preset-env",
+      {
+        targets: "ie 11",
+        loose: true,
+        modules: false,
+        exclude: ["transform-regenerator", "transform-typeof-symbol"],
+      },
+    ],
+  ],
 };
 
 /** Terser settings: ES5 out, nothing that relies on hoisting or on features Espruino lacks. */
@@ -135,8 +140,17 @@ async function main() {
   writeFileSync(OUT, min);
   const size = Buffer.byteLength(min);
   process.stdout.write(
-    "firmware/dist/firmware.js: " + size + " bytes (" + (size / 1024).toFixed(1) + " KB; goal <= " + SIZE_GOAL / 1024 + " KB" +
-      (size > SIZE_GOAL ? ", OVER GOAL" : "") + "); unminified ES5 " + Buffer.byteLength(es5) + " bytes\n",
+    "firmware/dist/firmware.js: " +
+      size +
+      " bytes (" +
+      (size / 1024).toFixed(1) +
+      " KB; goal <= " +
+      SIZE_GOAL / 1024 +
+      " KB" +
+      (size > SIZE_GOAL ? ", OVER GOAL" : "") +
+      "); unminified ES5 " +
+      Buffer.byteLength(es5) +
+      " bytes\n",
   );
 
   step("boot guard: bundle, gate, minify, gate (" + relative(root, GUARD_OUT) + ")");

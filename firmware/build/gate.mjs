@@ -35,16 +35,45 @@ export const STATIC_MEMBERS = FACTS.STATIC_MEMBERS;
 export const MISSING_METHODS = new Set(FACTS.MISSING_METHODS);
 
 const PROTO_BUILTINS = new Set([
-  "Array", "Object", "String", "Number", "Boolean", "Function", "Error", "Promise", "RegExp", "Date",
-  "ArrayBuffer", "DataView", "Uint8Array", "Uint8ClampedArray", "Int8Array", "Uint16Array", "Int16Array",
-  "Uint32Array", "Int32Array", "Float32Array", "Float64Array", "TypeError", "RangeError",
+  "Array",
+  "Object",
+  "String",
+  "Number",
+  "Boolean",
+  "Function",
+  "Error",
+  "Promise",
+  "RegExp",
+  "Date",
+  "ArrayBuffer",
+  "DataView",
+  "Uint8Array",
+  "Uint8ClampedArray",
+  "Int8Array",
+  "Uint16Array",
+  "Int16Array",
+  "Uint32Array",
+  "Int32Array",
+  "Float32Array",
+  "Float64Array",
+  "TypeError",
+  "RangeError",
 ]);
 
 /** Board pin constants (BTN, BTN1, LED1, D0, A0, …): their truth value depends on the pin number. */
 const PIN_NAME = /^(BTN\d?|LED\d|[A-H]\d{1,2})$/;
 
-const TYPED_ARRAYS = new Set(["Uint8Array", "Uint8ClampedArray", "Int8Array", "Uint16Array", "Int16Array",
-  "Uint32Array", "Int32Array", "Float32Array", "Float64Array"]);
+const TYPED_ARRAYS = new Set([
+  "Uint8Array",
+  "Uint8ClampedArray",
+  "Int8Array",
+  "Uint16Array",
+  "Int16Array",
+  "Uint32Array",
+  "Int32Array",
+  "Float32Array",
+  "Float64Array",
+]);
 
 const HASH_RESULTS = new Set(["SHA1", "SHA224", "SHA256", "SHA384", "SHA512", "readArrayBuffer"]);
 
@@ -130,8 +159,13 @@ function isNewTyped(n) {
 function isIIFE(fn, parent) {
   if (!parent) return false;
   if (parent.type === "CallExpression" && parent.callee === fn) return true;
-  if (parent.type === "MemberExpression" && parent.object === fn && !parent.computed &&
-    (parent.property.name === "call" || parent.property.name === "apply")) return true;
+  if (
+    parent.type === "MemberExpression" &&
+    parent.object === fn &&
+    !parent.computed &&
+    (parent.property.name === "call" || parent.property.name === "apply")
+  )
+    return true;
   return false;
 }
 
@@ -193,13 +227,25 @@ export function gate(source, filename = "<input>") {
   const frames = []; // {fn, scope, top}
   function checkPinTest(expr, scope) {
     if (expr && expr.type === "Identifier" && PIN_NAME.test(expr.name) && isGlobalRef(expr, scope)) {
-      add("pin-truthiness", expr, "Pin " + expr.name + " tested for truth: a pin numbered 0 (Puck.js BTN is D0) is false on Espruino builds before the fix; compare typeof … !== \"undefined\" instead.");
+      add(
+        "pin-truthiness",
+        expr,
+        "Pin " +
+          expr.name +
+          ' tested for truth: a pin numbered 0 (Puck.js BTN is D0) is false on Espruino builds before the fix; compare typeof … !== "undefined" instead.',
+      );
     }
   }
 
   function visit(node, scope, parent, ctx) {
-    if (node.type === "IfStatement" || node.type === "ConditionalExpression" || node.type === "WhileStatement" ||
-      node.type === "DoWhileStatement" || node.type === "ForStatement") checkPinTest(node.test, scope);
+    if (
+      node.type === "IfStatement" ||
+      node.type === "ConditionalExpression" ||
+      node.type === "WhileStatement" ||
+      node.type === "DoWhileStatement" ||
+      node.type === "ForStatement"
+    )
+      checkPinTest(node.test, scope);
     else if (node.type === "LogicalExpression") {
       checkPinTest(node.left, scope);
       checkPinTest(node.right, scope);
@@ -227,7 +273,16 @@ export function gate(source, filename = "<input>") {
         const name = node.name;
         const res = scope.resolve(name);
         if (!res) {
-          if (!GLOBALS.has(name) && !ctx.typeofArg) add("global", node, "Global " + name + " is not an Espruino global (allowlist in firmware/espruino-facts.mjs)" + (ctx.write ? "; assigning it creates an implicit global" : "") + ".");
+          if (!GLOBALS.has(name) && !ctx.typeofArg)
+            add(
+              "global",
+              node,
+              "Global " +
+                name +
+                " is not an Espruino global (allowlist in firmware/espruino-facts.mjs)" +
+                (ctx.write ? "; assigning it creates an implicit global" : "") +
+                ".",
+            );
           return;
         }
         const resFrame = frames.findIndex((f) => f.scope === res.fnScope());
@@ -245,11 +300,13 @@ export function gate(source, filename = "<input>") {
         return;
       case "BreakStatement":
       case "ContinueStatement":
-        if (node.label) add("label", node, "Labelled " + (node.type === "BreakStatement" ? "break" : "continue") + " is not supported by Espruino.");
+        if (node.label)
+          add("label", node, "Labelled " + (node.type === "BreakStatement" ? "break" : "continue") + " is not supported by Espruino.");
         return;
       case "IfStatement":
         for (const b of [node.consequent, node.alternate]) {
-          if (b && b.type === "TryStatement") add("unbraced-try", b, "A try directly under if/else without braces: wrap it in { } (Espruino issue #1439).");
+          if (b && b.type === "TryStatement")
+            add("unbraced-try", b, "A try directly under if/else without braces: wrap it in { } (Espruino issue #1439).");
         }
         break;
       case "WithStatement":
@@ -292,9 +349,17 @@ export function gate(source, filename = "<input>") {
         checkLiteral(node);
         return;
       case "BinaryExpression":
-        if ((node.operator === "<<" || node.operator === ">>" || node.operator === ">>>") &&
-          node.right.type === "Literal" && typeof node.right.value === "number" && node.right.value >= 32) {
-          add("shift-width", node, "Shift by " + node.right.value + ": counts are taken mod 32 (x " + node.operator + " 32 === x). Divide by 2^32 instead.");
+        if (
+          (node.operator === "<<" || node.operator === ">>" || node.operator === ">>>") &&
+          node.right.type === "Literal" &&
+          typeof node.right.value === "number" &&
+          node.right.value >= 32
+        ) {
+          add(
+            "shift-width",
+            node,
+            "Shift by " + node.right.value + ": counts are taken mod 32 (x " + node.operator + " 32 === x). Divide by 2^32 instead.",
+          );
         }
         break;
       default:
@@ -313,9 +378,20 @@ export function gate(source, filename = "<input>") {
     const isCallee = parent && parent.type === "CallExpression" && parent.callee === node;
     const isAssignTarget = parent && parent.type === "AssignmentExpression" && parent.left === node;
     // X.prototype.y / X.prototype[k] for a built-in X
-    if (obj.type === "MemberExpression" && !obj.computed && obj.property.name === "prototype" &&
-      obj.object.type === "Identifier" && PROTO_BUILTINS.has(obj.object.name) && isGlobalRef(obj.object, scope) && !isAssignTarget) {
-      add("prototype-read", node, obj.object.name + ".prototype." + (prop || "[…]") + " is undefined on Espruino: use an instance ([].slice.call(x)).");
+    if (
+      obj.type === "MemberExpression" &&
+      !obj.computed &&
+      obj.property.name === "prototype" &&
+      obj.object.type === "Identifier" &&
+      PROTO_BUILTINS.has(obj.object.name) &&
+      isGlobalRef(obj.object, scope) &&
+      !isAssignTarget
+    ) {
+      add(
+        "prototype-read",
+        node,
+        obj.object.name + ".prototype." + (prop || "[…]") + " is undefined on Espruino: use an instance ([].slice.call(x)).",
+      );
     }
     // static members of built-ins
     if (prop && obj.type === "Identifier" && isGlobalRef(obj, scope) && Object.prototype.hasOwnProperty.call(STATIC_MEMBERS, obj.name)) {
@@ -323,29 +399,49 @@ export function gate(source, filename = "<input>") {
     }
     if (prop === "BYTES_PER_ELEMENT") add("missing-builtin", node, "BYTES_PER_ELEMENT is undefined on Espruino.");
     if ((prop === "slice" || prop === "filter") && isCallee) {
-      const typed = isNewTyped(obj) || (obj.type === "Identifier" && scope.resolve(obj.name) && scope.resolve(obj.name).typed.has(obj.name));
-      if (typed) add("typed-array-slice", node, "." + prop + "() of a typed array returns a plain Array on Espruino: use subarray() or a loop.");
+      const typed =
+        isNewTyped(obj) || (obj.type === "Identifier" && scope.resolve(obj.name) && scope.resolve(obj.name).typed.has(obj.name));
+      if (typed)
+        add("typed-array-slice", node, "." + prop + "() of a typed array returns a plain Array on Espruino: use subarray() or a loop.");
     }
     if (prop && isCallee && MISSING_METHODS.has(prop)) add("missing-builtin", node, "." + prop + "() does not exist on Espruino.");
     // hashObj.SHA1(x)[i] / .length
-    if (obj.type === "CallExpression" && obj.callee.type === "MemberExpression" && !obj.callee.computed &&
-      HASH_RESULTS.has(obj.callee.property.name) && (node.computed || prop === "length")) {
+    if (
+      obj.type === "CallExpression" &&
+      obj.callee.type === "MemberExpression" &&
+      !obj.callee.computed &&
+      HASH_RESULTS.has(obj.callee.property.name) &&
+      (node.computed || prop === "length")
+    ) {
       add("arraybuffer-index", node, obj.callee.property.name + "() returns an ArrayBuffer: wrap it in new Uint8Array(…) before indexing.");
     }
     // caughtError.name
     if (prop === "name" && obj.type === "Identifier") {
       const s = scope.resolve(obj.name);
-      if (s && s.decls.get(obj.name).kind === "catch") add("error-name", node, "e.name is undefined for Espruino's internal errors; compare messages or use instanceof.");
+      if (s && s.decls.get(obj.name).kind === "catch")
+        add("error-name", node, "e.name is undefined for Espruino's internal errors; compare messages or use instanceof.");
     }
   }
 
   function checkCall(node, scope) {
     const c = node.callee;
-    if (c.type === "MemberExpression" && !c.computed && c.object.type === "Identifier" && c.object.name === "JSON" &&
-      c.property.name === "stringify" && isGlobalRef(c.object, scope) && node.arguments[0]) {
+    if (
+      c.type === "MemberExpression" &&
+      !c.computed &&
+      c.object.type === "Identifier" &&
+      c.object.name === "JSON" &&
+      c.property.name === "stringify" &&
+      isGlobalRef(c.object, scope) &&
+      node.arguments[0]
+    ) {
       const a = node.arguments[0];
       const typed = isNewTyped(a) || (a.type === "Identifier" && scope.resolve(a.name) && scope.resolve(a.name).typed.has(a.name));
-      if (typed) add("json-typed-array", node, "JSON.stringify of a typed array gives [1,2] on Espruino but {\"0\":1,…} in Node (and the emulator): convert it to a plain Array or hex first.");
+      if (typed)
+        add(
+          "json-typed-array",
+          node,
+          'JSON.stringify of a typed array gives [1,2] on Espruino but {"0":1,…} in Node (and the emulator): convert it to a plain Array or hex first.',
+        );
     }
     if (c.type === "Identifier" && c.name === "RegExp" && isGlobalRef(c, scope)) {
       const a = node.arguments[0];
@@ -365,7 +461,13 @@ export function gate(source, filename = "<input>") {
     const text = node.regex ? node.regex.pattern : typeof node.value === "string" ? node.value : "";
     for (let i = 0; i < text.length; i++) {
       if (text.charCodeAt(i) > 126) {
-        add("non-ascii", node, "Non-ASCII character U+" + text.charCodeAt(i).toString(16).toUpperCase().padStart(4, "0") + " in a literal: strings are 8-bit on Pico and Puck.js.");
+        add(
+          "non-ascii",
+          node,
+          "Non-ASCII character U+" +
+            text.charCodeAt(i).toString(16).toUpperCase().padStart(4, "0") +
+            " in a literal: strings are 8-bit on Pico and Puck.js.",
+        );
         break;
       }
     }
@@ -407,7 +509,11 @@ export function gate(source, filename = "<input>") {
       }
       if (d.kind !== "function" || d.index < 0) continue;
       if (d.index > r.top) {
-        add("use-before-define", r.node, "Function " + r.name + " is used before its declaration (Espruino does not hoist function declarations).");
+        add(
+          "use-before-define",
+          r.node,
+          "Function " + r.name + " is used before its declaration (Espruino does not hoist function declarations).",
+        );
         continue;
       }
       if (!r.isCallee) continue;
@@ -424,7 +530,15 @@ export function gate(source, filename = "<input>") {
             const key = r.node.start + ":" + br.name;
             if (!reported.has(key)) {
               reported.add(key);
-              add("use-before-define", r.node, "Call of " + path.join(" → ") + " reaches " + br.name + ", declared later in the same scope (Espruino does not hoist function declarations).");
+              add(
+                "use-before-define",
+                r.node,
+                "Call of " +
+                  path.join(" → ") +
+                  " reaches " +
+                  br.name +
+                  ", declared later in the same scope (Espruino does not hoist function declarations).",
+              );
             }
           } else if (br.isCallee && !seen.has(br.name)) {
             seen.add(br.name);

@@ -627,7 +627,8 @@ export class Device implements DeviceCore, PortHost, ReplHost {
 
   private banner(): string {
     return (
-      "\r\n ____                 _\r\n|  __|___ ___ ___ _ _|_|___ ___\r\n|  __|_ -| . |  _| | | |   | . |\r\n|____|___|  _|_| |___|_|_|_|___|\r\n         |_| espruino.com\r\n " +
+      "\r\n ____                 _\r\n|  __|___ ___ ___ _ _|_|___ ___\r\n|  __|_ -| . |  _| | | |   | . " +
+      "|\r\n|____|___|  _|_| |___|_|_|_|___|\r\n         |_| espruino.com\r\n " +
       ESPRUINO_VERSION +
       " (c) 2025 G.Williams (hwtotp emulator, board " +
       this.board.envBoard +

@@ -130,7 +130,8 @@ export function createRealm(hooks: RealmHooks = {}): Realm {
   // search, which V8 routes through a patched exec) runs that engine. Only i and g flags are honoured; `y` is
   // honoured for V8's internal split splitter only.
   const makeMatch = ev(
-    "(function (parts, index, input) { var a = []; for (var i = 0; i < parts.length; i++) a.push(parts[i]); a.index = index; a.input = input; return a; })",
+    "(function (parts, index, input) { var a = []; for (var i = 0; i < parts.length; i++) a.push(parts[i]); a.index = " +
+      "index; a.input = input; return a; })",
   );
   const RealError = g.Error;
   Object.defineProperty(g.RegExp.prototype, "exec", {

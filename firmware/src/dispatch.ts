@@ -141,9 +141,15 @@ function streamOk(res: Res, pre: string, n: number, each: (k: number) => unknown
 function opList(a: Args, res: Res): void {
   if (refuseLocked(res)) return;
   const idx = slotIndexes();
-  streamOk(res, '"slots":', idx.length, function (k) {
-    return slotInfo(idx[k]);
-  }, ',"max":' + MAX_SLOTS);
+  streamOk(
+    res,
+    '"slots":',
+    idx.length,
+    function (k) {
+      return slotInfo(idx[k]);
+    },
+    ',"max":' + MAX_SLOTS,
+  );
 }
 
 /** The code entry of slot i (info s, header h); the code itself only when h is given (shown). */
@@ -208,9 +214,10 @@ function opCode(a: Args, res: Res): void {
   const s = i < 0 ? null : slotInfo(i);
   if (!s) res(ERR.NOSLOT, "No slot " + a.name + ".");
   else if (!s.touch) replyCodes(res, i);
-  else touchThen(res, "code of slot " + s.name, false, false, function () {
-    replyCodes(res, i);
-  });
+  else
+    touchThen(res, "code of slot " + s.name, false, false, function () {
+      replyCodes(res, i);
+    });
 }
 
 /**
@@ -233,8 +240,19 @@ function manage(op: string): ((a: Args, res: Res) => void) | null {
       res(null, { prev: prev, t: now(), jump: jump });
     };
     if (!jump) apply();
-    else if (a.force !== true) res(ERR.JUMP, lost ? "The clock was lost: setting it needs force and a press." : "A jump of " + Math.round(d) + " s needs force and a press.");
-    else if (!refuseLocked(res)) touchThen(res, lost ? "setting the lost clock" : "clock jump of " + (d > 0 ? "+" : "") + Math.round(d) + " s", true, pinState().set, apply);
+    else if (a.force !== true)
+      res(
+        ERR.JUMP,
+        lost ? "The clock was lost: setting it needs force and a press." : "A jump of " + Math.round(d) + " s needs force and a press.",
+      );
+    else if (!refuseLocked(res))
+      touchThen(
+        res,
+        lost ? "setting the lost clock" : "clock jump of " + (d > 0 ? "+" : "") + Math.round(d) + " s",
+        true,
+        pinState().set,
+        apply,
+      );
   }
 
   function opAdd(a: Args, res: Res): void {
@@ -329,18 +347,35 @@ function manage(op: string): ((a: Args, res: Res) => void) | null {
     }
     touchThen(res, !set ? "set a PIN" : next !== undefined ? "change the PIN" : "clear the PIN", false, true, function () {
       if (set && !pinRight(a.pin as string, res)) return;
-      if (!set ? setPin(next as string, idle) : next !== undefined ? changePin(next, idle) : clearPin()) res(null, pinState() as unknown as Args);
+      if (!set ? setPin(next as string, idle) : next !== undefined ? changePin(next, idle) : clearPin())
+        res(null, pinState() as unknown as Args);
       else res(ERR.STORAGE, STORAGE_FAILED);
     });
   }
 
-  return op === OPS.SET_TIME ? opSetTime : op === OPS.ADD ? opAdd : op === OPS.DELETE ? opDelete : op === OPS.WIPE ? opWipe
-    : op === OPS.UNLOCK ? opUnlock : op === OPS.LOCK ? opLock : op === OPS.PIN ? opPin : null;
+  return op === OPS.SET_TIME
+    ? opSetTime
+    : op === OPS.ADD
+      ? opAdd
+      : op === OPS.DELETE
+        ? opDelete
+        : op === OPS.WIPE
+          ? opWipe
+          : op === OPS.UNLOCK
+            ? opUnlock
+            : op === OPS.LOCK
+              ? opLock
+              : op === OPS.PIN
+                ? opPin
+                : null;
 }
 
 function route(op: string): ((a: Args, res: Res) => void) | null {
   if (op === OPS.HELLO) return opHello;
-  if (op === OPS.TIME) return function (a: Args, res: Res) { res(null, clockData() as unknown as Args); };
+  if (op === OPS.TIME)
+    return function (a: Args, res: Res) {
+      res(null, clockData() as unknown as Args);
+    };
   if (op === OPS.LIST) return opList;
   if (op === OPS.CODE) return opCode;
   return manage(op);
@@ -370,4 +405,3 @@ export function handleLine(line: string, send: (s: string) => void): void {
     res(ERR.INTERNAL, INTERNAL);
   }
 }
-

@@ -24,9 +24,13 @@ function boot(): void {
   // the device the console was on at boot: Serial1 or Bluetooth when named, else USB, else Bluetooth, else Serial1
   const name = E.getConsole();
   const port: EspruinoSerial =
-    name === "Serial1" && typeof Serial1 !== "undefined" ? Serial1
-    : name !== "Bluetooth" && typeof USB !== "undefined" ? USB
-    : typeof Bluetooth !== "undefined" ? Bluetooth : (Serial1 as EspruinoSerial);
+    name === "Serial1" && typeof Serial1 !== "undefined"
+      ? Serial1
+      : name !== "Bluetooth" && typeof USB !== "undefined"
+        ? USB
+        : typeof Bluetooth !== "undefined"
+          ? Bluetooth
+          : (Serial1 as EspruinoSerial);
   const send = function (s: string) {
     port.write(s);
   };

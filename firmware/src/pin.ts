@@ -71,10 +71,13 @@ export function lock(): void {
 export function touchIdle(): void {
   if (!dek || !rec || !rec.d) return;
   if (timer) clearTimeout(timer);
-  timer = setTimeout(function () {
-    timer = 0;
-    lock();
-  }, (rec.d as number) * 1000);
+  timer = setTimeout(
+    function () {
+      timer = 0;
+      lock();
+    },
+    (rec.d as number) * 1000,
+  );
 }
 
 /** The header fields of the current record with tries r (stretch and idle kept). */

@@ -22,8 +22,6 @@ export function bytesOf(s: string): Uint8Array {
   return u;
 }
 
-
-
 export function fromHex(s: string): Uint8Array {
   const out = new Uint8Array(s.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(s.substring(2 * i, 2 * i + 2), 16);
@@ -44,7 +42,7 @@ export function hashOf(h: Hash, a: Uint8Array, n: number): Uint8Array {
 /** n random bytes: the board's noise (E.hwRand) and its clock, hashed (the Linux build's hwRand repeats). */
 export function randomBytes(h: Hash, n: number): Uint8Array {
   const out = new Uint8Array(n);
-  for (let k = 0; k < n; ) {
+  for (let k = 0; k < n;) {
     const r = new Uint8Array(h(bytesOf(E.hwRand() + " " + E.hwRand() + " " + getTime() + " " + k)));
     for (let j = 0; j < r.length && k < n; j++) out[k++] = r[j];
   }

@@ -41,26 +41,33 @@ export function waitTouch(long: boolean, done: (pressed: boolean) => void): bool
     done(pressed);
   }
   if (l !== undefined) {
-    blink = setInterval(function () {
-      on = !on;
-      digitalWrite(l, on);
-    }, long ? 100 : 250);
+    blink = setInterval(
+      function () {
+        on = !on;
+        digitalWrite(l, on);
+      },
+      long ? 100 : 250,
+    );
   }
   timer = setTimeout(function () {
     timer = 0;
     finish(false);
   }, TOUCH_WAIT_MS);
-  watch = setWatch(function (e) {
-    const t = e && typeof e.time === "number" ? e.time : getTime();
-    if (e.state) {
-      down = t;
-      if (!long) {
-        watch = 0;
+  watch = setWatch(
+    function (e) {
+      const t = e && typeof e.time === "number" ? e.time : getTime();
+      if (e.state) {
+        down = t;
+        if (!long) {
+          watch = 0;
+          finish(true);
+        }
+      } else if (down >= 0 && (t - down) * 1000 >= LIMITS.LONG_PRESS_MS) {
         finish(true);
-      }
-    } else if (down >= 0 && (t - down) * 1000 >= LIMITS.LONG_PRESS_MS) {
-      finish(true);
-    } else down = -1;
-  }, btn, { repeat: long, edge: long ? "both" : "rising", debounce: 25 });
+      } else down = -1;
+    },
+    btn,
+    { repeat: long, edge: long ? "both" : "rising", debounce: 25 },
+  );
   return true;
 }

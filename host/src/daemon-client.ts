@@ -61,7 +61,10 @@ export function trustedSocket(p: string, env: NodeJS.ProcessEnv = process.env): 
 }
 
 /** An open link to the daemon, or null when none listens at `socketPath` (or it is not safe to use). */
-export async function connectDaemon(socketPath: string, warn: (s: string) => void = (s) => process.stderr.write(s + "\n")): Promise<Link | null> {
+export async function connectDaemon(
+  socketPath: string,
+  warn: (s: string) => void = (s) => process.stderr.write(s + "\n"),
+): Promise<Link | null> {
   const bad = trustedSocket(socketPath);
   if (bad) {
     warn("hwtotp: not using the daemon socket: " + bad + ".");

@@ -206,7 +206,16 @@ export class Daemon {
     }
     const refuse = (why: string) => new HwtotpError("Refusing the policy " + p.file + ": " + why + ".");
     const others = fs.readdirSync(dir).filter((n) => n !== path.basename(sock));
-    if (others.length) throw refuse("the socket group needs a folder of its own for the socket, and " + dir + " holds " + others.length + " other entr" + (others.length === 1 ? "y" : "ies") + " (use --socket)");
+    if (others.length)
+      throw refuse(
+        "the socket group needs a folder of its own for the socket, and " +
+          dir +
+          " holds " +
+          others.length +
+          " other entr" +
+          (others.length === 1 ? "y" : "ies") +
+          " (use --socket)",
+      );
     const unsafe = writableByOthers(dir, this.uid, { groupToo: true });
     if (unsafe) throw refuse("others would reach the socket through " + unsafe);
     for (let up = path.dirname(dir); ; up = path.dirname(up)) {
@@ -220,7 +229,13 @@ export class Daemon {
       fs.chownSync(dir, -1, p.socketGroup);
       fs.chownSync(sock, -1, p.socketGroup);
     } catch (e) {
-      throw refuse("cannot give the socket to group " + p.socketGroupName + " (" + ((e as NodeJS.ErrnoException).code ?? "error") + "; the daemon's user must be in it)");
+      throw refuse(
+        "cannot give the socket to group " +
+          p.socketGroupName +
+          " (" +
+          ((e as NodeJS.ErrnoException).code ?? "error") +
+          "; the daemon's user must be in it)",
+      );
     }
     fs.chmodSync(dir, 0o750);
     fs.chmodSync(sock, 0o660);
@@ -302,7 +317,16 @@ export class Daemon {
 
   private entry(c: Client, ev: AuditEntry["ev"], extra: Partial<AuditEntry>): void {
     const p = c.peer;
-    const e: AuditEntry = { t: stamp(), ev, client: c.id, pid: p?.pid ?? null, uid: p?.uid ?? null, gid: p?.gid ?? null, exe: p?.exe ?? null, ...extra };
+    const e: AuditEntry = {
+      t: stamp(),
+      ev,
+      client: c.id,
+      pid: p?.pid ?? null,
+      uid: p?.uid ?? null,
+      gid: p?.gid ?? null,
+      exe: p?.exe ?? null,
+      ...extra,
+    };
     try {
       this.audit.write(e);
     } catch (err) {
@@ -334,7 +358,12 @@ export class Daemon {
     );
     sock.on("data", (s: string) => reader.push(s));
     if (total >= L.MAX_CONNECTIONS) {
-      this.refuseConnection(c, "Refused: the daemon serves at most " + L.MAX_CONNECTIONS + " connections at once (MAX_CONNECTIONS); try again when one has closed.");
+      this.refuseConnection(
+        c,
+        "Refused: the daemon serves at most " +
+          L.MAX_CONNECTIONS +
+          " connections at once (MAX_CONNECTIONS); try again when one has closed.",
+      );
       return;
     }
     sock.pause();
@@ -344,7 +373,12 @@ export class Daemon {
         let mine = 0;
         for (const o of this.clients) if (o.peer?.uid === peer.uid && !o.refused) mine++;
         if (mine > L.MAX_CONNECTIONS_PER_UID) {
-          this.refuseConnection(c, "Refused: the daemon serves at most " + L.MAX_CONNECTIONS_PER_UID + " connections of one uid at once (MAX_CONNECTIONS_PER_UID); try again when one has closed.");
+          this.refuseConnection(
+            c,
+            "Refused: the daemon serves at most " +
+              L.MAX_CONNECTIONS_PER_UID +
+              " connections of one uid at once (MAX_CONNECTIONS_PER_UID); try again when one has closed.",
+          );
           return;
         }
         sock.resume();
@@ -406,7 +440,18 @@ export class Daemon {
     if (c.queue.length - (c.inFlight ? 0 : 1) >= this.limits.MAX_QUEUED_PER_CLIENT) {
       this.requestEntry(c, req, DAEMON_ERR.LIMIT, at);
       const n = this.limits.MAX_QUEUED_PER_CLIENT;
-      this.reply(c, encodeError(req.id, DAEMON_ERR.LIMIT, "Refused: this connection already has " + n + " request" + (n === 1 ? "" : "s") + " queued behind the one in flight (MAX_QUEUED_PER_CLIENT); wait for a reply first."));
+      this.reply(
+        c,
+        encodeError(
+          req.id,
+          DAEMON_ERR.LIMIT,
+          "Refused: this connection already has " +
+            n +
+            " request" +
+            (n === 1 ? "" : "s") +
+            " queued behind the one in flight (MAX_QUEUED_PER_CLIENT); wait for a reply first.",
+        ),
+      );
       return;
     }
     c.queue.push({ req, at });
@@ -505,8 +550,12 @@ export class Daemon {
       const w = this.waiting;
       if (err.code === ERR.BUSY && w && w.client !== c.id) {
         // Name what the press would confirm only to the same uid: another's slot names are not this caller's business.
-        const what = w.uid !== null && w.uid === c.peer?.uid ? "confirm " + w.what + " for another request" : "confirm another user's request";
-        err = new DeviceError(ERR.BUSY, "Busy: the token waits for a press to " + what + "; press its button only if you asked for that, then try again.");
+        const what =
+          w.uid !== null && w.uid === c.peer?.uid ? "confirm " + w.what + " for another request" : "confirm another user's request";
+        err = new DeviceError(
+          ERR.BUSY,
+          "Busy: the token waits for a press to " + what + "; press its button only if you asked for that, then try again.",
+        );
       }
       if (err.disconnected || err.code === "E_TIMEOUT") this.dropSession(err.message);
       this.reply(c, encodeError(req.id, err.code, err.message, err instanceof DeviceError ? err.data : undefined));
@@ -523,7 +572,9 @@ export class Daemon {
     const allowed = dec.slots;
     const key = req.op === OPS.LIST ? "slots" : "codes";
     const xs = d[key];
-    return Array.isArray(xs) ? { ...d, [key]: xs.filter((x: { name?: unknown }) => typeof x?.name === "string" && allowed.has(x.name)) } : d;
+    return Array.isArray(xs)
+      ? { ...d, [key]: xs.filter((x: { name?: unknown }) => typeof x?.name === "string" && allowed.has(x.name)) }
+      : d;
   }
 
   /** The audit entry of one request: its op and slot, and for pin and settime which kind (never a value). */

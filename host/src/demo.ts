@@ -23,7 +23,8 @@ const ok = (s: string) => out("   \u2713 " + s);
 const CHILD = [
   "const c = process.env.OS_PASSCODE || '';",
   "const onArgv = process.argv.some((a) => c && a.includes(c));",
-  "console.log('   child: OS_PASSCODE=' + c + ' is in my environment; my argv (' + process.argv.length + ' entr' + (process.argv.length === 1 ? 'y' : 'ies') + ') ' + (onArgv ? 'HOLDS IT.' : 'does not hold it.'));",
+  "console.log('   child: OS_PASSCODE=' + c + ' is in my environment; my argv (' + process.argv.length + ' entr' + " +
+    "(process.argv.length === 1 ? 'y' : 'ies') + ') ' + (onArgv ? 'HOLDS IT.' : 'does not hold it.'));",
   "process.exit(/^[0-9]{6}$/.test(c) && !onArgv ? 0 : 1);",
 ].join("\n");
 
@@ -47,8 +48,25 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   try {
     const h = session.info!;
     summary.device = { fw: h.fw, proto: h.proto, board: h.board, algs: h.algs, slots: h.slots, heap: h.heap };
-    ok("hwtotp firmware " + h.fw + " (protocol " + PROTOCOL_VERSION + ") on " + h.board + ": " + h.slots.used + " of " + h.slots.max +
-      " slots used, hashes " + h.algs.join("/") + ", " + h.heap.free + " of " + h.heap.total + " variables free.");
+    ok(
+      "hwtotp firmware " +
+        h.fw +
+        " (protocol " +
+        PROTOCOL_VERSION +
+        ") on " +
+        h.board +
+        ": " +
+        h.slots.used +
+        " of " +
+        h.slots.max +
+        " slots used, hashes " +
+        h.algs.join("/") +
+        ", " +
+        h.heap.free +
+        " of " +
+        h.heap.total +
+        " variables free.",
+    );
 
     step(2, "Enrol a Keystone-style credential");
     say("Keystone's TOTP method wants a 20-byte seed, base32 upper case, stored as a `totp` credential:");
@@ -58,8 +76,19 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     say("real Keystone and checks a login.)");
     const added = await session.add({ name: "keystone", key: toHex(key), alg: "SHA1", digits: 6, period: 30 });
     summary.slot = added.slot;
-    ok('slot "' + added.slot.name + '": ' + added.slot.alg + ", " + added.slot.digits + " digits, every " + added.slot.period + " s; seed " +
-      encodeBase32(key).length + " base32 characters.");
+    ok(
+      'slot "' +
+        added.slot.name +
+        '": ' +
+        added.slot.alg +
+        ", " +
+        added.slot.digits +
+        " digits, every " +
+        added.slot.period +
+        " s; seed " +
+        encodeBase32(key).length +
+        " base32 characters.",
+    );
 
     step(3, "Keep a backup in a phone app");
     say("`hwtotp add --generate --qr` shows the seed once, as a QR code for an authenticator app:");

@@ -2,7 +2,7 @@
 // Errors carry flags (`disconnected`) so callers need no class checks across module boundaries.
 import { ERR } from "../../protocol/index.ts";
 
-/** Documented exit codes (README.md, "Exit codes"). `hwtotp exec` passes its child's code through instead. */
+/** Documented exit codes (docs/cli.md, "Exit codes"). `hwtotp exec` passes its child's code through instead. */
 export const EXIT = {
   OK: 0,
   ERROR: 1, // unexpected failure (a bug, a bad reply)
@@ -145,7 +145,11 @@ export class PinError extends DeviceError {
 /** The token has a PIN and this session is locked (E_LOCKED): `hwtotp unlock` first. */
 export class LockedError extends PinError {
   constructor(code: string, message: string, data?: { [k: string]: unknown }) {
-    super(code, "The token is locked: run `hwtotp unlock` first (it stays unlocked until a reset, a power cut, `hwtotp lock` or its idle time).", data);
+    super(
+      code,
+      "The token is locked: run `hwtotp unlock` first (it stays unlocked until a reset, a power cut, `hwtotp lock` or its idle time).",
+      data,
+    );
   }
 }
 

@@ -72,7 +72,9 @@ export function runChild(
       resolve(code);
     };
     child.on("error", (err: NodeJS.ErrnoException) => {
-      process.stderr.write("hwtotp: cannot run " + cmd + ": " + (err.code === "ENOENT" ? "command not found" : err.code ?? err.message) + ".\n");
+      process.stderr.write(
+        "hwtotp: cannot run " + cmd + ": " + (err.code === "ENOENT" ? "command not found" : (err.code ?? err.message)) + ".\n",
+      );
       done(err.code === "ENOENT" ? 127 : 126);
     });
     child.on("exit", (code, signal) => {

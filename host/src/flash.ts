@@ -152,14 +152,30 @@ function uploadExpr(files: { name: string; data: Buffer }[], boot0: Buffer | nul
   // anything else: compaction (after every delete, wipe, PIN change) starts at the first page with an erased
   // file and rewrites it in place, which a power cut there would lose.
   if (page > 0) {
-    lines.push("(function(s,P){var g=s.getStats(),u=g.totalBytes-g.freeBytes,r=(u+32)%P;if(u%P)s.write(" + JSON.stringify(PAD_FILE) + ",new Uint8Array(r?P-r:P));})(require(\"Storage\")," + page + ");");
+    lines.push(
+      "(function(s,P){var g=s.getStats(),u=g.totalBytes-g.freeBytes,r=(u+32)%P;if(u%P)s.write(" +
+        JSON.stringify(PAD_FILE) +
+        ',new Uint8Array(r?P-r:P));})(require("Storage"),' +
+        page +
+        ");",
+    );
   }
   // One byte in 16 and the last one see any chunk left unwritten (the CLI writes chunks of hundreds of
   // bytes), at a thousand reads: a scan of every byte is slow where flash is a file (the Linux build).
   const checks = files.map((f) => {
     const noFF = f.data.indexOf(0xff) < 0;
-    const scan = noFF ? "for(var i=15;i<d.length;i+=16)if(d.charCodeAt(i)===255)return false;return d.charCodeAt(d.length-1)!==255;" : "return true;";
-    return "(function(d){if(d===undefined||d.length!==" + f.data.length + ")return false;" + scan + "})(require(\"Storage\").read(" + JSON.stringify(f.name) + "))";
+    const scan = noFF
+      ? "for(var i=15;i<d.length;i+=16)if(d.charCodeAt(i)===255)return false;return d.charCodeAt(d.length-1)!==255;"
+      : "return true;";
+    return (
+      "(function(d){if(d===undefined||d.length!==" +
+      f.data.length +
+      ")return false;" +
+      scan +
+      '})(require("Storage").read(' +
+      JSON.stringify(f.name) +
+      "))"
+    );
   });
   lines.push("(function(ok){print(" + JSON.stringify(CHECK) + '+(ok?"ok":"bad"));if(ok)load();})(' + checks.join("&&") + ");");
   return lines.join("\n");
@@ -171,7 +187,9 @@ function uploadExpr(files: { name: string; data: Buffer }[], boot0: Buffer | nul
  * the files: "ok" (it booted them), "bad" (data was lost on the link: it stays erased-ish in its REPL), or
  * "unseen" when the CLI had quit before the board got there (a slow board: the hello that follows decides).
  */
-export async function uploadWithEspruinoCli(o: FlashOptions): Promise<{ output: string; ms: number; files: string[]; check: "ok" | "bad" | "unseen" }> {
+export async function uploadWithEspruinoCli(
+  o: FlashOptions,
+): Promise<{ output: string; ms: number; files: string[]; check: "ok" | "bad" | "unseen" }> {
   const fw = o.firmwarePath || defaultFirmwarePath();
   if (!fs.existsSync(fw)) throw new FlashError("No firmware bundle at " + fw + ": run npm run build first.");
   const b0 = boot0Of(o);
@@ -181,9 +199,15 @@ export async function uploadWithEspruinoCli(o: FlashOptions): Promise<{ output: 
   const files = [{ name: ".bootcde", data: fwData }];
   if (b0Data) files.push({ name: ".boot0", data: b0Data });
   const erase = await eraseWithEspruinoCli(o);
-  const up = await runEspruinoCli(o, ["--storage", ".bootcde:" + fw, "-e", uploadExpr(files, b0Data, getBoard(o.board || "pico").pageBytes)]);
+  const up = await runEspruinoCli(o, [
+    "--storage",
+    ".bootcde:" + fw,
+    "-e",
+    uploadExpr(files, b0Data, getBoard(o.board || "pico").pageBytes),
+  ]);
   if (!/Upload Complete/.test(up.output)) throw cliFailure("complete the upload", up.output);
-  const check: "ok" | "bad" | "unseen" = up.output.indexOf(CHECK + "ok") >= 0 ? "ok" : up.output.indexOf(CHECK + "bad") >= 0 ? "bad" : "unseen";
+  const check: "ok" | "bad" | "unseen" =
+    up.output.indexOf(CHECK + "ok") >= 0 ? "ok" : up.output.indexOf(CHECK + "bad") >= 0 ? "bad" : "unseen";
   return { output: erase.output + up.output, ms: erase.ms + up.ms, files: files.map((f) => f.name), check };
 }
 
@@ -248,8 +272,12 @@ export async function flashFirmware(o: FlashOptions & { attempts?: number; check
   const expect = o.expectVersion || JSON.parse(fs.readFileSync(path.join(packageRoot(), "package.json"), "utf8")).version;
   const running = await firmwareAnswers(o.port);
   if (running !== null) {
-    throw new FlashError("The board runs hwtotp firmware " + running + " and its REPL is elsewhere: hold the button while resetting it " +
-      "(on a Pico, for over 2 s after power-up; on the emulator, control holdButton + reset), then flash again.");
+    throw new FlashError(
+      "The board runs hwtotp firmware " +
+        running +
+        " and its REPL is elsewhere: hold the button while resetting it " +
+        "(on a Pico, for over 2 s after power-up; on the emulator, control holdButton + reset), then flash again.",
+    );
   }
   const { createLink } = await import("./link/index.ts");
   const { Session } = await import("./session.ts");

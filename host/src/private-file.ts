@@ -3,7 +3,19 @@
 // (rename replaces a symlink at the destination, it never writes through one); and lock files, created the
 // same way, that serialise hwtotp processes over such a file.
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 /** Create-only, never through a symlink: O_EXCL fails on any existing name, O_NOFOLLOW says so twice. */

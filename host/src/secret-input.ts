@@ -34,7 +34,8 @@ function inSentence(what: string): string {
 }
 
 /** Said when a secret was taken from argv. */
-export const ARGV_NOTE = "Note: a secret given on the command line is visible in `ps` and kept in shell history; next time use - (stdin) or @FILE.";
+export const ARGV_NOTE =
+  "Note: a secret given on the command line is visible in `ps` and kept in shell history; next time use - (stdin) or @FILE.";
 
 /**
  * `spec` is the option's value: true (option given without a value) → prompt; "-" → stdin; "@FILE" → file;
@@ -69,7 +70,13 @@ export async function readSecret(spec: string | true, opts: ReadOptions): Promis
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       throw new UsageError(
-        "Cannot read the " + what + " from " + file + ": " + (code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : code ?? "error") + ".",
+        "Cannot read the " +
+          what +
+          " from " +
+          file +
+          ": " +
+          (code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : (code ?? "error")) +
+          ".",
       );
     }
     const value = buf.toString("utf8").trim();
@@ -77,7 +84,10 @@ export async function readSecret(spec: string | true, opts: ReadOptions): Promis
     if (!value) throw new UsageError("The file " + file + " is empty.");
     // A secret that must never sit on argv (a PIN) should not sit in a file others can read either.
     const mode = opts.literal === false ? modeOf(file) : 0;
-    if (mode & 0o044) stderr.write("Note: " + file + " can be read by other users (mode " + (mode & 0o777).toString(8).padStart(4, "0") + "); keep it 0600.\n");
+    if (mode & 0o044)
+      stderr.write(
+        "Note: " + file + " can be read by other users (mode " + (mode & 0o777).toString(8).padStart(4, "0") + "); keep it 0600.\n",
+      );
     return { from: "file " + file, value };
   }
   if (!opts.noteLater) stderr.write(ARGV_NOTE + "\n");
@@ -100,12 +110,17 @@ export function checkSecretSpec(spec: string | true, opts: ReadOptions): void {
   const what = inSentence(opts.what);
   const opt = opts.option ? opts.option + " " : "";
   if (spec === true || spec === "") {
-    if (!(opts.stdin ?? process.stdin).isTTY) throw new UsageError("No terminal to ask for the " + what + " on: pass " + opt + "- to read it from stdin, or " + opt + "@FILE.");
+    if (!(opts.stdin ?? process.stdin).isTTY)
+      throw new UsageError("No terminal to ask for the " + what + " on: pass " + opt + "- to read it from stdin, or " + opt + "@FILE.");
     return;
   }
   if (spec === "-" || spec.startsWith("@") || opts.literal !== false) return;
   throw new UsageError(
-    (opts.option ?? "The option") + " takes - (read the " + what + " from stdin) or @FILE, never the " + what +
+    (opts.option ?? "The option") +
+      " takes - (read the " +
+      what +
+      " from stdin) or @FILE, never the " +
+      what +
       " itself (the command line shows in `ps` and shell history); leave it out to be asked on the terminal.",
   );
 }

@@ -28,7 +28,10 @@ function checkKeyLength(n: number, what: string): void {
 
 /** Decodes base32 after normalising case, whitespace, hyphens and padding. */
 export function parseBase32(input: string): Uint8Array {
-  const s = input.replace(/[\s-]+/g, "").toUpperCase().replace(/=+$/, "");
+  const s = input
+    .replace(/[\s-]+/g, "")
+    .toUpperCase()
+    .replace(/=+$/, "");
   if (s.length === 0) throw new UsageError("The secret is empty.");
   const out = new Uint8Array(Math.floor((s.length * 5) / 8));
   let bits = 0;
@@ -133,10 +136,17 @@ export async function parseUri(uri: string): Promise<Credential> {
   const colon = labelText.indexOf(":");
   const issuerParam = /[?&]issuer=([^&]*)/i.exec(text);
   if (colon > 0 && issuerParam && safeDecode(issuerParam[1]) !== labelText.slice(0, colon)) {
-    throw new UsageError("The URI's label names the issuer " + JSON.stringify(labelText.slice(0, colon)) + " but its issuer parameter says " + JSON.stringify(safeDecode(issuerParam[1])) + ".");
+    throw new UsageError(
+      "The URI's label names the issuer " +
+        JSON.stringify(labelText.slice(0, colon)) +
+        " but its issuer parameter says " +
+        JSON.stringify(safeDecode(issuerParam[1])) +
+        ".",
+    );
   }
   const alg = otp.algorithm.toUpperCase().replace("-", "");
-  if (!ALGORITHMS.includes(alg)) throw new UsageError("The URI's algorithm " + otp.algorithm + " is not supported (SHA1, SHA256 or SHA512).");
+  if (!ALGORITHMS.includes(alg))
+    throw new UsageError("The URI's algorithm " + otp.algorithm + " is not supported (SHA1, SHA256 or SHA512).");
   if (!LIMITS.DIGITS.includes(otp.digits)) throw new UsageError("The URI asks for " + otp.digits + " digits; this token does 6 or 8.");
   if (otp.period < LIMITS.PERIOD_MIN || otp.period > LIMITS.PERIOD_MAX) {
     throw new UsageError("The URI's period of " + otp.period + " s is outside " + LIMITS.PERIOD_MIN + "–" + LIMITS.PERIOD_MAX + " s.");
@@ -167,12 +177,18 @@ function checkUriValues(query: string): void {
       throw new UsageError("The URI's algorithm " + shown(v) + " is not supported: use SHA1, SHA256 or SHA512.");
     }
     if (k === "digits" && !(/^\d+$/.test(v) && LIMITS.DIGITS.includes(Number(v)))) {
-      throw new UsageError(/^\d+$/.test(v) ? "The URI asks for " + Number(v) + " digits; this token does 6 or 8." : "The URI's digits " + shown(v) + " is not a number: use 6 or 8.");
+      throw new UsageError(
+        /^\d+$/.test(v)
+          ? "The URI asks for " + Number(v) + " digits; this token does 6 or 8."
+          : "The URI's digits " + shown(v) + " is not a number: use 6 or 8.",
+      );
     }
     if (k === "period" && !(/^\d+$/.test(v) && Number(v) >= LIMITS.PERIOD_MIN && Number(v) <= LIMITS.PERIOD_MAX)) {
       const allowed = "use a whole number of seconds from " + LIMITS.PERIOD_MIN + " to " + LIMITS.PERIOD_MAX + ".";
       throw new UsageError(
-        /^\d+$/.test(v) ? "The URI's period of " + Number(v) + " s is outside " + LIMITS.PERIOD_MIN + "–" + LIMITS.PERIOD_MAX + " s: " + allowed : "The URI's period " + shown(v) + " is not allowed: " + allowed,
+        /^\d+$/.test(v)
+          ? "The URI's period of " + Number(v) + " s is outside " + LIMITS.PERIOD_MIN + "–" + LIMITS.PERIOD_MAX + " s: " + allowed
+          : "The URI's period " + shown(v) + " is not allowed: " + allowed,
       );
     }
   }

@@ -22,13 +22,7 @@ import {
   parsePress,
   parseReply,
 } from "../../protocol/index.ts";
-import {
-  BadResponseError,
-  FirmwareError,
-  type HwtotpError,
-  TimeoutError,
-  deviceError,
-} from "./errors.ts";
+import { BadResponseError, FirmwareError, type HwtotpError, TimeoutError, deviceError } from "./errors.ts";
 import type { Link } from "./link/index.ts";
 import type { ClockSetArgs } from "./clock/types.ts";
 
@@ -116,7 +110,8 @@ export class Session {
     (line) => this.onLine(line),
     () => {
       const first = this.pending.keys().next();
-      if (!first.done) this.settle(first.value, null, new BadResponseError("The device sent a reply longer than " + MAX_REPLY_LINE + " characters."));
+      if (!first.done)
+        this.settle(first.value, null, new BadResponseError("The device sent a reply longer than " + MAX_REPLY_LINE + " characters."));
     },
   );
   readonly timeoutMs: number;
@@ -214,7 +209,8 @@ export class Session {
 
   /** How long to wait for the reply to op: longer for what writes Storage, waits for a press or stretches a PIN. */
   timeoutFor(op: string, a?: { [k: string]: unknown }): number {
-    if (op === OPS.SET_TIME || op === OPS.DELETE || op === OPS.WIPE || op === OPS.PIN || op === OPS.UNLOCK) return Math.max(this.timeoutMs, this.touchTimeoutMs);
+    if (op === OPS.SET_TIME || op === OPS.DELETE || op === OPS.WIPE || op === OPS.PIN || op === OPS.UNLOCK)
+      return Math.max(this.timeoutMs, this.touchTimeoutMs);
     if (op === OPS.CODE && a?.name !== undefined) return Math.max(this.timeoutMs, this.touchTimeoutMs);
     if (op === OPS.ADD) return Math.max(this.timeoutMs, STORAGE_TIMEOUT_MS);
     return this.timeoutMs;
@@ -223,13 +219,21 @@ export class Session {
   /** Sends one request and resolves with its reply data, or rejects with a typed error. */
   request<T>(op: string, a?: { [k: string]: unknown }, opts?: number | RequestOptions): Promise<T> {
     if (this.closedErr) return Promise.reject(this.closedErr);
-    const o: RequestOptions = typeof opts === "number" ? { timeoutMs: opts } : opts ?? {};
+    const o: RequestOptions = typeof opts === "number" ? { timeoutMs: opts } : (opts ?? {});
     const id = this.nextId;
     this.nextId = this.nextId >= 2147483647 ? 1 : this.nextId + 1;
     const ms = o.timeoutMs ?? this.timeoutFor(op, a);
     return new Promise<T>((resolve, reject) => {
       const sent = Date.now();
-      const p: Pending = { resolve: resolve as Pending["resolve"], reject, timer: this.expireAfter(id, ms), op, sent, deadline: sent + ms, onPress: o.onPress };
+      const p: Pending = {
+        resolve: resolve as Pending["resolve"],
+        reject,
+        timer: this.expireAfter(id, ms),
+        op,
+        sent,
+        deadline: sent + ms,
+        onPress: o.onPress,
+      };
       this.pending.set(id, p);
       this.link.write(encodeRequest(id, op, a)).catch((err: Error) => this.settle(id, null, err));
     });
@@ -276,7 +280,11 @@ export class Session {
     if (this.replSeen) return replError(this.link.address);
     // What it sent instead, unless that may be an echo of a request (a REPL echoes lines: a PIN or a key).
     const echo = /"(op|a|pin|next|key)"\s*:/.test(this.tail);
-    const heard = !this.tail.trim() ? "" : echo ? " It sent something else (an echo of a request?)." : " It sent something else: " + JSON.stringify(this.tail.trim().slice(-60)) + ".";
+    const heard = !this.tail.trim()
+      ? ""
+      : echo
+        ? " It sent something else (an echo of a request?)."
+        : " It sent something else: " + JSON.stringify(this.tail.trim().slice(-60)) + ".";
     if (/(^|\n)>\s*$/.test(this.tail)) return replError(this.link.address);
     // A device link serves one program at a time (a serial port is opened exclusively; the emulator's TCP
     // link queues a second connection), so silence often means someone else holds it.
@@ -357,8 +365,14 @@ function versionError(deviceProto: number | null, fw: string | null, said?: stri
       ? "Upgrade this host (npm install hwtotp@latest) or flash the firmware that matches it with `hwtotp flash`."
       : "Update the firmware with `hwtotp flash`.";
   return new FirmwareError(
-    "The device speaks " + dev + (fw ? " (firmware " + fw + ")" : "") + (said ? " (" + said.replace(/\.$/, "") + ")" : "") +
-      ", this host speaks protocol " + PROTOCOL_VERSION + ". " + what,
+    "The device speaks " +
+      dev +
+      (fw ? " (firmware " + fw + ")" : "") +
+      (said ? " (" + said.replace(/\.$/, "") + ")" : "") +
+      ", this host speaks protocol " +
+      PROTOCOL_VERSION +
+      ". " +
+      what,
     { deviceProtocol: deviceProto },
   );
 }

@@ -62,7 +62,10 @@ async function s3(op: string, ...args: string[]): Promise<{ ok: boolean; code?: 
 }
 
 /** boto3 through `hwtotp s3` (the pin arrives in $HWTOTP_MFA). */
-async function s3mfa(op: string, ...args: string[]): Promise<{ cli: CliResult; out: { ok: boolean; code?: string; [k: string]: unknown } }> {
+async function s3mfa(
+  op: string,
+  ...args: string[]
+): Promise<{ cli: CliResult; out: { ok: boolean; code?: string; [k: string]: unknown } }> {
   const cli = await hwtotp(["s3", "--", DEBIAN_PYTHON, S3OPS, op, ...args], s3env(keys));
   const line = cli.stdout.trim().split("\n").pop() as string;
   if (!line) throw new Error(`hwtotp s3 ${op} printed nothing (exit ${cli.code}): ${cli.stderr.trim().slice(-400)}`);
@@ -77,7 +80,10 @@ beforeAll(async () => {
   const t = performance.now();
   cluster = await startCeph();
   cephStartMs = performance.now() - t;
-  note("ceph start (empty dir to probe mfa check ok)", `${(cluster.timings.toFirstMfaCheckOk / 1000).toFixed(1)} s, attempt ${cluster.timings.attempts}`);
+  note(
+    "ceph start (empty dir to probe mfa check ok)",
+    `${(cluster.timings.toFirstMfaCheckOk / 1000).toFixed(1)} s, attempt ${cluster.timings.attempts}`,
+  );
   // autoPress: a user at the board, who confirms the deletes of a rollback
   emu = createEmulator({ board: "pico", clock: Date.now() / 1000, autoPress: true });
   await emu.start();
@@ -112,7 +118,10 @@ afterAll(async () => {
   await cluster?.stop();
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
   const total = performance.now() - suiteT0;
-  note("ceph start-up share of the suite", `${(cephStartMs / 1000).toFixed(1)} s of ${(total / 1000).toFixed(1)} s (${((100 * cephStartMs) / total).toFixed(0)} %)`);
+  note(
+    "ceph start-up share of the suite",
+    `${(cephStartMs / 1000).toFixed(1)} s of ${(total / 1000).toFixed(1)} s (${((100 * cephStartMs) / total).toFixed(0)} %)`,
+  );
 });
 
 describe("Ceph RGW MFA with the token in the emulator", () => {
@@ -141,7 +150,9 @@ describe("Ceph RGW MFA with the token in the emulator", () => {
     const [serial, pin] = hdr.stdout.trim().split(" ");
     expect(serial).toBe(SERIAL);
     const check = () =>
-      cluster!.radosgwAdmin(["mfa", "check", `--uid=${UID}`, `--totp-serial=${SERIAL}`], { env: { ...cluster!.env, CEPH_ARGS: `--totp-pin=${pin}` } });
+      cluster!.radosgwAdmin(["mfa", "check", `--uid=${UID}`, `--totp-serial=${SERIAL}`], {
+        env: { ...cluster!.env, CEPH_ARGS: `--totp-pin=${pin}` },
+      });
     expect((await check()).stdout.trim()).toBe("ok");
     expect((await check()).code).toBe(13);
   });
@@ -164,7 +175,24 @@ describe("Ceph RGW MFA with the token in the emulator", () => {
 
     // Debian's aws CLI: the pin goes in a private --cli-input-json file, not on its argv.
     const { result: aws, cmdlines } = await watchArgv(() =>
-      hwtotp(["s3", "--", DEBIAN_AWS, "--endpoint-url", cluster!.endpoint, "s3api", "delete-object", "--bucket", BUCKET, "--key", "doc", "--version-id", versions[1]], s3env(keys)),
+      hwtotp(
+        [
+          "s3",
+          "--",
+          DEBIAN_AWS,
+          "--endpoint-url",
+          cluster!.endpoint,
+          "s3api",
+          "delete-object",
+          "--bucket",
+          BUCKET,
+          "--key",
+          "doc",
+          "--version-id",
+          versions[1],
+        ],
+        s3env(keys),
+      ),
     );
     expect(aws.code, aws.stderr).toBe(0);
     for (const c of cmdlines) expect(c).not.toContain(SERIAL + " ");
@@ -174,7 +202,10 @@ describe("Ceph RGW MFA with the token in the emulator", () => {
   });
 
   it("two deletes inside one step both succeed: the second waits for the next step instead of a replay", async () => {
-    const [a, b] = await Promise.all([s3mfa("delete-version", BUCKET, "doc", versions[2]), s3mfa("delete-version", BUCKET, "doc", versions[3])]);
+    const [a, b] = await Promise.all([
+      s3mfa("delete-version", BUCKET, "doc", versions[2]),
+      s3mfa("delete-version", BUCKET, "doc", versions[3]),
+    ]);
     expect(a.out.ok, a.cli.stderr).toBe(true);
     expect(b.out.ok, b.cli.stderr).toBe(true);
     expect(a.cli.stderr + b.cli.stderr).toMatch(/Waiting \d+ s for the next step \(this step's pin was already used\)/);

@@ -64,7 +64,8 @@ describe("Keystone end to end (real server, real openstack CLI, token in the emu
   const report: Record<string, string | number> = {};
   const getCredential = async (): Promise<{ credential: { type: string; blob: string; project_id: string | null } }> =>
     (await fetch(`${ks.url}/credentials/${credentialId}`, { headers: { "X-Auth-Token": await ks.adminToken() } })).json() as never;
-  const hw = (args: string[], input?: string, extra: NodeJS.ProcessEnv = {}) => run(process.execPath, [HWTOTP, ...args], { env: { ...env, ...extra }, input });
+  const hw = (args: string[], input?: string, extra: NodeJS.ProcessEnv = {}) =>
+    run(process.execPath, [HWTOTP, ...args], { env: { ...env, ...extra }, input });
 
   // The plugin's world: a Python user site of its own (PYTHONUSERBASE), and a daemon on a socket of its own.
   const pyEnv = (): NodeJS.ProcessEnv => ({ PYTHONUSERBASE: join(dir, "pyuser"), XDG_CACHE_HOME: join(dir, "xdg-cache") });
@@ -75,7 +76,11 @@ describe("Keystone end to end (real server, real openstack CLI, token in the emu
   const startDaemon = async () => {
     mkdirSync(join(dir, "run"), { recursive: true, mode: 0o700 });
     daemonLog = "";
-    const p = spawn(process.execPath, [HWTOTP, "daemon", "--socket", daemonSocket()], { env, detached: true, stdio: ["ignore", "ignore", "pipe"] });
+    const p = spawn(process.execPath, [HWTOTP, "daemon", "--socket", daemonSocket()], {
+      env,
+      detached: true,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     p.stderr!.on("data", (d: Buffer) => (daemonLog += d.toString()));
     daemon = p;
     const end = Date.now() + 20000;
@@ -187,7 +192,12 @@ clouds:
     await ks?.stop(); // by its pid, also when a test failed
     if (dir) rmSync(dir, { recursive: true, force: true });
     report["e2e suite wall time (s)"] = (Date.now() - SUITE_T0) / 1000;
-    console.log("\nKeystone e2e measurements:\n" + Object.entries(report).map(([k, v]) => `  ${k}: ${v}`).join("\n"));
+    console.log(
+      "\nKeystone e2e measurements:\n" +
+        Object.entries(report)
+          .map(([k, v]) => `  ${k}: ${v}`)
+          .join("\n"),
+    );
   });
 
   it("enrols alice: seed into the token, credential, MFA rule, verified", async () => {
@@ -222,7 +232,10 @@ clouds:
 
   it("writes alice's v3multifactor cloud, keeping the other entries and comments", async () => {
     const before = readFileSync(join(dir, "clouds.yaml"), "utf8");
-    const r = await hw(["keystone", "cloud", "alice", "--auth-url", ks.url, "--username", "alice", "--project", "demo", "--password", "-"], alice.password + "\n");
+    const r = await hw(
+      ["keystone", "cloud", "alice", "--auth-url", ks.url, "--username", "alice", "--project", "demo", "--password", "-"],
+      alice.password + "\n",
+    );
     expect(r.code).toBe(0);
     const after = readFileSync(join(dir, "clouds.yaml"), "utf8");
     expect(after.startsWith(before)).toBe(true);
@@ -249,7 +262,11 @@ clouds:
       const x = await hw(["exec", "--min-left", "0", "--", "openstack", "--os-cloud", "alice", "project", "list", "-f", "value"]);
       expect(x.code).toBe(0);
       a.push(x.ms);
-      const y = await run("bash", ["-c", `OS_PASSCODE=$(oathtool --totp -b - < '${keyFile}') exec openstack --os-cloud alice project list -f value`], { env });
+      const y = await run(
+        "bash",
+        ["-c", `OS_PASSCODE=$(oathtool --totp -b - < '${keyFile}') exec openstack --os-cloud alice project list -f value`],
+        { env },
+      );
       expect(y.code).toBe(0);
       b.push(y.ms);
       const z = await hw(["exec", "--token-cache", "--", "openstack", "--os-cloud", "alice", "project", "list", "-f", "value"]);
@@ -297,7 +314,18 @@ clouds:
     const cache = join(dir, "cache", "keystone-tokens.json");
     expect(statSync(cache).mode & 0o777).toBe(0o600);
     // The child got a token, not a passcode or a password.
-    const e = await hw(["exec", "--token-cache", "--", "sh", "-c", 'test -z "$OS_PASSCODE$OS_PASSWORD$OS_CLOUD" && test -n "$OS_TOKEN" && echo "$OS_AUTH_TYPE $OS_PROJECT_ID"'], undefined, { OS_CLOUD: "alice" });
+    const e = await hw(
+      [
+        "exec",
+        "--token-cache",
+        "--",
+        "sh",
+        "-c",
+        'test -z "$OS_PASSCODE$OS_PASSWORD$OS_CLOUD" && test -n "$OS_TOKEN" && echo "$OS_AUTH_TYPE $OS_PROJECT_ID"',
+      ],
+      undefined,
+      { OS_CLOUD: "alice" },
+    );
     expect(e.code).toBe(0);
     expect(e.stdout.trim()).toBe(`token ${alice.projectId}`);
   }, 600000);
@@ -308,7 +336,13 @@ clouds:
     const o = JSON.parse(r.stdout);
     expect(o.user).toEqual({ id: bob.id, name: "bob" });
     // Verified by a TOTP-only login (no rule yet: Keystone gave a token for the code, revoked at once).
-    expect(o.verified).toMatchObject({ method: "totp", codeAccepted: true, mfaLogin: false, totpOnly: "not-checked", passwordOnly: "not-checked" });
+    expect(o.verified).toMatchObject({
+      method: "totp",
+      codeAccepted: true,
+      mfaLogin: false,
+      totpOnly: "not-checked",
+      passwordOnly: "not-checked",
+    });
     expect(o.mfa.changed).toBe(false);
     expect(r.stderr).toContain(`openstack user set --multi-factor-auth-rule password,totp --enable-multi-factor-auth ${bob.id}`);
   });
@@ -322,7 +356,13 @@ clouds:
     expect(o.user).toEqual({ id: carol.id, name: "carol" });
     expect(o.mfa.after).toEqual({ rules: [["password", "totp"]], enabled: true });
     // A code alone got an auth receipt: the code is right, and Keystone still wants the password.
-    expect(o.verified).toMatchObject({ method: "totp", codeAccepted: true, mfaLogin: false, totpOnly: "receipt", passwordOnly: "not-checked" });
+    expect(o.verified).toMatchObject({
+      method: "totp",
+      codeAccepted: true,
+      mfaLogin: false,
+      totpOnly: "receipt",
+      passwordOnly: "not-checked",
+    });
     expect(o.verified.requiredAuthMethods.map((m: string[]) => [...m].sort())).toEqual([["password", "totp"]]);
     // What the enrolment could not check without the password, checked here with it: password alone fails.
     const p = await run("openstack", ["--os-cloud", "carol-password-only", "project", "list"], { env });
@@ -331,7 +371,10 @@ clouds:
   });
 
   it("enrolment over plain http:// to another host is refused without --insecure, before any password is read", async () => {
-    const r = await hw(["keystone", "enroll", "--auth-url", "http://192.0.2.10:5000/v3", "--username", "admin", "--password", "-", "--json"], "not-read\n");
+    const r = await hw(
+      ["keystone", "enroll", "--auth-url", "http://192.0.2.10:5000/v3", "--username", "admin", "--password", "-", "--json"],
+      "not-read\n",
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Refusing to enrol over http:\/\/192\.0\.2\.10:5000\/v3: .*plain http:\/\/ to another host.*--insecure/);
     expect(JSON.parse(r.stdout).error.code).toBe("E_USAGE");
@@ -353,7 +396,9 @@ clouds:
       expect(e.stderr).toMatch(/Rolled back: slot "bob2" on the token/);
       const slots = JSON.parse((await hw(["list", "--json"])).stdout).slots.map((x: { name: string }) => x.name);
       expect(slots).not.toContain("bob2");
-      const creds = await (await fetch(`${ks.url}/credentials?user_id=${bob.id}&type=totp`, { headers: { "X-Auth-Token": await ks.adminToken() } })).json();
+      const creds = await (
+        await fetch(`${ks.url}/credentials?user_id=${bob.id}&type=totp`, { headers: { "X-Auth-Token": await ks.adminToken() } })
+      ).json();
       expect((creds as { credentials: unknown[] }).credentials).toHaveLength(1); // bob's first one only
     } finally {
       emu.control.setClock(emu.control.now() - 30);
@@ -372,7 +417,9 @@ clouds:
     const o = JSON.parse(r.stdout);
     expect(o).toMatchObject({ action: "install", scope: "user", python: "/usr/bin/python3", verified: true });
     expect(o.dir).toBe(join(dir, "pyuser", "lib", `python${o.pythonVersion.split(".").slice(0, 2).join(".")}`, "site-packages"));
-    expect(readFileSync(join(o.dir, "hwtotp_keystoneauth-0.1.0.dist-info", "entry_points.txt"), "utf8")).toContain("hwtotp = hwtotp_keystoneauth.loader:HwtotpLoader");
+    expect(readFileSync(join(o.dir, "hwtotp_keystoneauth-0.1.0.dist-info", "entry_points.txt"), "utf8")).toContain(
+      "hwtotp = hwtotp_keystoneauth.loader:HwtotpLoader",
+    );
     report["plugin tried with"] = `Python ${o.pythonVersion}, keystoneauth1 ${o.keystoneauth}`;
     // Again: replaces itself; uninstall removes it; the last install stays for the tests below.
     expect((await hw(["keystone", "plugin", "install", "--user"], undefined, pyEnv())).code).toBe(0);
@@ -381,7 +428,25 @@ clouds:
     expect(existsSync(join(o.dir, "hwtotp_keystoneauth"))).toBe(false);
     expect((await hw(["keystone", "plugin", "install", "--user"], undefined, pyEnv())).code).toBe(0);
 
-    const c = await hw(["keystone", "cloud", "hw", "--plugin", "--slot", "keystone", "--auth-url", ks.url, "--username", "alice", "--project", "demo", "--password", "-"], alice.password + "\n");
+    const c = await hw(
+      [
+        "keystone",
+        "cloud",
+        "hw",
+        "--plugin",
+        "--slot",
+        "keystone",
+        "--auth-url",
+        ks.url,
+        "--username",
+        "alice",
+        "--project",
+        "demo",
+        "--password",
+        "-",
+      ],
+      alice.password + "\n",
+    );
     expect(c.code).toBe(0);
     const yaml = readFileSync(join(dir, "clouds.yaml"), "utf8");
     expect(yaml).toMatch(/ {2}hw:\n {4}auth_type: hwtotp\n/);
@@ -462,7 +527,9 @@ clouds:
     try {
       const r = await openstack("hw");
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/Keystone refused the code from the token's slot 'keystone' for alice: is the token's clock right and not ahead \(`hwtotp time sync`\).*\(HTTP 401\)/);
+      expect(r.stderr).toMatch(
+        /Keystone refused the code from the token's slot 'keystone' for alice: is the token's clock right and not ahead \(`hwtotp time sync`\).*\(HTTP 401\)/,
+      );
       expect(r.stdout).toBe("");
     } finally {
       emu.control.setClock(emu.control.now() - 30);
@@ -505,7 +572,9 @@ clouds:
     const seen = await envWatch!.stop();
     envWatch = null;
     expect(seen.length).toBeGreaterThan(100);
-    const all = (await (await fetch(`${ks.url}/credentials?type=totp&user_id=${alice.id}`, { headers: { "X-Auth-Token": await ks.adminToken() } })).json()) as {
+    const all = (await (
+      await fetch(`${ks.url}/credentials?type=totp&user_id=${alice.id}`, { headers: { "X-Auth-Token": await ks.adminToken() } })
+    ).json()) as {
       credentials: { blob: string }[];
     };
     const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(all.credentials[0].blob) });
@@ -514,7 +583,9 @@ clouds:
     report["openstack processes whose environment was read"] = seen.length;
     for (const p of seen) {
       expect(p.env.some((v) => v.startsWith("OS_PASSCODE=") || v.startsWith("OS_PASSWORD=") || v.startsWith("OS_TOKEN="))).toBe(false);
-      for (const v of p.env) for (const c of codes) expect(new RegExp(`(^|[^0-9])${c}([^0-9]|$)`).test(v), `a passcode in the environment: ${v.split("=")[0]}`).toBe(false);
+      for (const v of p.env)
+        for (const c of codes)
+          expect(new RegExp(`(^|[^0-9])${c}([^0-9]|$)`).test(v), `a passcode in the environment: ${v.split("=")[0]}`).toBe(false);
     }
   });
 
@@ -537,12 +608,14 @@ clouds:
     report["distinct command lines watched"] = argv.length;
     for (const c of argv) {
       for (const s of secrets) expect(c.includes(s), `a secret on argv: ${c.slice(0, 80)}`).toBe(false);
-      for (const code of codesSeen) expect(new RegExp(`(^|[^0-9A-Za-z])${code}([^0-9A-Za-z]|$)`).test(c), `a passcode on argv: ${c.slice(0, 80)}`).toBe(false);
+      for (const code of codesSeen)
+        expect(new RegExp(`(^|[^0-9A-Za-z])${code}([^0-9A-Za-z]|$)`).test(c), `a passcode on argv: ${c.slice(0, 80)}`).toBe(false);
     }
     const logs = ks.logs();
     expect(logs.length).toBeGreaterThan(0);
     for (const s of secrets) expect(logs.includes(s)).toBe(false);
-    for (const code of codesSeen) expect(new RegExp(`(^|[^0-9A-Za-z])${code}([^0-9A-Za-z]|$)`).test(logs), "a passcode in Keystone's log").toBe(false);
+    for (const code of codesSeen)
+      expect(new RegExp(`(^|[^0-9A-Za-z])${code}([^0-9A-Za-z]|$)`).test(logs), "a passcode in Keystone's log").toBe(false);
   });
 
   it("stops the server by its pid", async () => {

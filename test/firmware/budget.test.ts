@@ -21,7 +21,13 @@ describe.skipIf(!fs.existsSync(defaultFirmwarePath()))("firmware heap budget (Pu
       let c = connect(emu);
       const fresh = emu.control.heap();
       for (let i = 0; i < 32; i++) {
-        await ok(c, "add", { name: "a-rather-long-slot-name-" + String(i).padStart(2, "0"), key: KEY, alg: i % 2 ? "SHA256" : "SHA1", digits: 8, serial: "SERIAL-" + i });
+        await ok(c, "add", {
+          name: "a-rather-long-slot-name-" + String(i).padStart(2, "0"),
+          key: KEY,
+          alg: i % 2 ? "SHA256" : "SHA1",
+          digits: 8,
+          serial: "SERIAL-" + i,
+        });
       }
       c.close();
       emu.control.reset();
@@ -31,10 +37,18 @@ describe.skipIf(!fs.existsSync(defaultFirmwarePath()))("firmware heap budget (Pu
       const after = emu.control.heap();
       const hello = await ok(c, "hello");
       c.close();
-      console.log(`[budget] puckjs heap in variables: fresh boot ${fresh.usage}, after reset with 32 slots ${booted.usage}, after code-all ${after.usage}, peak during code-all ${after.peak} (of ${booted.total}; budget ${BUDGET}; the emulator is calibrated to within 15 % of the real 2,500-variable Linux build: test/firmware/emulator/calibration.test.ts)`);
+      console.log(
+        `[budget] puckjs heap in variables: fresh boot ${fresh.usage}, after reset with 32 slots ${booted.usage}, after code-all ${after.usage}, peak during code-all ${after.peak} (of ${booted.total}; budget ${BUDGET}; the emulator is calibrated to within 15 % of the real 2,500-variable Linux build: test/firmware/emulator/calibration.test.ts)`,
+      );
       expect(hello.slots).toEqual({ used: 32, max: 32 });
       expect(all.codes).toHaveLength(32);
-      const want0 = OTPAuth.TOTP.generate({ secret: OTPAuth.Secret.fromHex(KEY), algorithm: "SHA1", digits: 8, period: 30, timestamp: all.t * 1000 });
+      const want0 = OTPAuth.TOTP.generate({
+        secret: OTPAuth.Secret.fromHex(KEY),
+        algorithm: "SHA1",
+        digits: 8,
+        period: 30,
+        timestamp: all.t * 1000,
+      });
       expect(all.codes[0].code).toBe(want0);
       expect(booted.usage).toBeLessThan(BUDGET);
       expect(after.usage).toBeLessThan(BUDGET);

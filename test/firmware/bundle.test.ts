@@ -112,13 +112,22 @@ describe.skipIf(!haveFirmware)("firmware bundle: slots", () => {
   it("adds, lists (no secrets), codes, deletes, wipes", async () => {
     const b = await board({ autoPress: true });
     const add = await b.call("add", { name: "cloud", key: KEY, alg: "SHA256", digits: 8, period: 60, serial: "ser1" });
-    expect(add).toMatchObject({ ok: true, d: { slot: { name: "cloud", alg: "SHA256", digits: 8, period: 60, touch: false, serial: "ser1" } } });
+    expect(add).toMatchObject({
+      ok: true,
+      d: { slot: { name: "cloud", alg: "SHA256", digits: 8, period: 60, touch: false, serial: "ser1" } },
+    });
     expect((await b.call("add", { name: "two", key: KEY + "abcd" })).ok).toBe(true);
     const list = await b.call("list");
     expect(list.d.max).toBe(32);
     expect(list.d.slots.map((s: { name: string }) => s.name)).toEqual(["cloud", "two"]);
     const code = await b.call("code", { name: "cloud" });
-    expect(code.d.codes[0]).toMatchObject({ name: "cloud", code: otp(KEY, T, "SHA256", 8, 60), step: Math.floor(T / 60), period: 60, serial: "ser1" });
+    expect(code.d.codes[0]).toMatchObject({
+      name: "cloud",
+      code: otp(KEY, T, "SHA256", 8, 60),
+      step: Math.floor(T / 60),
+      period: 60,
+      serial: "ser1",
+    });
     expect(code.d.codes[0].left).toBeCloseTo(60 - (T % 60), 2);
     const all = await b.call("code");
     expect(all.d.codes.map((c: { code: string }) => c.code)).toEqual([otp(KEY, T, "SHA256", 8, 60), otp(KEY + "abcd", T)]);
@@ -182,7 +191,8 @@ describe.skipIf(!haveFirmware)("firmware bundle: slots", () => {
         await b.call("add", { name: "old", key: KEY });
         b.emu.control.powerCutAfter(k);
         b.send(frame(1, op, a));
-        for (let i = 0; i < 200 && b.emu.control.mode() !== "off" && !b.take().some((l) => l.id === 1 && "ok" in l); i++) await new Promise((r) => setTimeout(r, 5));
+        for (let i = 0; i < 200 && b.emu.control.mode() !== "off" && !b.take().some((l) => l.id === 1 && "ok" in l); i++)
+          await new Promise((r) => setTimeout(r, 5));
         const cut = b.emu.control.mode() === "off";
         b.emu.control.reset();
         const names = (await b.call("list")).d.slots.map((s: { name: string }) => s.name).sort();
@@ -204,7 +214,8 @@ describe.skipIf(!haveFirmware)("firmware bundle: slots", () => {
       await b.call("settime", { t: T });
       b.emu.control.powerCutAfter(k);
       b.send(frame(1, "settime", { t: T + 5, ppm: 12 }));
-      for (let i = 0; i < 200 && b.emu.control.mode() !== "off" && !b.take().some((l) => l.id === 1 && "ok" in l); i++) await new Promise((r) => setTimeout(r, 5));
+      for (let i = 0; i < 200 && b.emu.control.mode() !== "off" && !b.take().some((l) => l.id === 1 && "ok" in l); i++)
+        await new Promise((r) => setTimeout(r, 5));
       const cut = b.emu.control.mode() === "off";
       b.emu.control.reset();
       const ppm = (await b.call("time")).d.ppm;
@@ -376,7 +387,9 @@ describe.skipIf(!haveFirmware)("firmware bundle: the wire", () => {
     const b = await board({ autoPress: true });
     await b.call("add", { name: "a", key: KEY });
     // Storage.list fails (a flash fault, not a power cut): wipe, after its press, cannot list the slot files
-    b.emu.device.evalExpr('(function () { var S = require("Storage"); S.__list = S.list; S.list = function () { throw new Error("flash read fault"); }; })()');
+    b.emu.device.evalExpr(
+      '(function () { var S = require("Storage"); S.__list = S.list; S.list = function () { throw new Error("flash read fault"); }; })()',
+    );
     expect(await b.call("wipe", { confirm: "wipe" })).toMatchObject({ ok: false, e: ERR.INTERNAL });
     b.emu.device.evalExpr('(function () { var S = require("Storage"); S.list = S.__list; })()');
     expect((await b.call("code", { name: "a" })).d.codes[0].code).toBe(otp(KEY, T + 2.6));

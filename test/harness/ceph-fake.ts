@@ -65,12 +65,21 @@ export function fakeAdmin(): FakeAdmin {
   const bin = join(dir, "radosgw-admin");
   const log = join(dir, "calls.jsonl");
   const state = join(dir, "state.json");
-  writeFileSync(bin, "#!/usr/bin/env node\nconst LOG = " + JSON.stringify(log) + ";\nconst STATE = " + JSON.stringify(state) + ";\n" + SCRIPT);
+  writeFileSync(
+    bin,
+    "#!/usr/bin/env node\nconst LOG = " + JSON.stringify(log) + ";\nconst STATE = " + JSON.stringify(state) + ";\n" + SCRIPT,
+  );
   chmodSync(bin, 0o755);
   return {
     dir,
     bin,
-    calls: () => (existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l)) : []),
+    calls: () =>
+      existsSync(log)
+        ? readFileSync(log, "utf8")
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l))
+        : [],
     admin: (env: NodeJS.ProcessEnv = {}) => new RadosgwAdmin({ bin, conf: "/etc/ceph/test.conf", env: { ...process.env, ...env } }),
   };
 }

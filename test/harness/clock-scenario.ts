@@ -33,12 +33,26 @@ export interface ScenarioResult {
 
 export const SCENARIO_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
-export async function runDriftScenario(dev: ScenarioDevice, opts: { days: number; interval: number; checkEvery?: number }): Promise<ScenarioResult> {
+export async function runDriftScenario(
+  dev: ScenarioDevice,
+  opts: { days: number; interval: number; checkEvery?: number },
+): Promise<ScenarioResult> {
   const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(SCENARIO_SECRET), digits: 6, period: 30, algorithm: "SHA1" });
   const checkEvery = opts.checkEvery ?? 3600;
   const start = dev.trueNow();
   const end = start + opts.days * 86400;
-  const r: ScenarioResult = { worstAhead: -Infinity, worstBehind: Infinity, checks: 0, rejected: [], syncs: 0, syncTimes: [], finalPpm: 0, finalErr: 0, samples: 0, maxUncertainty: 0 };
+  const r: ScenarioResult = {
+    worstAhead: -Infinity,
+    worstBehind: Infinity,
+    checks: 0,
+    rejected: [],
+    syncs: 0,
+    syncTimes: [],
+    finalPpm: 0,
+    finalErr: 0,
+    samples: 0,
+    maxUncertainty: 0,
+  };
   const track = async () => {
     const e = await dev.clockError();
     r.worstAhead = Math.max(r.worstAhead, e);
@@ -81,8 +95,28 @@ export async function runDriftScenario(dev: ScenarioDevice, opts: { days: number
 export function describeResult(label: string, r: ScenarioResult): string {
   return (
     label +
-    ": worst effective clock error " + r.worstBehind.toFixed(3) + " s behind / " + (r.worstAhead > 0 ? "+" : "") + r.worstAhead.toFixed(4) + " s ahead; " +
-    r.checks + " hourly codes, " + r.rejected.length + " outside Keystone's window; " +
-    r.syncs + " syncs (first at " + r.syncTimes.slice(0, 4).map((s) => Math.round(s) + " s").join(", ") + ", …); drift learnt " + r.finalPpm.toFixed(3) + " ± " + r.finalErr.toFixed(3) + " ppm from " + r.samples + " samples"
+    ": worst effective clock error " +
+    r.worstBehind.toFixed(3) +
+    " s behind / " +
+    (r.worstAhead > 0 ? "+" : "") +
+    r.worstAhead.toFixed(4) +
+    " s ahead; " +
+    r.checks +
+    " hourly codes, " +
+    r.rejected.length +
+    " outside Keystone's window; " +
+    r.syncs +
+    " syncs (first at " +
+    r.syncTimes
+      .slice(0, 4)
+      .map((s) => Math.round(s) + " s")
+      .join(", ") +
+    ", …); drift learnt " +
+    r.finalPpm.toFixed(3) +
+    " ± " +
+    r.finalErr.toFixed(3) +
+    " ppm from " +
+    r.samples +
+    " samples"
   );
 }

@@ -32,7 +32,13 @@ export interface EmuOptions {
 
 export async function startEmu(o: EmuOptions = {}): Promise<EmuTarget> {
   const stateFile = o.stateFile ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-emu-")), "state.json");
-  const emu = createEmulator({ board: o.board ?? "pico", stateFile, clock: o.clock ?? Date.now() / 1000, flashed: o.flashed, autoPress: o.autoPress });
+  const emu = createEmulator({
+    board: o.board ?? "pico",
+    stateFile,
+    clock: o.clock ?? Date.now() / 1000,
+    flashed: o.flashed,
+    autoPress: o.autoPress,
+  });
   await emu.start();
   const { port } = await emu.listen({ port: o.port ?? 0 });
   const session = async () => {

@@ -15,7 +15,23 @@ export function seeded(seed: number): () => number {
 
 // "lock" is left out (a valid lock changes the session), and no string in WRONG is a well-formed PIN (4+
 // printable characters), so no frame spends a PIN try.
-const OPS = ["hello", "time", "settime", "add", "list", "delete", "code", "wipe", "unlock", "pin", "format", "__proto__", "constructor", "toString", ""];
+const OPS = [
+  "hello",
+  "time",
+  "settime",
+  "add",
+  "list",
+  "delete",
+  "code",
+  "wipe",
+  "unlock",
+  "pin",
+  "format",
+  "__proto__",
+  "constructor",
+  "toString",
+  "",
+];
 const WRONG: unknown[] = [null, true, false, 0, -1, 1.5, 1e308, "", "x", "0x1", [], [1, 2], {}, { a: 1 }, "\u0000", "\u00e9\u00ff"];
 
 /** One fuzz line (without its newline) and whether it is a valid request whose reply must be ok. */
@@ -39,9 +55,29 @@ export function fuzzLine(rnd: () => number, id: number): { line: string; valid: 
     line = full.slice(0, 1 + Math.floor(rnd() * (full.length - 1)));
   } else if (k < 0.4) {
     // well-formed JSON, wrong types in every position
-    const o: Record<string, unknown> = { v: rnd() < 0.8 ? 1 : pick(WRONG), id: rnd() < 0.8 ? id : pick(WRONG), op: rnd() < 0.7 ? pick(OPS) : pick(WRONG) };
+    const o: Record<string, unknown> = {
+      v: rnd() < 0.8 ? 1 : pick(WRONG),
+      id: rnd() < 0.8 ? id : pick(WRONG),
+      op: rnd() < 0.7 ? pick(OPS) : pick(WRONG),
+    };
     const a: Record<string, unknown> = {};
-    for (const key of ["name", "key", "t", "ppm", "bias", "force", "alg", "digits", "period", "touch", "confirm", "pin", "next", "idle", "zz"]) {
+    for (const key of [
+      "name",
+      "key",
+      "t",
+      "ppm",
+      "bias",
+      "force",
+      "alg",
+      "digits",
+      "period",
+      "touch",
+      "confirm",
+      "pin",
+      "next",
+      "idle",
+      "zz",
+    ]) {
       if (rnd() < 0.3) a[key] = pick(WRONG);
     }
     o.a = rnd() < 0.9 ? a : pick(WRONG);
@@ -51,9 +87,10 @@ export function fuzzLine(rnd: () => number, id: number): { line: string; valid: 
   } else if (k < 0.58) {
     // prototype keys, at the top and inside the arguments, also as raw text JSON.parse may treat specially
     const key = pick(["__proto__", "constructor", "prototype", "hasOwnProperty"]);
-    line = rnd() < 0.5
-      ? '{"v":1,"id":' + id + ',"op":"code","a":{"' + key + '":{"name":"a"}}}'
-      : '{"' + key + '":{"v":1,"id":' + id + ',"op":"list"},"v":1,"id":' + id + ',"op":"hello","a":{"' + key + '":[1]}}';
+    line =
+      rnd() < 0.5
+        ? '{"v":1,"id":' + id + ',"op":"code","a":{"' + key + '":{"name":"a"}}}'
+        : '{"' + key + '":{"v":1,"id":' + id + ',"op":"list"},"v":1,"id":' + id + ',"op":"hello","a":{"' + key + '":[1]}}';
   } else if (k < 0.64) {
     const depth = 1 + Math.floor(rnd() * 60);
     line = '{"v":1,"id":' + id + ',"op":"code","a":' + "[".repeat(depth) + "]".repeat(depth) + "}";
@@ -63,7 +100,9 @@ export function fuzzLine(rnd: () => number, id: number): { line: string; valid: 
       '{"v":1,"id":' + id + ",'op':'hello'}",
       '{"v":1,"id":' + id + ',"op":"hello",}',
       '{"v":1,"id":0x10,"op":"time"}',
-      '{"v":1,"id":' + id + ',"op":"list","op":"wipe","a":{"confirm":"wipe"}}'.replace('"op":"list","op":"wipe"', '"op":"hello","op":"hello"'),
+      '{"v":1,"id":' +
+        id +
+        ',"op":"list","op":"wipe","a":{"confirm":"wipe"}}'.replace('"op":"list","op":"wipe"', '"op":"hello","op":"hello"'),
       '{"v":1,"id":' + id + ',"op":"time"} trailing',
     ]);
   } else {
@@ -107,7 +146,7 @@ export async function runFuzz(emu: Emulator, n: number, seed: number, batch = 40
   let validOk = 0;
   let id = 1;
   try {
-    for (let sent = 0; sent < n; ) {
+    for (let sent = 0; sent < n;) {
       const m = Math.min(batch, n - sent);
       const lines: string[] = [];
       const valid = new Map<number, boolean>();
@@ -120,7 +159,10 @@ export async function runFuzz(emu: Emulator, n: number, seed: number, batch = 40
       replies.length = 0;
       want = m;
       const got = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("fuzz: " + replies.length + " replies to " + m + " lines (seed " + seed + ", from frame " + sent + ")")), 20000);
+        const timer = setTimeout(
+          () => reject(new Error("fuzz: " + replies.length + " replies to " + m + " lines (seed " + seed + ", from frame " + sent + ")")),
+          20000,
+        );
         waiting = () => {
           clearTimeout(timer);
           resolve();
@@ -128,7 +170,7 @@ export async function runFuzz(emu: Emulator, n: number, seed: number, batch = 40
       });
       // split the batch at random points, as a serial link does
       const text = lines.join("\n") + "\n";
-      for (let p = 0; p < text.length; ) {
+      for (let p = 0; p < text.length;) {
         const q = Math.min(text.length, p + 1 + Math.floor(rnd() * 400));
         emu.write(text.slice(p, q));
         p = q;
@@ -138,7 +180,8 @@ export async function runFuzz(emu: Emulator, n: number, seed: number, batch = 40
       waiting = null;
       // give the device a moment: a line more than asked would show here
       await new Promise((r) => setImmediate(r));
-      if (replies.length !== m) throw new Error("fuzz: " + replies.length + " replies to " + m + " lines (seed " + seed + ", from frame " + sent + ")");
+      if (replies.length !== m)
+        throw new Error("fuzz: " + replies.length + " replies to " + m + " lines (seed " + seed + ", from frame " + sent + ")");
       for (const r of replies) if (r.id !== null && valid.has(r.id) && r.ok) validOk++;
       sent += m;
     }

@@ -76,7 +76,8 @@ export function fakeKeystone(opts: FakeKeystoneOptions = {}) {
     for (const m of methods) {
       const u = findUser(id[m]?.user);
       if (!u || (userId && u.id !== userId)) return err(401, "The request you have made requires authentication.");
-      if (m === "password" && id.password.user.password !== u.password) return err(401, "The request you have made requires authentication.");
+      if (m === "password" && id.password.user.password !== u.password)
+        return err(401, "The request you have made requires authentication.");
       // Without totp in [auth] methods Keystone refuses the method itself (and ignores the rules).
       if (m === "totp" && (opts.totpMethod === false || !totpOk(u.id, id.totp.user.passcode))) {
         return err(401, "The request you have made requires authentication.");
@@ -92,7 +93,11 @@ export function fakeKeystone(opts: FakeKeystoneOptions = {}) {
       receipts.set(rid, { userId: u.id, methods: done });
       return json(
         401,
-        { receipt: { methods: done, user: { id: u.id }, expires_at: new Date(now() + 300000).toISOString() }, required_auth_methods: rules.map((r) => [...r].reverse()), error: { code: 401, message: "Not all required auth rules were satisfied" } },
+        {
+          receipt: { methods: done, user: { id: u.id }, expires_at: new Date(now() + 300000).toISOString() },
+          required_auth_methods: rules.map((r) => [...r].reverse()),
+          error: { code: 401, message: "Not all required auth rules were satisfied" },
+        },
         { "Openstack-Auth-Receipt": rid },
       );
     }
@@ -102,13 +107,13 @@ export function fakeKeystone(opts: FakeKeystoneOptions = {}) {
     if (scope && !project) return err(401, "no such project");
     const t0 = now();
     const issued = {
-        token: {
-          methods: done,
-          issued_at: new Date(t0).toISOString(),
-          expires_at: new Date(t0 + (opts.tokenLifeS ?? 3600) * 1000).toISOString(),
-          user: { id: u.id, name: u.name, domain: { id: "default" } },
-          ...(project ? { project: { id: project.id, name: project.name, domain: { id: "default" } } } : {}),
-        },
+      token: {
+        methods: done,
+        issued_at: new Date(t0).toISOString(),
+        expires_at: new Date(t0 + (opts.tokenLifeS ?? 3600) * 1000).toISOString(),
+        user: { id: u.id, name: u.name, domain: { id: "default" } },
+        ...(project ? { project: { id: project.id, name: project.name, domain: { id: "default" } } } : {}),
+      },
     };
     tokens.set(tok, { userId: u.id, projectId: project?.id, body: issued });
     return json(201, issued, { "X-Subject-Token": tok });
@@ -121,7 +126,8 @@ export function fakeKeystone(opts: FakeKeystoneOptions = {}) {
     const body = init.body ? JSON.parse(String(init.body)) : undefined;
     const path = url.pathname.replace(/^\/v3/, "");
     calls.push({ method, path, body });
-    if (method === "GET" && (path === "" || path === "/")) return json(200, { version: { id: "v3.14", status: "stable", links: [{ rel: "self", href: url.origin + "/v3/" }] } });
+    if (method === "GET" && (path === "" || path === "/"))
+      return json(200, { version: { id: "v3.14", status: "stable", links: [{ rel: "self", href: url.origin + "/v3/" }] } });
     if (method === "POST" && path === "/auth/tokens") return authIssue(body, headers.get("Openstack-Auth-Receipt"));
     const who = tokens.get(headers.get("X-Auth-Token") ?? "");
     if (!who) return err(401, "The request you have made requires authentication.");
@@ -143,7 +149,9 @@ export function fakeKeystone(opts: FakeKeystoneOptions = {}) {
       return json(201, { credential: { id, user_id: c.user_id, project_id: c.project_id ?? null, type: c.type, blob: c.blob } });
     }
     if (path === "/credentials" && method === "GET") {
-      const list = [...creds.values()].filter((c) => c.user_id === url.searchParams.get("user_id") && c.type === url.searchParams.get("type"));
+      const list = [...creds.values()].filter(
+        (c) => c.user_id === url.searchParams.get("user_id") && c.type === url.searchParams.get("type"),
+      );
       return json(200, { credentials: list });
     }
     const cm = /^\/credentials\/(\w+)$/.exec(path);
@@ -178,8 +186,15 @@ export function fakeKeystone(opts: FakeKeystoneOptions = {}) {
   return {
     fetch: fetchImpl as typeof fetch,
     url: "http://keystone.test:5000/v3",
-    users, creds, tokens, projects, calls, addUser,
-    get tokenIssues() { return tokenIssues; },
+    users,
+    creds,
+    tokens,
+    projects,
+    calls,
+    addUser,
+    get tokenIssues() {
+      return tokenIssues;
+    },
   };
 }
 
@@ -195,7 +210,11 @@ export async function serveKeystone(ks: ReturnType<typeof fakeKeystone>): Promis
     req.on("end", async () => {
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
-      const r = await ks.fetch("http://" + (req.headers.host ?? "127.0.0.1") + req.url, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks).toString() : undefined });
+      const r = await ks.fetch("http://" + (req.headers.host ?? "127.0.0.1") + req.url, {
+        method: req.method,
+        headers,
+        body: chunks.length ? Buffer.concat(chunks).toString() : undefined,
+      });
       const out: Record<string, string> = {};
       r.headers.forEach((v, k) => (out[k] = v));
       res.writeHead(r.status, out).end(await r.text());

@@ -63,7 +63,9 @@ export function rawAsNobody(
 ): Promise<{ pid: number; replies: Reply[]; error?: string }> {
   const frames = requests.map((r, i) => ({ v: 1, id: 100 + i, op: r.op, a: r.a ?? {} }));
   return new Promise((resolve, reject) => {
-    const p = spawn("setpriv", [...SETPRIV, process.execPath, "-e", CLIENT, sock, first, JSON.stringify(frames)], { stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn("setpriv", [...SETPRIV, process.execPath, "-e", CLIENT, sock, first, JSON.stringify(frames)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     p.stdout.setEncoding("utf8").on("data", (s: string) => (out += s));

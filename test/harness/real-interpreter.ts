@@ -277,7 +277,10 @@ export class LineClient {
   /** Sends one request (through the Session) and resolves with its reply. */
   request(op: string, a?: Record<string, unknown>, timeoutMs = 10000): Promise<Reply> {
     return this.client.request(op, a, timeoutMs).catch((e: Error) => {
-      const last = this.lines.slice(-3).map((l) => l.line).join(" | ");
+      const last = this.lines
+        .slice(-3)
+        .map((l) => l.line)
+        .join(" | ");
       e.message += " (" + op + "; last lines: " + last + " noise: " + this.noise.slice(-3).join(" | ") + ")";
       throw e;
     });
@@ -524,11 +527,25 @@ export class Interpreter {
       if (!lib) throw new Error("libfaketime is not installed (Debian package faketime)");
       this.fakeFile = path.join(this.dir, "faketime.rc");
       if (!fs.existsSync(this.fakeFile)) this.setFakeTime(this.opts.fakeTime);
-      env.push("LD_PRELOAD=" + lib, "FAKETIME_TIMESTAMP_FILE=" + this.fakeFile, "FAKETIME_NO_CACHE=1", "FAKETIME_FMT=%s", "FAKETIME_DONT_FAKE_MONOTONIC=1");
+      env.push(
+        "LD_PRELOAD=" + lib,
+        "FAKETIME_TIMESTAMP_FILE=" + this.fakeFile,
+        "FAKETIME_NO_CACHE=1",
+        "FAKETIME_FMT=%s",
+        "FAKETIME_DONT_FAKE_MONOTONIC=1",
+      );
     }
     const q = (s: string) => "'" + s.replace(/'/g, "'\\''") + "'";
     const script = path.join(this.dir, "run.sh");
-    fs.writeFileSync(script, "#!/bin/sh\nexec " + (env.length ? "env " + env.map(q).join(" ") + " " : "") + q(this.binary) + (this.opts.args || []).map((a) => " " + q(a)).join("") + "\n", { mode: 0o700 });
+    fs.writeFileSync(
+      script,
+      "#!/bin/sh\nexec " +
+        (env.length ? "env " + env.map(q).join(" ") + " " : "") +
+        q(this.binary) +
+        (this.opts.args || []).map((a) => " " + q(a)).join("") +
+        "\n",
+      { mode: 0o700 },
+    );
     if (this.opts.pipes) return this.spawnOnPipes(script);
     this.socatLog = "";
     const verbose = process.env.HWTOTP_REAL_DEBUG === "socat" ? ["-v"] : []; // traffic on socat's stderr (socatLog)
@@ -541,7 +558,11 @@ export class Interpreter {
     socat.unref();
     (socat.stderr as unknown as { unref?: () => void }).unref?.();
     this.socat = socat;
-    await waitUntil(() => exited(socat) || (fs.existsSync(this.tty) && childrenOf(socat.pid!).length > 0), "socat to start the interpreter", 10000);
+    await waitUntil(
+      () => exited(socat) || (fs.existsSync(this.tty) && childrenOf(socat.pid!).length > 0),
+      "socat to start the interpreter",
+      10000,
+    );
     if (exited(socat)) throw new Error("socat exited at start: " + this.socatLog.trim());
     this.interpreterPid = childrenOf(socat.pid!)[0];
   }
@@ -734,7 +755,8 @@ export class Interpreter {
             b.stdout!.pipe(sock);
             if (process.env.HWTOTP_REAL_DEBUG) {
               // traffic log for debugging the harness: DIR/bridge.log
-              const log = (dir: string) => (d: Buffer) => fs.appendFileSync(path.join(this.dir, "bridge.log"), dir + " " + JSON.stringify(d.toString("latin1")) + "\n");
+              const log = (dir: string) => (d: Buffer) =>
+                fs.appendFileSync(path.join(this.dir, "bridge.log"), dir + " " + JSON.stringify(d.toString("latin1")) + "\n");
               sock.on("data", log(">"));
               b.stdout!.on("data", log("<"));
             }
@@ -767,7 +789,15 @@ export class Interpreter {
     return this.withCrashRetry("flashing", async () => {
       const lines: string[] = [];
       try {
-        const r = await flashFirmware({ port, board: "linux", ...o, log: (l) => { lines.push(l); o.log?.(l); } });
+        const r = await flashFirmware({
+          port,
+          board: "linux",
+          ...o,
+          log: (l) => {
+            lines.push(l);
+            o.log?.(l);
+          },
+        });
         await this.bridgesClosed();
         return r;
       } catch (e) {
@@ -803,7 +833,9 @@ export class Interpreter {
           if (!this.alive()) (e as Error).message += "\n--- the interpreter exited; socat: " + this.socatLog.slice(-600);
           throw e;
         }
-        this.crashes.push(what + ": " + (/ASSERT[^\r\n]*/.exec(this.socatLog)?.[0] || this.socatLog.trim().split("\n").slice(-1)[0] || "exited"));
+        this.crashes.push(
+          what + ": " + (/ASSERT[^\r\n]*/.exec(this.socatLog)?.[0] || this.socatLog.trim().split("\n").slice(-1)[0] || "exited"),
+        );
         await this.kill();
         fs.rmSync(this.flashPath, { force: true });
         await this.spawn();
@@ -838,7 +870,9 @@ export class Interpreter {
       }
     }
     await c.close();
-    throw new Error("the firmware did not answer hello within " + timeoutMs + " ms: " + (last instanceof Error ? last.message : String(last)));
+    throw new Error(
+      "the firmware did not answer hello within " + timeoutMs + " ms: " + (last instanceof Error ? last.message : String(last)),
+    );
   }
 
   /** process.memory() as hello reports it: {free, usage, total} (variables). */
@@ -987,7 +1021,10 @@ function isZombieOrGone(pid: number): boolean {
  * A fresh interpreter with the firmware flashed (on the real clock) and answering, restarted under a frozen
  * clock first when fakeTime is given. Returns it with a connected client.
  */
-export async function flashedInterpreter(binary: string, o: { fakeTime?: number; fastIdle?: number; tmpRoot?: string; log?: (l: string) => void } = {}): Promise<{ it: Interpreter; c: LineClient; flash: FlashResult }> {
+export async function flashedInterpreter(
+  binary: string,
+  o: { fakeTime?: number; fastIdle?: number; tmpRoot?: string; log?: (l: string) => void } = {},
+): Promise<{ it: Interpreter; c: LineClient; flash: FlashResult }> {
   const it = await Interpreter.start({ binary, tmpRoot: o.tmpRoot });
   try {
     const flash = await it.flash({ log: o.log });

@@ -35,7 +35,11 @@ function refCode(keyHex: string, t: number, alg = "SHA1", digits = 6, period = 3
 
 /** oathtool's code at Unix time t (whole seconds: oathtool has no fractions; the step is the same). */
 function oathCode(keyHex: string, t: number, alg = "SHA1", digits = 6, period = 30): string {
-  const r = spawnSync("oathtool", ["--totp=" + alg, "--digits=" + digits, "--time-step-size=" + period + "s", "--now=@" + Math.floor(t), keyHex], { encoding: "utf8" });
+  const r = spawnSync(
+    "oathtool",
+    ["--totp=" + alg, "--digits=" + digits, "--time-step-size=" + period + "s", "--now=@" + Math.floor(t), keyHex],
+    { encoding: "utf8" },
+  );
   if (r.status !== 0) throw new Error("oathtool failed: " + r.stderr);
   return r.stdout.trim();
 }
@@ -163,14 +167,19 @@ export class VectorJob {
       // ASSERT (interpreter.ts, withCrashRetry)
       for (let j = 0; j < batch.length; j += 8) {
         const adds = await Promise.all(
-          batch.slice(j, j + 8).map((k, n) => c.request("add", { name: "v" + (j + n), key: k.keyHex, alg: k.alg, digits: k.digits, period: k.period }, 120000)),
+          batch
+            .slice(j, j + 8)
+            .map((k, n) =>
+              c.request("add", { name: "v" + (j + n), key: k.keyHex, alg: k.alg, digits: k.digits, period: k.period }, 120000),
+            ),
         );
         adds.forEach((r) => dataOf(r));
       }
       for (let j = 0; j < batch.length; j++) {
         dev.setFakeTime(batch[j].t);
         const d = dataOf(await c.request("code", { name: "v" + j }, 30000));
-        if (!(Math.abs(d.t - batch[j].t) < 1e-3)) throw new Error("case " + (i + j) + ": the device computed at " + d.t + ", not at " + batch[j].t);
+        if (!(Math.abs(d.t - batch[j].t) < 1e-3))
+          throw new Error("case " + (i + j) + ": the device computed at " + d.t + ", not at " + batch[j].t);
         out.push(d.codes[0].code);
       }
     }
@@ -178,9 +187,20 @@ export class VectorJob {
   }
 
   summary(): string {
-    return this.build.name + " vectors: " + this.codes + " codes (each in its own slot) in " + ((Date.now() - this.t0) / 1000).toFixed(1) +
-      " s" + (this.crashes.length ? " (" + this.crashes.length + " batch(es) rerun after the interpreter's input ASSERT: " + this.crashes[0] + ")" : "") +
-      (this.dev && this.dev.alive() ? ", interpreter CPU " + ((this.dev.cpuMs() - this.cpu0) / 1000).toFixed(1) + " s (adds, wipes, codes)" : "");
+    return (
+      this.build.name +
+      " vectors: " +
+      this.codes +
+      " codes (each in its own slot) in " +
+      ((Date.now() - this.t0) / 1000).toFixed(1) +
+      " s" +
+      (this.crashes.length
+        ? " (" + this.crashes.length + " batch(es) rerun after the interpreter's input ASSERT: " + this.crashes[0] + ")"
+        : "") +
+      (this.dev && this.dev.alive()
+        ? ", interpreter CPU " + ((this.dev.cpuMs() - this.cpu0) / 1000).toFixed(1) + " s (adds, wipes, codes)"
+        : "")
+    );
   }
 
   async stop(): Promise<void> {
@@ -252,7 +272,10 @@ export function registerDevice(build: Build): void {
         flashStderr = r.stderr;
         flashJson = JSON.parse(r.stdout);
         await dev.bridgesClosed();
-        if (dev.crashes.length) console.log("[real] " + build.name + ": the interpreter exited during the upload and was started afresh: " + dev.crashes.join("; "));
+        if (dev.crashes.length)
+          console.log(
+            "[real] " + build.name + ": the interpreter exited during the upload and was started afresh: " + dev.crashes.join("; "),
+          );
       }, 90000);
       afterAll(async () => {
         await disconnect();
@@ -298,7 +321,14 @@ export function registerDevice(build: Build): void {
         ];
         for (const s of specs) {
           const d = await ok("add", s);
-          expect(d.slot).toEqual({ name: s.name, alg: s.alg, digits: s.digits, period: s.period, touch: !!s.touch, ...(s.serial ? { serial: s.serial } : {}) });
+          expect(d.slot).toEqual({
+            name: s.name,
+            alg: s.alg,
+            digits: s.digits,
+            period: s.period,
+            touch: !!s.touch,
+            ...(s.serial ? { serial: s.serial } : {}),
+          });
         }
         const list = await ok("list");
         expect(list.slots.map((x: { name: string }) => x.name)).toEqual(specs.map((s) => s.name));
@@ -342,16 +372,21 @@ export function registerDevice(build: Build): void {
           period: [30, 60, 15, 300][i % 4],
         }));
         const cl = await client();
-        for (let i = 0; i < 32; i += 8) (await Promise.all(specs.slice(i, i + 8).map((s) => cl.request("add", s, 60000)))).forEach((r) => dataOf(r));
+        for (let i = 0; i < 32; i += 8)
+          (await Promise.all(specs.slice(i, i + 8).map((s) => cl.request("add", s, 60000)))).forEach((r) => dataOf(r));
         const full = await req("add", { name: "one-too-many", key: keyHex(999) });
         expect(!full.ok && full.e).toBe("E_FULL");
         const check = async (label: string) => {
           const all = await ok("code");
-          expect(all.codes.map((x: { name: string }) => x.name), label).toEqual(specs.map((s) => s.name));
+          expect(
+            all.codes.map((x: { name: string }) => x.name),
+            label,
+          ).toEqual(specs.map((s) => s.name));
           for (let i = 0; i < 32; i++) {
             const s = specs[i];
             expect(all.codes[i].code, label + " " + s.name).toBe(refCode(s.key, all.t, s.alg, s.digits, s.period));
-            if (HAVE_OATHTOOL && i % 4 === 0) expect(all.codes[i].code, label + " oathtool " + s.name).toBe(oathCode(s.key, all.t, s.alg, s.digits, s.period));
+            if (HAVE_OATHTOOL && i % 4 === 0)
+              expect(all.codes[i].code, label + " oathtool " + s.name).toBe(oathCode(s.key, all.t, s.alg, s.digits, s.period));
           }
           const one = await ok("code", { name: specs[31].name });
           expect(one.codes[0].code).toBe(refCode(specs[31].key, one.t, specs[31].alg, specs[31].digits, specs[31].period));
@@ -372,7 +407,10 @@ export function registerDevice(build: Build): void {
           expect(dev.pid).not.toBe(pid);
           const hello = await ok("hello");
           expect(hello.slots.used).toBe(32);
-          if (round === 0) console.log("[real] " + build.name + ": heap after boot with 32 slots " + hello.heap.usage + " of " + hello.heap.total + " variables");
+          if (round === 0)
+            console.log(
+              "[real] " + build.name + ": heap after boot with 32 slots " + hello.heap.usage + " of " + hello.heap.total + " variables",
+            );
           const off = (await ok("time")).t - Date.now() / 1000;
           expect(off, "clock correction after restart " + round).toBeGreaterThan(19);
           expect(off).toBeLessThan(21);
@@ -389,7 +427,9 @@ export function registerDevice(build: Build): void {
         await ok("add", { name: "keep", key: keyHex(7) });
         const listBefore = await ok("list");
         const id = () => cl.id();
-        const ctl = Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)).filter((ch) => ch !== "\x04" && ch !== "\n" && ch !== "\r").join("");
+        const ctl = Array.from({ length: 32 }, (_, i) => String.fromCharCode(i))
+          .filter((ch) => ch !== "\x04" && ch !== "\n" && ch !== "\r")
+          .join("");
         const lines: string[] = [
           "garbage",
           "}{",
@@ -429,7 +469,7 @@ export function registerDevice(build: Build): void {
         const n0 = cl.lines.filter((l) => l.reply).length;
         const noise0 = cl.noise.length; // the boot leaves "-> LoopbackA" (the console moving away) on the port
         // Sent in odd-sized pieces, so frames and the oversize lines arrive split.
-        for (let i = 0; i < text.length; ) {
+        for (let i = 0; i < text.length;) {
           const n = 1 + ((i * 7919) % 97);
           await cl.raw(text.slice(i, i + n));
           i += n;
@@ -442,7 +482,10 @@ export function registerDevice(build: Build): void {
         const got = cl.lines.filter((l) => l.reply).slice(n0);
         expect(got.length, "one reply per line: " + got.map((g) => g.line.slice(0, 60)).join(" | ")).toBe(lines.length + 1);
         const codes = got.slice(0, -1).map((g) => (g.reply!.ok ? "ok" : (g.reply as { e: string }).e));
-        expect(codes.filter((x) => x === "ok"), codes.join(" ")).toHaveLength(2); // the frame without "a" and the CRLF one
+        expect(
+          codes.filter((x) => x === "ok"),
+          codes.join(" "),
+        ).toHaveLength(2); // the frame without "a" and the CRLF one
         expect(codes.slice(0, 6)).toEqual(Array(6).fill("E_FRAME"));
         expect(codes).toContain("E_OP");
         expect(codes).toContain("E_VERSION");

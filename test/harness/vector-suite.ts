@@ -77,7 +77,15 @@ export function rfc4226Cases(impl: VectorImpl): NamedCase[] {
   for (const c of rfc4226.cases) {
     const t = c.counter * 30;
     if (!inRange(impl, t) || impl.algs.indexOf(rfc4226.alg) < 0) continue;
-    out.push({ keyHex: rfc4226.keyHex, alg: rfc4226.alg, digits: rfc4226.digits, period: 30, t, expected: c.code, label: "RFC 4226 D count=" + c.counter });
+    out.push({
+      keyHex: rfc4226.keyHex,
+      alg: rfc4226.alg,
+      digits: rfc4226.digits,
+      period: 30,
+      t,
+      expected: c.code,
+      label: "RFC 4226 D count=" + c.counter,
+    });
   }
   return out;
 }
@@ -87,7 +95,15 @@ export function rfc6238Cases(impl: VectorImpl): NamedCase[] {
   const keys = rfc6238.keys as { [alg: string]: string };
   for (const c of rfc6238.cases) {
     if (!inRange(impl, c.t) || impl.algs.indexOf(c.alg) < 0) continue;
-    out.push({ keyHex: keys[c.alg], alg: c.alg, digits: rfc6238.digits, period: rfc6238.period, t: c.t, expected: c.code, label: "RFC 6238 B " + c.alg + " T=" + c.t });
+    out.push({
+      keyHex: keys[c.alg],
+      alg: c.alg,
+      digits: rfc6238.digits,
+      period: rfc6238.period,
+      t: c.t,
+      expected: c.code,
+      label: "RFC 6238 B " + c.alg + " T=" + c.t,
+    });
   }
   return out;
 }
@@ -97,7 +113,7 @@ export function randomCases(impl: VectorImpl): NamedCase[] {
   const rnd = seededRandom(impl.seed ?? 0x7077);
   const n = Math.max(1000, impl.random ?? 1000);
   const [lo, hi] = bounds(impl);
-  const pick = <T,>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
   const out: NamedCase[] = [];
   const push = (c: VectorCase, label: string) => {
     if (!inRange(impl, c.t)) return;
@@ -106,7 +122,10 @@ export function randomCases(impl: VectorImpl): NamedCase[] {
   const key = () => {
     const len = rnd() < 0.5 ? pick([10, 16, 20, 32, 64]) : 10 + Math.floor(rnd() * 55);
     let h = "";
-    for (let i = 0; i < len; i++) h += Math.floor(rnd() * 256).toString(16).padStart(2, "0");
+    for (let i = 0; i < len; i++)
+      h += Math.floor(rnd() * 256)
+        .toString(16)
+        .padStart(2, "0");
     return h;
   };
   const period = () => (rnd() < 0.4 ? 30 : rnd() < 0.3 ? 60 : 1 + Math.floor(rnd() * 300));

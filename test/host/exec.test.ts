@@ -17,7 +17,14 @@ function stub(replies: { all?: CodeInfo[]; byName: CodeInfo[] }) {
   return { s, calls };
 }
 
-const info = (name: string, code: string | null, left: number, touch = false): CodeInfo => ({ name, code, step: 1, left, period: 30, touch });
+const info = (name: string, code: string | null, left: number, touch = false): CodeInfo => ({
+  name,
+  code,
+  step: 1,
+  left,
+  period: 30,
+  touch,
+});
 
 describe("freshCode", () => {
   it("uses the only slot without a name", async () => {

@@ -59,9 +59,9 @@ describe("private files: a planted symlink is never followed", () => {
     const file = path.join(s.dir, "private.json");
     fs.symlinkSync(s[which], file);
     plantOldTempNames(file, s.absent);
-    writePrivateFile(file, "{\"secret\":1}\n");
+    writePrivateFile(file, '{"secret":1}\n');
     expectPrivateRegular(file);
-    expect(fs.readFileSync(file, "utf8")).toBe("{\"secret\":1}\n");
+    expect(fs.readFileSync(file, "utf8")).toBe('{"secret":1}\n');
     s.untouched();
     // no temporary file left behind
     expect(fs.readdirSync(s.dir).filter((n) => n.startsWith(".private.json."))).toEqual([]);
@@ -123,8 +123,16 @@ describe("private files: a planted symlink is never followed", () => {
     ks.creds.set("c", { id: "c", user_id: alice.id, project_id: null, blob: "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", type: "totp" });
     alice.options = { multi_factor_auth_rules: [["password", "totp"]], multi_factor_auth_enabled: true };
     const cloud: CloudConfig = {
-      name: "mfa", file: "clouds.yaml", authType: "v3multifactor", authMethods: ["v3password", "v3totp"], authUrl: ks.url,
-      username: "alice", password: "alicepw", userDomainName: "Default", projectName: "demo", projectDomainName: "Default",
+      name: "mfa",
+      file: "clouds.yaml",
+      authType: "v3multifactor",
+      authMethods: ["v3password", "v3totp"],
+      authUrl: ks.url,
+      username: "alice",
+      password: "alicepw",
+      userDomainName: "Default",
+      projectName: "demo",
+      projectDomainName: "Default",
     };
     const file = path.join(s.dir, "tokens.json");
     fs.symlinkSync(s.absent, file);

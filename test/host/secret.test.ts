@@ -57,14 +57,20 @@ describe("parseHex", () => {
     expect(toHex(parseHex("0x" + RFC_HEX.toUpperCase()))).toBe(RFC_HEX);
     expect(toHex(parseHex(RFC_HEX.replace(/(..)/g, "$1:").slice(0, -1)))).toBe(RFC_HEX);
   });
-  it.each([["odd", RFC_HEX + "3"], ["non-hex", RFC_HEX.slice(0, -1) + "g"], ["short", "3132"]])("refuses %s", (_w, input) => {
+  it.each([
+    ["odd", RFC_HEX + "3"],
+    ["non-hex", RFC_HEX.slice(0, -1) + "g"],
+    ["short", "3132"],
+  ])("refuses %s", (_w, input) => {
     expect(() => parseHex(input)).toThrow(UsageError);
   });
 });
 
 describe("parseUri", () => {
   it("honours every parameter", async () => {
-    const c = await parseUri("otpauth://totp/ACME%20Co:alice@example.com?secret=" + RFC_B32 + "&issuer=ACME%20Co&algorithm=SHA256&digits=8&period=60");
+    const c = await parseUri(
+      "otpauth://totp/ACME%20Co:alice@example.com?secret=" + RFC_B32 + "&issuer=ACME%20Co&algorithm=SHA256&digits=8&period=60",
+    );
     expect(toHex(c.key)).toBe(RFC_HEX);
     expect(c).toMatchObject({ alg: "SHA256", digits: 8, period: 60, issuer: "ACME Co", label: "alice@example.com" });
     expect(nameFromUri(c)).toBe("ACME Co:alice@example.com");
@@ -86,12 +92,28 @@ describe("parseUri", () => {
     ["7 digits", "otpauth://totp/x?secret=" + RFC_B32 + "&digits=7", /7 digits/],
     ["a period of 0", "otpauth://totp/x?secret=" + RFC_B32 + "&period=0", /period/],
     ["a period of 301", "otpauth://totp/x?secret=" + RFC_B32 + "&period=301", /301 s/],
-    ["MD5", "otpauth://totp/x?secret=" + RFC_B32 + "&algorithm=MD5", /^The URI's algorithm "MD5" is not supported: use SHA1, SHA256 or SHA512\.$/],
+    [
+      "MD5",
+      "otpauth://totp/x?secret=" + RFC_B32 + "&algorithm=MD5",
+      /^The URI's algorithm "MD5" is not supported: use SHA1, SHA256 or SHA512\.$/,
+    ],
     ["digits=abc", "otpauth://totp/x?secret=" + RFC_B32 + "&digits=abc", /^The URI's digits "abc" is not a number: use 6 or 8\.$/],
-    ["period=30s", "otpauth://totp/x?secret=" + RFC_B32 + "&period=30s", /^The URI's period "30s" is not allowed: use a whole number of seconds from 1 to 300\.$/],
-    ["an empty algorithm", "otpauth://totp/x?secret=" + RFC_B32 + "&algorithm=", /algorithm "" is not supported: use SHA1, SHA256 or SHA512/],
+    [
+      "period=30s",
+      "otpauth://totp/x?secret=" + RFC_B32 + "&period=30s",
+      /^The URI's period "30s" is not allowed: use a whole number of seconds from 1 to 300\.$/,
+    ],
+    [
+      "an empty algorithm",
+      "otpauth://totp/x?secret=" + RFC_B32 + "&algorithm=",
+      /algorithm "" is not supported: use SHA1, SHA256 or SHA512/,
+    ],
     ["no secret", "otpauth://totp/x?issuer=y", /no secret/],
-    ["an issuer that disagrees with the label", "otpauth://totp/ACME:bob?secret=" + RFC_B32 + "&issuer=Evil", /label names the issuer "ACME" but its issuer parameter says "Evil"/],
+    [
+      "an issuer that disagrees with the label",
+      "otpauth://totp/ACME:bob?secret=" + RFC_B32 + "&issuer=Evil",
+      /label names the issuer "ACME" but its issuer parameter says "Evil"/,
+    ],
     ["a bad secret", "otpauth://totp/x?secret=GEZDG1BVGY3TQOJQ", /secret/],
   ])("refuses %s", async (_w, uri, msg) => {
     const err = await parseUri(uri).catch((e) => e);

@@ -26,7 +26,8 @@ afterEach(async () => {
   for (const s of servers.splice(0)) s.close();
 });
 
-const connect = async (d: FakeDevice, o: { timeoutMs?: number; touchTimeoutMs?: number } = {}) => Session.connect(await createLink(d.address), o);
+const connect = async (d: FakeDevice, o: { timeoutMs?: number; touchTimeoutMs?: number } = {}) =>
+  Session.connect(await createLink(d.address), o);
 
 /** The fake device front before the firmware in the emulator; by default a user presses whenever asked. */
 async function front(autoPress: EmulatorOptions["autoPress"] = true): Promise<FakeDevice> {
@@ -129,12 +130,20 @@ describe("session press notices", () => {
       sock.on("data", (d: string) => {
         // a REPL-like echo without a line end: the tail holds the whole request
         if (d.includes('"unlock"')) sock.write(d.trim());
-        else sock.write('{"v":1,"id":' + JSON.parse(d).id + ',"ok":true,"d":{"fw":"x","proto":1,"board":"B","algs":[],"slots":{},"clock":{},"heap":{}}}\n');
+        else
+          sock.write(
+            '{"v":1,"id":' +
+              JSON.parse(d).id +
+              ',"ok":true,"d":{"fw":"x","proto":1,"board":"B","algs":[],"slots":{},"clock":{},"heap":{}}}\n',
+          );
       });
     });
     servers.push(server);
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-    const s = await Session.connect(await createLink("tcp://127.0.0.1:" + (server.address() as net.AddressInfo).port), { timeoutMs: 200, touchTimeoutMs: 200 });
+    const s = await Session.connect(await createLink("tcp://127.0.0.1:" + (server.address() as net.AddressInfo).port), {
+      timeoutMs: 200,
+      touchTimeoutMs: 200,
+    });
     const e = await s.unlock("s3cr3t-pin").catch((x) => x);
     expect(e).toBeInstanceOf(TimeoutError);
     expect(e.message).toMatch(/to unlock within 0\.2 s\. It sent something else \(an echo of a request\?\)\./);

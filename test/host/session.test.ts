@@ -101,7 +101,11 @@ describe("session", () => {
   });
 
   it.each([
-    ["newer", "v2", /The device speaks protocol 2, this host speaks protocol 1\. Upgrade this host .* or flash the firmware that matches it with `hwtotp flash`\./],
+    [
+      "newer",
+      "v2",
+      /The device speaks protocol 2, this host speaks protocol 1\. Upgrade this host .* or flash the firmware that matches it with `hwtotp flash`\./,
+    ],
     ["older", "v0", /The device speaks protocol 0, this host speaks protocol 1\. Update the firmware with `hwtotp flash`\./],
   ] as const)("names both protocol versions and what to do when the firmware is %s", async (_w, mode, msg) => {
     dev = await startFakeDevice({ mode });
@@ -121,9 +125,10 @@ describe("session", () => {
         while ((nl = buf.indexOf("\n")) >= 0) {
           const req = JSON.parse(buf.slice(0, nl));
           buf = buf.slice(nl + 1);
-          const d = req.op === "hello"
-            ? { fw: "é-1", proto: 1, board: "X", algs: ["SHA1"], slots: { used: 0, max: 32 }, clock: {}, heap: {} }
-            : { slots: [], max: 32 };
+          const d =
+            req.op === "hello"
+              ? { fw: "é-1", proto: 1, board: "X", algs: ["SHA1"], slots: { used: 0, max: 32 }, clock: {}, heap: {} }
+              : { slots: [], max: 32 };
           const out = "noise before\r\n" + encodeOk(req.id, d);
           for (const ch of Buffer.from(out)) {
             sock.write(Buffer.from([ch]));

@@ -23,10 +23,30 @@ const KEY = "3132333435363738393031323334353637383930";
 
 // One valid request per op (and the reply data the firmware sends for it).
 const REQUESTS: [string, Record<string, unknown>, Record<string, unknown>][] = [
-  [OPS.HELLO, {}, { fw: "0.1.0", proto: 1, board: "PICO", algs: ["SHA1", "SHA256"], slots: { used: 1, max: 32 }, clock: { set: true, t: 1.7e9, raw: 1.7e9, ppm: 0, synced: null, samples: 0 }, heap: { free: 4000, usage: 1100, total: 5100 } }],
+  [
+    OPS.HELLO,
+    {},
+    {
+      fw: "0.1.0",
+      proto: 1,
+      board: "PICO",
+      algs: ["SHA1", "SHA256"],
+      slots: { used: 1, max: 32 },
+      clock: { set: true, t: 1.7e9, raw: 1.7e9, ppm: 0, synced: null, samples: 0 },
+      heap: { free: 4000, usage: 1100, total: 5100 },
+    },
+  ],
   [OPS.TIME, {}, { set: true, t: 1700000000.25, raw: 1700000000.5, ppm: 12.5, synced: 1699990000, samples: 3 }],
-  [OPS.SET_TIME, { t: 1700000000.5, ppm: -40, force: true, bias: 1.5, samples: 4, err: 2 }, { prev: 1699999990, t: 1700000000.5, jump: false }],
-  [OPS.ADD, { name: "cloud admin", key: KEY, alg: "SHA256", digits: 8, period: 60, touch: true, serial: "TOTP01" }, { slot: { name: "cloud admin", alg: "SHA256", digits: 8, period: 60, touch: true, serial: "TOTP01" } }],
+  [
+    OPS.SET_TIME,
+    { t: 1700000000.5, ppm: -40, force: true, bias: 1.5, samples: 4, err: 2 },
+    { prev: 1699999990, t: 1700000000.5, jump: false },
+  ],
+  [
+    OPS.ADD,
+    { name: "cloud admin", key: KEY, alg: "SHA256", digits: 8, period: 60, touch: true, serial: "TOTP01" },
+    { slot: { name: "cloud admin", alg: "SHA256", digits: 8, period: 60, touch: true, serial: "TOTP01" } },
+  ],
   [OPS.LIST, {}, { slots: [{ name: "a", alg: "SHA1", digits: 6, period: 30, touch: false }], max: 32 }],
   [OPS.DELETE, { name: "a" }, { name: "a" }],
   [OPS.CODE, { name: "a" }, { t: 1700000000, codes: [{ name: "a", code: "123456", step: 56666666, left: 20, period: 30, touch: false }] }],
@@ -42,8 +62,18 @@ const REQUESTS: [string, Record<string, unknown>, Record<string, unknown>][] = [
 function collect(max = MAX_REQUEST_LINE) {
   const lines: string[] = [];
   let oversize = 0;
-  const r = createLineReader(max, (l) => lines.push(l), () => oversize++);
-  return { r, lines, get oversize() { return oversize; } };
+  const r = createLineReader(
+    max,
+    (l) => lines.push(l),
+    () => oversize++,
+  );
+  return {
+    r,
+    lines,
+    get oversize() {
+      return oversize;
+    },
+  };
 }
 
 describe("protocol round trips", () => {
@@ -52,19 +82,22 @@ describe("protocol round trips", () => {
     expect([...ops].sort()).toEqual(Object.values(OPS).sort());
   });
 
-  it.each(REQUESTS.map((r, i) => [r[0] + " #" + i, ...r] as const))("%s: request and reply survive encode → reader → parse", (_n, op, a, d) => {
-    const c = collect();
-    c.r.push(encodeRequest(41, op, a));
-    expect(c.lines).toHaveLength(1);
-    const p = parseRequest(c.lines[0]);
-    expect(p).toEqual({ ok: true, req: { id: 41, op, a } });
+  it.each(REQUESTS.map((r, i) => [r[0] + " #" + i, ...r] as const))(
+    "%s: request and reply survive encode → reader → parse",
+    (_n, op, a, d) => {
+      const c = collect();
+      c.r.push(encodeRequest(41, op, a));
+      expect(c.lines).toHaveLength(1);
+      const p = parseRequest(c.lines[0]);
+      expect(p).toEqual({ ok: true, req: { id: 41, op, a } });
 
-    const rc = collect(8192);
-    rc.r.push(encodeOk(41, d));
-    expect(parseReply(rc.lines[0])).toEqual({ id: 41, ok: true, d });
-    rc.r.push(encodeError(41, ERR.NOSLOT, "No slot named a."));
-    expect(parseReply(rc.lines[1])).toEqual({ id: 41, ok: false, e: ERR.NOSLOT, m: "No slot named a." });
-  });
+      const rc = collect(8192);
+      rc.r.push(encodeOk(41, d));
+      expect(parseReply(rc.lines[0])).toEqual({ id: 41, ok: true, d });
+      rc.r.push(encodeError(41, ERR.NOSLOT, "No slot named a."));
+      expect(parseReply(rc.lines[1])).toEqual({ id: 41, ok: false, e: ERR.NOSLOT, m: "No slot named a." });
+    },
+  );
 
   it("a frame is one line of JSON carrying the protocol version", () => {
     const f = encodeRequest(1, OPS.HELLO);
@@ -86,7 +119,7 @@ describe("line reader", () => {
     let seed = 7;
     for (let round = 0; round < 50; round++) {
       const c = collect();
-      for (let i = 0; i < stream.length; ) {
+      for (let i = 0; i < stream.length;) {
         seed = (seed * 1103515245 + 12345) % 2147483648;
         const n = 1 + (seed % 37);
         c.r.push(stream.substring(i, i + n));
@@ -160,7 +193,12 @@ describe("request errors", () => {
     ["name too long", JSON.stringify({ v: 1, id: 8, op: "code", a: { name: "n".repeat(LIMITS.NAME_MAX + 1) } }), 8, ERR.ARG],
     ["non-ASCII name", JSON.stringify({ v: 1, id: 8, op: "code", a: { name: "caf\u00e9" } }), 8, ERR.ARG],
     ["key not hex", JSON.stringify({ v: 1, id: 9, op: "add", a: { name: "a", key: "zz".repeat(10) } }), 9, ERR.ARG],
-    ["key upper-case hex", JSON.stringify({ v: 1, id: 9, op: "add", a: { name: "a", key: KEY.toUpperCase().replace(/3/g, "A") } }), 9, ERR.ARG],
+    [
+      "key upper-case hex",
+      JSON.stringify({ v: 1, id: 9, op: "add", a: { name: "a", key: KEY.toUpperCase().replace(/3/g, "A") } }),
+      9,
+      ERR.ARG,
+    ],
     ["key too short", JSON.stringify({ v: 1, id: 9, op: "add", a: { name: "a", key: "00".repeat(9) } }), 9, ERR.ARG],
     ["key too long", JSON.stringify({ v: 1, id: 9, op: "add", a: { name: "a", key: "00".repeat(65) } }), 9, ERR.ARG],
     ["odd key length", JSON.stringify({ v: 1, id: 9, op: "add", a: { name: "a", key: KEY + "0" } }), 9, ERR.ARG],
@@ -213,7 +251,11 @@ describe("request errors", () => {
 
   it("an error reply may carry data (E_PIN: tries left)", () => {
     expect(parseReply(encodeError(3, ERR.PIN, "Wrong PIN: 5 tries left.", { tries: 5, wiped: false }).trim())).toEqual({
-      id: 3, ok: false, e: ERR.PIN, m: "Wrong PIN: 5 tries left.", d: { tries: 5, wiped: false },
+      id: 3,
+      ok: false,
+      e: ERR.PIN,
+      m: "Wrong PIN: 5 tries left.",
+      d: { tries: 5, wiped: false },
     });
   });
 

@@ -9,7 +9,14 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEmulator, type Emulator } from "../../firmware/emulator/index.ts";
-import { BOARD_GLOBALS, GLOBALS, MISSING_GLOBALS, MISSING_MEMBERS, PRESENT_MEMBERS, STATIC_MEMBERS } from "../../firmware/espruino-facts.mjs";
+import {
+  BOARD_GLOBALS,
+  GLOBALS,
+  MISSING_GLOBALS,
+  MISSING_MEMBERS,
+  PRESENT_MEMBERS,
+  STATIC_MEMBERS,
+} from "../../firmware/espruino-facts.mjs";
 import { espruinoBuilds } from "../harness/real-interpreter.ts";
 import { pending } from "../harness/real-suites.ts";
 
@@ -59,7 +66,8 @@ function check(seen: Seen): void {
   for (const g of GLOBALS) if (!seen.g[g] && !BOARD_GLOBALS.includes(g)) wrong.push(g + " is missing (table: allowed)");
   for (const [o, n] of MISSING_MEMBERS) if (seen.m[o + "." + n]) wrong.push(o + "." + n + " exists (table: missing)");
   for (const [o, n] of PRESENT_MEMBERS) if (!seen.m[o + "." + n]) wrong.push(o + "." + n + " is missing (table: present)");
-  for (const [o, ns] of Object.entries(STATIC_MEMBERS)) for (const n of ns) if (!seen.m[o + "." + n]) wrong.push(o + "." + n + " is missing (table: static)");
+  for (const [o, ns] of Object.entries(STATIC_MEMBERS))
+    for (const n of ns) if (!seen.m[o + "." + n]) wrong.push(o + "." + n + " is missing (table: static)");
   expect(wrong).toEqual([]);
 }
 

@@ -59,7 +59,12 @@ for (const b of builds) {
 
     it("no pad after a delete; with a PIN set no pad at all; codes need an unlock; a restart locks again", async () => {
       const [ka, kb, kc] = [keyOf("a"), keyOf("b"), keyOf("c")];
-      for (const [n, k] of [["a", ka], ["b", kb], ["c", kc]]) dataOf(await c.request("add", { name: n, key: k }));
+      for (const [n, k] of [
+        ["a", ka],
+        ["b", kb],
+        ["c", kc],
+      ])
+        dataOf(await c.request("add", { name: n, key: k }));
       expect(found(it0.flashImage(), ka)).toBe(2); // the detector sees a plain token's pads (never the key itself)
       dataOf(await c.request("delete", { name: "c" }));
       expect(found(it0.flashImage(), kc)).toBe(0);
@@ -74,7 +79,9 @@ for (const b of builds) {
       err(await c.request("list"), ERR.LOCKED);
       const t0 = performance.now();
       expect(dataOf(await c.request("unlock", { pin: PIN })).locked).toBe(false);
-      console.log(`[real] ${b.name}: unlock (PBKDF2-SHA256, 10,000 rounds, and its two Storage writes) ${(performance.now() - t0).toFixed(0)} ms wall`);
+      console.log(
+        `[real] ${b.name}: unlock (PBKDF2-SHA256, 10,000 rounds, and its two Storage writes) ${(performance.now() - t0).toFixed(0)} ms wall`,
+      );
       await codeOk("b", kb);
       await reopen();
       const h = dataOf(await c.request("hello"));
@@ -101,7 +108,8 @@ for (const b of builds) {
 
     it(`${LIMITS.PIN_TRIES} wrong PINs (a restart between them changes nothing) wipe every slot and the PIN`, async () => {
       dataOf(await c.request("lock"));
-      for (let k = 1; k <= 3; k++) expect(err(await c.request("unlock", { pin: "0000" }), ERR.PIN).d).toEqual({ tries: 8 - k, wiped: false });
+      for (let k = 1; k <= 3; k++)
+        expect(err(await c.request("unlock", { pin: "0000" }), ERR.PIN).d).toEqual({ tries: 8 - k, wiped: false });
       await reopen();
       expect(dataOf(await c.request("hello")).pin.tries).toBe(5);
       for (let k = 4; k < LIMITS.PIN_TRIES; k++) err(await c.request("unlock", { pin: "0000" }), ERR.PIN);
@@ -111,7 +119,13 @@ for (const b of builds) {
       expect(h.slots.used).toBe(0);
       expect(h.pin.set).toBe(false);
       expect(found(it0.flashImage(), keyOf("a")) + found(it0.flashImage(), keyOf("b"))).toBe(0);
-      expect(it0.storageFiles().filter((f) => !f.erased).map((f) => f.name).filter((n) => /^hwt\.[sp]/.test(n))).toEqual([]);
+      expect(
+        it0
+          .storageFiles()
+          .filter((f) => !f.erased)
+          .map((f) => f.name)
+          .filter((n) => /^hwt\.[sp]/.test(n)),
+      ).toEqual([]);
     }, 120000);
   });
 }

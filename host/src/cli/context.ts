@@ -24,7 +24,11 @@ export interface CommonOptions {
 /** Adds the options every command takes. Call it on each command you register. */
 export function addCommonOptions(cmd: Command): Command {
   return cmd
-    .option("-d, --device <address>", "device: serial path, unix:PATH (hwtotp emulate) or tcp://HOST:PORT (default: the daemon, else $HWTOTP_DEVICE, else the one attached Espruino)")
+    .option(
+      "-d, --device <address>",
+      "device: serial path, unix:PATH (hwtotp emulate) or tcp://HOST:PORT (default: the daemon, else $HWTOTP_DEVICE, " +
+        "else the one attached Espruino)",
+    )
     .option("--json", "print one JSON document on stdout")
     .option("--socket <path>", "daemon socket (default: $HWTOTP_SOCKET or $XDG_RUNTIME_DIR/hwtotp.sock)")
     .option("--no-daemon", "talk to the device directly even when the daemon runs");
@@ -134,7 +138,8 @@ const NEXT: { [code: string]: [RegExp, string] } = {
 export function sentenceOf(err: unknown): string {
   if (err instanceof HwtotpError) {
     const next = err.code === "E_TOUCH" && /^Not held/.test(err.message) ? NEXT.E_TOUCH_LONG : NEXT[err.code];
-    if (next && next[0].test(err.message) && !/hwtotp |button/.test(err.message)) return err.message.replace(/\.$/, "") + ": " + next[1] + ".";
+    if (next && next[0].test(err.message) && !/hwtotp |button/.test(err.message))
+      return err.message.replace(/\.$/, "") + ": " + next[1] + ".";
     return err.message;
   }
   if (err instanceof Error) return "Unexpected error: " + err.message;
@@ -149,13 +154,16 @@ export function reportError(err: unknown, json: boolean): number {
   if (json) {
     const c = err instanceof HwtotpError ? err.code : "E_HOST";
     // An error that must hand something over (add's kept slot: its generated URI) carries it as `uri`.
-    const uri = err instanceof HwtotpError && typeof (err as { uri?: unknown }).uri === "string" ? { uri: (err as { uri?: string }).uri } : {};
+    const uri =
+      err instanceof HwtotpError && typeof (err as { uri?: unknown }).uri === "string" ? { uri: (err as { uri?: string }).uri } : {};
     // A wrong PIN says how many tries are left (and whether the token wiped itself) for scripts too.
     const tries = err instanceof PinError && err.code === "E_PIN" && err.tries !== null ? { tries: err.tries, wiped: err.wiped } : {};
     // An enrolment whose rollback left something behind (E_PARTIAL) says what was and was not undone.
     const rb = err instanceof HwtotpError ? (err as { rollback?: RollbackReport }).rollback : undefined;
     const rollback = rb && rb.failed.length ? { rollback: rb } : {};
-    process.stdout.write(JSON.stringify({ error: { code: c, message: sentence, exit: code, ...tries, ...rollback }, ...uri }, null, 2) + "\n");
+    process.stdout.write(
+      JSON.stringify({ error: { code: c, message: sentence, exit: code, ...tries, ...rollback }, ...uri }, null, 2) + "\n",
+    );
   }
   if (!(err instanceof HwtotpError) && process.env.HWTOTP_DEBUG && err instanceof Error) process.stderr.write(String(err.stack) + "\n");
   return code;

@@ -1,5 +1,5 @@
 // hwtotp's entry point: builds the commander program from commands/index.ts, runs it, and turns whatever
-// was thrown into one sentence on stderr and a documented exit code (README.md, "Exit codes").
+// was thrown into one sentence on stderr and a documented exit code (docs/cli.md, "Exit codes").
 // Start-up cost matters (`hwtotp exec -- openstack …` runs before every openstack call): when argv names
 // one command, only that command's module is loaded and registered; help, `help CMD`, an unknown word or
 // anything unusual before the command loads them all (the one list: COMMANDS in commands/index.ts).
@@ -95,7 +95,11 @@ function redactMessage(message: string, code: string | undefined, flag: { raw: s
 /** One sentence of a commander error message: "error: unknown option '--x'\n(Did you mean --y?)" → "Unknown option '--x' (did you mean --y?)." */
 function usageSentence(e: CommanderError): string {
   if (e.code === "commander.help") return "Give a command: `hwtotp --help` lists them.";
-  let m = e.message.replace(/^error: /, "").replace(/\n\(Did you mean (.*)\?\)$/, " (Did you mean $1?)").replace(/\s*\n\s*/g, " ").trim();
+  let m = e.message
+    .replace(/^error: /, "")
+    .replace(/\n\(Did you mean (.*)\?\)$/, " (Did you mean $1?)")
+    .replace(/\s*\n\s*/g, " ")
+    .trim();
   m = m.charAt(0).toUpperCase() + m.slice(1);
   return /[.?!)]$/.test(m) ? m : m + ".";
 }
@@ -111,7 +115,12 @@ export async function buildProgram(registers?: Register[]): Promise<Command> {
     .configureOutput({ outputError: () => {} }) // main() prints the (redacted) sentence, and --json's document
     .enablePositionalOptions()
     .showSuggestionAfterError()
-    .addHelpText("after", "\nExit codes: 0 ok, 1 error, 2 bad input, 3 no device, 4 firmware mismatch, 5 no such slot,\n6 refused (exists/full), 7 clock, 8 touch, 9 PIN (wrong, or locked: `hwtotp unlock`), 10 Keystone,\n11 MFA not enforced, 12 Ceph, 13 refused by the daemon's policy; `exec` returns its command's code.");
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 ok, 1 error, 2 bad input, 3 no device, 4 firmware mismatch, 5 no such slot,\n6 refused " +
+        "(exists/full), 7 clock, 8 touch, 9 PIN (wrong, or locked: `hwtotp unlock`), 10 Keystone,\n11 MFA not enforced, " +
+        "12 Ceph, 13 refused by the daemon's policy; `exec` returns its command's code.",
+    );
   // The common options also work before the command (`hwtotp --device tcp://… info`); a value given
   // after the command wins.
   program

@@ -24,14 +24,18 @@ const readOpts = (src: PinSource) => ({ what: src.what, option: src.option, lite
  */
 export function checkPinSources(...srcs: PinSource[]): void {
   const fromStdin = srcs.filter((s) => s.spec === "-");
-  if (fromStdin.length > 1) throw new UsageError("Only one of " + fromStdin.map((s) => s.option).join(" and ") + " can read stdin: give the other as @FILE.");
+  if (fromStdin.length > 1)
+    throw new UsageError("Only one of " + fromStdin.map((s) => s.option).join(" and ") + " can read stdin: give the other as @FILE.");
   for (const src of srcs) if (src.spec !== undefined) checkSecretSpec(src.spec, readOpts(src));
 }
 
 /** Reads one PIN and checks it as the device will (4–64 printable ASCII characters); the sentence never holds it. */
 export async function readPin(src: PinSource): Promise<string> {
   const { value } = await readSecret(src.spec ?? true, readOpts(src));
-  const bad = checkPin(value, src.what.replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase()));
+  const bad = checkPin(
+    value,
+    src.what.replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase()),
+  );
   if (bad) throw new UsageError(bad);
   return value;
 }
@@ -64,7 +68,13 @@ export function untilText(p: PinState): string {
 export function pinLine(p: PinState): string {
   if (!p.set) return "not set";
   return (
-    "set, " + (p.locked ? "locked (`hwtotp unlock`)" : "unlocked") + ", " + p.tries + " of " + LIMITS.PIN_TRIES + " tries left, " +
+    "set, " +
+    (p.locked ? "locked (`hwtotp unlock`)" : "unlocked") +
+    ", " +
+    p.tries +
+    " of " +
+    LIMITS.PIN_TRIES +
+    " tries left, " +
     (p.idle > 0 ? "locks after " + p.idle + " s idle" : "no idle lock")
   );
 }

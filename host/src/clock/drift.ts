@@ -39,9 +39,7 @@ export interface DriftEstimate {
   samples: number;
 }
 
-export type DriftSample =
-  | { ok: true; ppm: number; err: number; interval: number }
-  | { ok: false; reason: string; interval: number | null };
+export type DriftSample = { ok: true; ppm: number; err: number; interval: number } | { ok: false; reason: string; interval: number | null };
 
 /** The estimate the device holds. */
 export function storedEstimate(c: ClockData): DriftEstimate {
@@ -60,7 +58,8 @@ export function storedEstimate(c: ClockData): DriftEstimate {
  */
 export function driftSample(m: Measurement, opts: { minInterval?: number; maxUncertainty?: number } = {}): DriftSample {
   const c = m.device;
-  if (!c.set || c.synced === null || c.synced === undefined) return { ok: false, reason: "no earlier sync to measure from", interval: null };
+  if (!c.set || c.synced === null || c.synced === undefined)
+    return { ok: false, reason: "no earlier sync to measure from", interval: null };
   const interval = m.host - c.synced;
   if (c.up === false) {
     return { ok: false, reason: "the device restarted since the last sync (its clock did not run uninterrupted)", interval };
@@ -86,7 +85,10 @@ export function driftSample(m: Measurement, opts: { minInterval?: number; maxUnc
 }
 
 /** Folds one sample into the estimate. `restarted` tells when the sample disagreed and replaced it. */
-export function combineDrift(prev: DriftEstimate, s: { ppm: number; err: number; interval: number }): DriftEstimate & { restarted: boolean } {
+export function combineDrift(
+  prev: DriftEstimate,
+  s: { ppm: number; err: number; interval: number },
+): DriftEstimate & { restarted: boolean } {
   if (prev.samples === 0) return { ppm: s.ppm, err: s.err, samples: 1, restarted: false };
   const days = s.interval / 86400;
   const e1 = Math.sqrt(prev.err * prev.err + DRIFT.WANDER * DRIFT.WANDER * days);

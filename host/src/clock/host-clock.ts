@@ -34,7 +34,9 @@ export async function checkHostClock(run: Runner = defaultRunner): Promise<HostC
 
 export function hostClockWarning(s: HostClockStatus): string | null {
   if (s.synchronized === false) {
-    return "The host clock is not synchronised (" + s.source + "): the device is set from it, so check NTP (e.g. `timedatectl set-ntp true`).";
+    return (
+      "The host clock is not synchronised (" + s.source + "): the device is set from it, so check NTP (e.g. `timedatectl set-ntp true`)."
+    );
   }
   return null;
 }

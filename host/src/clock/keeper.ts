@@ -42,15 +42,18 @@ export function createClockKeeper(opts: ClockKeeperOptions): ClockKeeper {
     due = null;
     if (stopped || !withDevice) return;
     due = Date.now() + ms;
-    timer = setTimeout(() => {
-      timer = null;
-      due = null;
-      withDevice!((port) => sync(port)).catch((e: unknown) => {
-        opts.log(stamp() + " clock: periodic sync skipped: " + (e instanceof Error ? e.message : String(e)));
-        // the next connect syncs and reschedules; meanwhile try again later
-        schedule(POLICY.MIN_INTERVAL * 1000);
-      });
-    }, Math.min(ms, 2 ** 31 - 1));
+    timer = setTimeout(
+      () => {
+        timer = null;
+        due = null;
+        withDevice!((port) => sync(port)).catch((e: unknown) => {
+          opts.log(stamp() + " clock: periodic sync skipped: " + (e instanceof Error ? e.message : String(e)));
+          // the next connect syncs and reschedules; meanwhile try again later
+          schedule(POLICY.MIN_INTERVAL * 1000);
+        });
+      },
+      Math.min(ms, 2 ** 31 - 1),
+    );
     timer.unref();
   };
 
@@ -60,7 +63,12 @@ export function createClockKeeper(opts: ClockKeeperOptions): ClockKeeper {
       // an STM32 power cut with slots on the device: only a press can set it. Said once (until the clock is
       // set again); later syncs retry quietly at the usual pace, and codes answer E_CLOCK meanwhile.
       for (const w of r.warnings) opts.log(stamp() + " clock: warning: " + w);
-      if (!lostSaid) opts.log(stamp() + " clock: the device lost its clock (power loss): codes are refused (E_CLOCK) until `hwtotp time sync --force` with a press on the device");
+      if (!lostSaid)
+        opts.log(
+          stamp() +
+            " clock: the device lost its clock (power loss): codes are refused (E_CLOCK) until `hwtotp time sync " +
+            "--force` with a press on the device",
+        );
       lostSaid = true;
       schedule(r.nextMs);
       return;
@@ -71,9 +79,20 @@ export function createClockKeeper(opts: ClockKeeperOptions): ClockKeeper {
       const p = r.report.plan;
       const e = p.estimate;
       opts.log(
-        stamp() + " clock: " + p.action + " (" + p.reason + "); offset was " + r.report.before.clockOffset.toFixed(3) + " s ± " + r.report.before.uncertainty.toFixed(3) +
-          " s; drift " + (e.samples ? e.ppm.toFixed(2) + " ± " + e.err.toFixed(2) + " ppm from " + e.samples + " samples" : "not learnt yet") +
-          "; next sync in " + Math.round(r.nextMs / 1000) + " s",
+        stamp() +
+          " clock: " +
+          p.action +
+          " (" +
+          p.reason +
+          "); offset was " +
+          r.report.before.clockOffset.toFixed(3) +
+          " s ± " +
+          r.report.before.uncertainty.toFixed(3) +
+          " s; drift " +
+          (e.samples ? e.ppm.toFixed(2) + " ± " + e.err.toFixed(2) + " ppm from " + e.samples + " samples" : "not learnt yet") +
+          "; next sync in " +
+          Math.round(r.nextMs / 1000) +
+          " s",
       );
     }
     schedule(r.nextMs);

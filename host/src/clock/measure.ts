@@ -68,7 +68,16 @@ export async function measureOffset(port: ClockPort, opts: MeasureOptions = {}):
     if (best !== null && rtt >= best.rtt) continue;
     const host = wall + rtt / 2;
     const bias = d.bias ?? 0;
-    best = { offset: d.t - host, clockOffset: d.t + bias - host, uncertainty: rtt / 2 + resolution, rtt, resolution, exchanges: n, host, device: d };
+    best = {
+      offset: d.t - host,
+      clockOffset: d.t + bias - host,
+      uncertainty: rtt / 2 + resolution,
+      rtt,
+      resolution,
+      exchanges: n,
+      host,
+      device: d,
+    };
   }
   return best as Measurement;
 }

@@ -85,7 +85,12 @@ export function planSync(m: Measurement, opts: SyncOptions = {}): SyncPlan {
   }
   const jump = c.set && Math.abs(correction) > maxJump;
   if (jump && !opts.force) {
-    const reason = "a correction of " + correction.toFixed(1) + " s exceeds the bound of " + maxJump + " s: confirm with --force and a press on the device";
+    const reason =
+      "a correction of " +
+      correction.toFixed(1) +
+      " s exceeds the bound of " +
+      maxJump +
+      " s: confirm with --force and a press on the device";
     return { ...base, action: "refuse", reason, sample: { ok: false, reason: "jump", interval: null } };
   }
   let sample: DriftSample;
@@ -108,7 +113,15 @@ export function planSync(m: Measurement, opts: SyncOptions = {}): SyncPlan {
     Math.abs(correction) < m.uncertainty + POLICY.SKIP_BELOW &&
     Math.abs((c.bias ?? 0) - bias) < POLICY.SKIP_BELOW
   ) {
-    return { action: "skip", reason: "device clock within " + (m.uncertainty + POLICY.SKIP_BELOW).toFixed(3) + " s; nothing to store", correction, sample, estimate: kept, bias: c.bias ?? 0, nextSync: base.nextSync };
+    return {
+      action: "skip",
+      reason: "device clock within " + (m.uncertainty + POLICY.SKIP_BELOW).toFixed(3) + " s; nothing to store",
+      correction,
+      sample,
+      estimate: kept,
+      bias: c.bias ?? 0,
+      nextSync: base.nextSync,
+    };
   }
   const reason = !c.set
     ? "device clock unset: setting it"

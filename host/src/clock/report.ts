@@ -1,4 +1,4 @@
-// What `hwtotp time [--json]` and `hwtotp time sync` print. The JSON fields are documented in README.md
+// What `hwtotp time [--json]` and `hwtotp time sync` print. The JSON fields are documented in docs/clock.md
 // ("hwtotp time --json"); keep the two in step.
 import type { HostClockStatus } from "./host-clock.ts";
 import type { Measurement } from "./measure.ts";
@@ -71,17 +71,36 @@ export function timeHuman(j: TimeJson): string {
   } else {
     lines.push("Device time:  " + new Date((j.device as number) * 1000).toISOString() + " (the time codes are computed at)");
     lines.push(
-      "Offset:       " + signed(j.offset as number) + " s ± " + j.uncertainty.toFixed(6) + " s, device minus host (round trip " + (j.rtt * 1000).toFixed(3) + " ms, best of " + j.exchanges + ")",
+      "Offset:       " +
+        signed(j.offset as number) +
+        " s ± " +
+        j.uncertainty.toFixed(6) +
+        " s, device minus host (round trip " +
+        (j.rtt * 1000).toFixed(3) +
+        " ms, best of " +
+        j.exchanges +
+        ")",
     );
     lines.push("Bias:         " + j.bias.toFixed(3) + " s held behind on purpose (clock error " + signed(j.clockOffset as number) + " s)");
   }
   lines.push(
-    "Drift:        " + (j.samples > 0 ? signed(j.ppm, 2) + " ppm ± " + (j.ppmErr ?? 0).toFixed(2) + ", from " + j.samples + " sync" + (j.samples === 1 ? "" : "s") : "not learnt yet (" + signed(j.ppm, 2) + " ppm applied)"),
+    "Drift:        " +
+      (j.samples > 0
+        ? signed(j.ppm, 2) + " ppm ± " + (j.ppmErr ?? 0).toFixed(2) + ", from " + j.samples + " sync" + (j.samples === 1 ? "" : "s")
+        : "not learnt yet (" + signed(j.ppm, 2) + " ppm applied)"),
   );
   lines.push(
-    "Last sync:    " + (j.lastSync ? j.lastSync + " (" + ago(j.sinceSync as number) + ")" + (j.up === false ? "; the device restarted since (the next sync learns no drift)" : "") : "never"),
+    "Last sync:    " +
+      (j.lastSync
+        ? j.lastSync +
+          " (" +
+          ago(j.sinceSync as number) +
+          ")" +
+          (j.up === false ? "; the device restarted since (the next sync learns no drift)" : "")
+        : "never"),
   );
-  if (j.hostClock && j.hostClock.synchronized === false) lines.push("Warning:      the host clock is not synchronised (" + j.hostClock.source + ").");
+  if (j.hostClock && j.hostClock.synchronized === false)
+    lines.push("Warning:      the host clock is not synchronised (" + j.hostClock.source + ").");
   return lines.join("\n");
 }
 
@@ -92,7 +111,14 @@ export interface SyncJson {
   jump: boolean;
   before: TimeJson;
   after: TimeJson | null;
-  drift: { ppm: number; err: number; samples: number; sample: { ppm: number; err: number; interval: number } | null; discarded: string | null; restarted: boolean };
+  drift: {
+    ppm: number;
+    err: number;
+    samples: number;
+    sample: { ppm: number; err: number; interval: number } | null;
+    discarded: string | null;
+    restarted: boolean;
+  };
   bias: number;
   nextSync: number;
   warnings: string[];
@@ -123,14 +149,30 @@ export function syncJson(r: SyncReport): SyncJson {
 
 export function syncHuman(j: SyncJson): string {
   const lines: string[] = [];
-  if (j.action === "skip") lines.push("Device clock is right (" + signed(j.before.clockOffset ?? 0) + " s ± " + j.before.uncertainty.toFixed(3) + " s): nothing changed.");
+  if (j.action === "skip")
+    lines.push(
+      "Device clock is right (" + signed(j.before.clockOffset ?? 0) + " s ± " + j.before.uncertainty.toFixed(3) + " s): nothing changed.",
+    );
   else if (j.action === "set" || j.action === "jump") {
     lines.push(
-      (j.before.set ? "Device clock corrected by " + signed(j.correction) + " s" + (j.jump ? " (jump, confirmed on the device)" : "") : "Device clock set") +
-        (j.after && j.after.offset !== null ? "; now " + signed(j.after.offset) + " s ± " + j.after.uncertainty.toFixed(3) + " s (bias " + j.bias.toFixed(3) + " s)." : "."),
+      (j.before.set
+        ? "Device clock corrected by " + signed(j.correction) + " s" + (j.jump ? " (jump, confirmed on the device)" : "")
+        : "Device clock set") +
+        (j.after && j.after.offset !== null
+          ? "; now " + signed(j.after.offset) + " s ± " + j.after.uncertainty.toFixed(3) + " s (bias " + j.bias.toFixed(3) + " s)."
+          : "."),
     );
     lines.push(
-      "Drift:        " + (j.drift.samples > 0 ? signed(j.drift.ppm, 2) + " ppm ± " + j.drift.err.toFixed(2) + " from " + j.drift.samples + " sync" + (j.drift.samples === 1 ? "" : "s") : "not learnt yet") +
+      "Drift:        " +
+        (j.drift.samples > 0
+          ? signed(j.drift.ppm, 2) +
+            " ppm ± " +
+            j.drift.err.toFixed(2) +
+            " from " +
+            j.drift.samples +
+            " sync" +
+            (j.drift.samples === 1 ? "" : "s")
+          : "not learnt yet") +
         (j.drift.discarded ? " (this sync not used: " + j.drift.discarded + ")" : ""),
     );
     lines.push("Next sync due in " + ago(j.nextSync).replace(" ago", "") + ".");

@@ -82,5 +82,9 @@ function pair(a: CodeInfo, b: CodeInfo, uid?: string): ResyncPair {
  * pins in a CEPH_ARGS prefix, never on the command's argv (/proc/PID/cmdline is world-readable).
  */
 export function radosgwResyncCommand(uid: string, serial: string, pin1: string, pin2: string): string {
-  return printableCommand(new RadosgwAdmin(), ["mfa", "resync", "--uid=" + uid, "--totp-serial=" + serial], ["--totp-pin=" + pin1, "--totp-pin=" + pin2]);
+  return printableCommand(
+    new RadosgwAdmin(),
+    ["mfa", "resync", "--uid=" + uid, "--totp-serial=" + serial],
+    ["--totp-pin=" + pin1, "--totp-pin=" + pin2],
+  );
 }

@@ -63,8 +63,17 @@ export async function syncClock(port: ClockPort, opts: SyncRunOptions = {}): Pro
     // a device that lost its clock (STM32 power cut) while holding slots takes any time as a jump: without
     // --force it answers E_JUMP, or a hostile host could power-cycle it and name a future time
     if (before.device.set || (e as { code?: unknown }).code !== ERR.JUMP) throw e;
-    const reason = "the device lost its clock (a power cut, or never set) and holds slots: setting it needs `hwtotp time sync --force` and a press on the device";
-    return { plan: { ...plan, action: "refuse", reason, lost: true, sample: { ok: false, reason: "jump", interval: null } }, before, set: null, after: null, hostClock, warnings };
+    const reason =
+      "the device lost its clock (a power cut, or never set) and holds slots: setting it needs `hwtotp time sync " +
+      "--force` and a press on the device";
+    return {
+      plan: { ...plan, action: "refuse", reason, lost: true, sample: { ok: false, reason: "jump", interval: null } },
+      before,
+      set: null,
+      after: null,
+      hostClock,
+      warnings,
+    };
   }
   const after = opts.verify === false ? null : await measureOffset(port, { exchanges: opts.exchanges, now });
   return { plan, before, set, after, hostClock, warnings };

@@ -44,7 +44,12 @@ export function formatEntry(e: AuditEntry): string {
   if (e.slot !== undefined) parts.push("slot=" + (e.slot === "*" ? "*" : JSON.stringify(e.slot)));
   if (e.action) parts.push("action=" + e.action);
   if (e.force) parts.push("force");
-  parts.push("pid=" + (e.pid ?? "?"), "uid=" + (e.uid ?? "?"), "gid=" + (e.gid ?? "?"), "exe=" + (e.exe === null ? "?" : JSON.stringify(e.exe)));
+  parts.push(
+    "pid=" + (e.pid ?? "?"),
+    "uid=" + (e.uid ?? "?"),
+    "gid=" + (e.gid ?? "?"),
+    "exe=" + (e.exe === null ? "?" : JSON.stringify(e.exe)),
+  );
   parts.push("client=" + e.client);
   if (e.result !== undefined) parts.push("result=" + e.result);
   if (e.why) parts.push("why=" + JSON.stringify(e.why));
@@ -89,7 +94,13 @@ function openAudit(file: string): number {
   }
   const st = fs.fstatSync(fd);
   const uid = process.getuid?.() ?? 0;
-  const why = !st.isFile() ? "it is not a regular file" : st.uid !== uid ? "it belongs to uid " + st.uid : st.mode & 0o077 ? "others may read or write it (mode " + (st.mode & 0o777).toString(8) + ")" : "";
+  const why = !st.isFile()
+    ? "it is not a regular file"
+    : st.uid !== uid
+      ? "it belongs to uid " + st.uid
+      : st.mode & 0o077
+        ? "others may read or write it (mode " + (st.mode & 0o777).toString(8) + ")"
+        : "";
   if (why) {
     fs.closeSync(fd);
     throw new HwtotpError("Refusing the audit log " + file + ": " + why + ".");

@@ -27,9 +27,9 @@ export const PEER_HELPERS_MAX = 1;
 // Reads, for each fd named on its command line, "FD PID,UID,GID GROUP,GROUP…" ("-" for what it cannot read).
 // SO_PEERGROUPS' buffer: perl's getsockopt reads up to 256 bytes (64 groups); more is ERANGE, then "-".
 const SCRIPT =
-  'my ($l, $c, $g) = splice(@ARGV, 0, 3); $| = 1;' +
+  "my ($l, $c, $g) = splice(@ARGV, 0, 3); $| = 1;" +
   'for my $fd (@ARGV) { my $h; my $o = open($h, "<&=", $fd); my $p = $o ? getsockopt($h, $l, $c) : undef;' +
-  ' my $q = ($o && $g) ? getsockopt($h, $l, $g) : undef;' +
+  " my $q = ($o && $g) ? getsockopt($h, $l, $g) : undef;" +
   ' print $fd, " ", (defined $p && length($p) >= 12 ? join(",", unpack("iII", $p)) : "-"), " ",' +
   ' (defined $q ? (length($q) ? join(",", unpack("I*", $q)) : "none") : "-"), "\\n"; }';
 
@@ -50,12 +50,15 @@ export class PeerReader {
   /** Reads the socket constants once; throws a sentence when the helper cannot run here. */
   init(): void {
     if (this.constants) return;
-    const r = spawnSync(this.perl, ["-MSocket", "-e", "print SOL_SOCKET, \" \", SO_PEERCRED, \"\\n\""], { encoding: "utf8" });
+    const r = spawnSync(this.perl, ["-MSocket", "-e", 'print SOL_SOCKET, " ", SO_PEERCRED, "\\n"'], { encoding: "utf8" });
     const m = /^(\d+) (\d+)\n$/.exec(r.stdout ?? "");
     if (r.error || r.status !== 0 || !m) {
       throw new HwtotpError(
-        "The daemon reads its callers' identity from the kernel (SO_PEERCRED) through " + this.perl + ", which " +
-          (r.error ? "is not there" : "failed") + ": install perl (Debian: perl-base).",
+        "The daemon reads its callers' identity from the kernel (SO_PEERCRED) through " +
+          this.perl +
+          ", which " +
+          (r.error ? "is not there" : "failed") +
+          ": install perl (Debian: perl-base).",
       );
     }
     const sol = Number(m[1]);
@@ -71,10 +74,11 @@ export class PeerReader {
       this.waiting.push({ sock, resolve, reject });
       // Connections accepted in the same turn of the event loop share one helper: spawning blocks the loop
       // for the fork and exec, so a helper per connection would serialise a burst of clients.
-      if (!this.soon) this.soon = setImmediate(() => {
-        this.soon = null;
-        this.pump();
-      });
+      if (!this.soon)
+        this.soon = setImmediate(() => {
+          this.soon = null;
+          this.pump();
+        });
     });
   }
 

@@ -52,7 +52,9 @@ export function defaultPolicy(daemonUid: number): Policy {
     file: null,
     socketGroup: null,
     socketGroupName: null,
-    rules: [{ label: "the default rule (the daemon's own uid)", uid: daemonUid, gid: null, exe: null, slots: "*", ops: new Set(POLICY_OPS) }],
+    rules: [
+      { label: "the default rule (the daemon's own uid)", uid: daemonUid, gid: null, exe: null, slots: "*", ops: new Set(POLICY_OPS) },
+    ],
     letsOthersIn: false,
   };
 }
@@ -113,13 +115,18 @@ export function writableByOthers(p: string, uid: number, opts: { groupToo: boole
 function lookupId(db: "passwd" | "group", x: unknown, where: string): number {
   if (typeof x === "number" && Number.isInteger(x) && x >= 0) return x;
   if (typeof x === "string" && /^\d+$/.test(x)) return Number(x);
-  if (typeof x !== "string" || !/^[A-Za-z_][A-Za-z0-9_.-]*\$?$/.test(x)) throw bad(where + ": " + (db === "passwd" ? "uid" : "group") + " must be a name or a number.");
+  if (typeof x !== "string" || !/^[A-Za-z_][A-Za-z0-9_.-]*\$?$/.test(x))
+    throw bad(where + ": " + (db === "passwd" ? "uid" : "group") + " must be a name or a number.");
   const r = spawnSync("getent", [db, x], { encoding: "utf8" });
   let line = r.status === 0 ? r.stdout.split("\n")[0] : "";
   if (r.error) {
     // no getent (not glibc): the plain files
     const file = db === "passwd" ? "/etc/passwd" : "/etc/group";
-    line = fs.readFileSync(file, "utf8").split("\n").find((l) => l.split(":")[0] === x) ?? "";
+    line =
+      fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .find((l) => l.split(":")[0] === x) ?? "";
   }
   const id = Number(line.split(":")[2]);
   if (!line || !Number.isInteger(id)) throw bad(where + ": no " + (db === "passwd" ? "user" : "group") + " named " + x + ".");
@@ -136,13 +143,15 @@ function parseRule(x: unknown, i: number): Rule {
   const where = "rule " + (i + 1);
   if (typeof x !== "object" || x === null || Array.isArray(x)) throw bad(where + " must be a mapping (uid or group, slots, ops).");
   const o = x as { [k: string]: unknown };
-  for (const k of Object.keys(o)) if (!RULE_KEYS.has(k)) throw bad(where + ": unknown key " + JSON.stringify(k) + " (known: uid, group, exe, slots, ops).");
+  for (const k of Object.keys(o))
+    if (!RULE_KEYS.has(k)) throw bad(where + ": unknown key " + JSON.stringify(k) + " (known: uid, group, exe, slots, ops).");
   if (o.uid === undefined && o.group === undefined) throw bad(where + " names neither a uid nor a group.");
   const uid = o.uid === undefined ? null : lookupId("passwd", o.uid, where);
   const gid = o.group === undefined ? null : lookupId("group", o.group, where);
   let exe: string | null = null;
   if (o.exe !== undefined) {
-    if (typeof o.exe !== "string" || !path.isAbsolute(o.exe)) throw bad(where + ": exe must be an absolute path (as /proc/PID/exe shows it).");
+    if (typeof o.exe !== "string" || !path.isAbsolute(o.exe))
+      throw bad(where + ": exe must be an absolute path (as /proc/PID/exe shows it).");
     exe = o.exe;
   }
   let slots: "*" | Set<string>;
@@ -154,10 +163,10 @@ function parseRule(x: unknown, i: number): Rule {
       if (b) throw bad(where + ": " + b.replace(/\.$/, "") + " (" + JSON.stringify(s) + ").");
       slots.add(s as string);
     }
-  } else throw bad(where + ": slots must be \"*\" or a list of slot names.");
+  } else throw bad(where + ': slots must be "*" or a list of slot names.');
   const ops = new Set<PolicyOp>();
   const list = o.ops === "*" || typeof o.ops === "string" ? [o.ops] : o.ops;
-  if (!Array.isArray(list) || !list.length) throw bad(where + ": ops must be \"*\" or a list of ops.");
+  if (!Array.isArray(list) || !list.length) throw bad(where + ': ops must be "*" or a list of ops.');
   for (const op of list) {
     const group = typeof op === "string" ? OP_GROUPS[op] : undefined;
     if (group) group.forEach((g) => ops.add(g));
@@ -165,7 +174,8 @@ function parseRule(x: unknown, i: number): Rule {
     else throw bad(where + ": unknown op " + JSON.stringify(op) + " (known: " + POLICY_OPS.join(", ") + ", read, manage, *).");
   }
   if (ops.has("wipe") && slots !== "*") throw bad(where + ": wipe erases every slot, so a rule fenced to some slots cannot allow it.");
-  const label = where + " (" + [uid !== null ? "uid " + o.uid : "", gid !== null ? "group " + o.group : ""].filter(Boolean).join(", ") + ")";
+  const label =
+    where + " (" + [uid !== null ? "uid " + o.uid : "", gid !== null ? "group " + o.group : ""].filter(Boolean).join(", ") + ")";
   return { label, uid, gid, exe, slots, ops };
 }
 
@@ -194,7 +204,8 @@ export function loadPolicy(file: string, daemonUid: number): Policy {
   const where = "The policy " + abs + ": ";
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw bad(where + "it must be a mapping with rules (and socket).");
   const o = doc as { [k: string]: unknown };
-  for (const k of Object.keys(o)) if (k !== "rules" && k !== "socket") throw bad(where + "unknown key " + JSON.stringify(k) + " (known: socket, rules).");
+  for (const k of Object.keys(o))
+    if (k !== "rules" && k !== "socket") throw bad(where + "unknown key " + JSON.stringify(k) + " (known: socket, rules).");
   if (!Array.isArray(o.rules)) throw bad(where + "rules must be a list.");
   let rules: Rule[];
   try {
@@ -233,5 +244,10 @@ export function describePolicy(p: Policy): string {
     const slots = r.slots === "*" ? "*" : [...r.slots].join(",");
     return r.label + (r.exe ? " exe=" + r.exe : "") + " ops=" + ops + " slots=" + slots;
   });
-  return (p.file ? "policy " + p.file : "default policy") + (p.socketGroup !== null ? ", socket group " + p.socketGroupName : "") + ": " + rules.join("; ");
+  return (
+    (p.file ? "policy " + p.file : "default policy") +
+    (p.socketGroup !== null ? ", socket group " + p.socketGroupName : "") +
+    ": " +
+    rules.join("; ")
+  );
 }

@@ -109,14 +109,8 @@ export async function discoverDevice(list: () => Promise<Candidate[]> = listCand
   if (boards.length === 1) return boards[0].path;
   const hint = "Name one with --device PATH (or the unix:PATH that `hwtotp emulate` prints), or set HWTOTP_DEVICE.";
   if (boards.length > 1) {
-    throw new DeviceNotFoundError(
-      "Found " + boards.length + " Espruino boards: " + boards.map(describeCandidate).join("; ") + ". " + hint,
-    );
+    throw new DeviceNotFoundError("Found " + boards.length + " Espruino boards: " + boards.map(describeCandidate).join("; ") + ". " + hint);
   }
-  const others = all.length
-    ? " Other serial ports: " + all.map(describeCandidate).join("; ") + "."
-    : " No serial ports at all.";
-  throw new DeviceNotFoundError(
-    "No Espruino board found (USB " + ESPRUINO_VID + ":" + ESPRUINO_PID + ")." + others + " " + hint,
-  );
+  const others = all.length ? " Other serial ports: " + all.map(describeCandidate).join("; ") + "." : " No serial ports at all.";
+  throw new DeviceNotFoundError("No Espruino board found (USB " + ESPRUINO_VID + ":" + ESPRUINO_PID + ")." + others + " " + hint);
 }

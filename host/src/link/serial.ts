@@ -73,7 +73,8 @@ export class SerialLink implements Link {
         if (/lock|busy|EAGAIN|EWOULDBLOCK/i.test(msg)) {
           why = "another program has it open for itself (is `hwtotp daemon` running? then leave out --device)";
         } else if (/ENOENT|No such file/i.test(msg)) why = "no such device";
-        else if (/EACCES|Permission/i.test(msg)) why = "permission denied (install the udev rule that `hwtotp udev-rule` prints, then plug the board in again)";
+        else if (/EACCES|Permission/i.test(msg))
+          why = "permission denied (install the udev rule that `hwtotp udev-rule` prints, then plug the board in again)";
         reject(new DeviceNotFoundError("Cannot open " + this.address + ": " + why + "."));
       });
     });

@@ -26,7 +26,11 @@ const BAD: [string, string, string][] = [
   ["syntax", "class", "class A {}"],
   ["use-before-define", "call before a later function declaration", "f(); function f() {}"],
   ["use-before-define", "read before a later function declaration", "var g = f; function f() {}"],
-  ["use-before-define", "call reaching a later declaration through an earlier one", "function a() { return b(); } a(); function b() { return 1; }"],
+  [
+    "use-before-define",
+    "call reaching a later declaration through an earlier one",
+    "function a() { return b(); } a(); function b() { return 1; }",
+  ],
   ["use-before-define", "IIFE running before a declaration", "(function () { f(); })(); function f() {}"],
   ["use-before-define", "inside a function body too", "function outer() { inner(); function inner() {} } outer();"],
   ["use-before-define", "var read before its declaration", "function f() { var y = x; var x = 1; return y; } f();"],
@@ -116,7 +120,11 @@ describe("gate on the toolchain's output", () => {
 
   it("closures made in for (let …) keep their own value after Babel lowering, and pass the gate", async () => {
     const entry = join(dir, "loop.ts");
-    writeFileSync(entry, "const fns: (() => number)[] = [];\nfor (let i = 0; i < 3; i++) fns.push(() => i);\ndeclare const global: any;\nglobal.out = fns.map((f) => f());\n");
+    writeFileSync(
+      entry,
+      "const fns: (() => number)[] = [];\nfor (let i = 0; i < 3; i++) fns.push(() => i);\ndeclare const global: " +
+        "any;\nglobal.out = fns.map((f) => f());\n",
+    );
     const es5 = await lowerToEs5(entry);
     const min = await minifyEs5(es5);
     for (const code of [es5, min]) {

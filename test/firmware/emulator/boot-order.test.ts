@@ -103,7 +103,12 @@ describe("boot order (emulator)", () => {
     e.control.reset();
     e.control.holdButton(false);
     expect(e.control.mode()).toBe("repl");
-    expect(e.control.storage().map((f) => f.name).filter((n) => n.startsWith("hwt."))).toEqual([]);
+    expect(
+      e.control
+        .storage()
+        .map((f) => f.name)
+        .filter((n) => n.startsWith("hwt.")),
+    ).toEqual([]);
   });
 });
 
@@ -115,35 +120,39 @@ for (const build of espruinoBuilds()) {
       await e.stop();
       return e.device.flash.bytes;
     };
-    it("matches the emulator's " + build.profile + " profile", async () => {
-      for (const withRst of [false, true]) {
-        const img = await image(withRst);
-        const e = createEmulator({ board: build.profile, flashed: false });
-        started.push(e);
-        e.device.flash.bytes.set(img);
-        await e.start();
-        const emuPower = booted(e);
-        e.device.evalExpr("reset()");
-        e.device.afterTask();
-        const emuReset = booted(e);
-        e.device.evalExpr("load()");
-        e.device.afterTask();
-        const emuLoad = booted(e);
+    it(
+      "matches the emulator's " + build.profile + " profile",
+      async () => {
+        for (const withRst of [false, true]) {
+          const img = await image(withRst);
+          const e = createEmulator({ board: build.profile, flashed: false });
+          started.push(e);
+          e.device.flash.bytes.set(img);
+          await e.start();
+          const emuPower = booted(e);
+          e.device.evalExpr("reset()");
+          e.device.afterTask();
+          const emuReset = booted(e);
+          e.device.evalExpr("load()");
+          e.device.afterTask();
+          const emuLoad = booted(e);
 
-        const r = await Interpreter.start({ binary: build.binary, pipes: true, image: img });
-        try {
-          expect(await r.eval("typeof BOOT === 'undefined' ? [] : BOOT")).toEqual(emuPower);
-          expect(await r.eval("BTNSEEN")).toEqual(["none", "none"]);
-          await r.sendAndSettle("\x10reset()\n");
-          expect(await r.eval("typeof BOOT === 'undefined' ? [] : BOOT")).toEqual(emuReset);
-          await r.sendAndSettle("\x10load()\n");
-          expect(await r.eval("typeof BOOT === 'undefined' ? [] : BOOT")).toEqual(emuLoad);
-        } finally {
-          await r.stop();
+          const r = await Interpreter.start({ binary: build.binary, pipes: true, image: img });
+          try {
+            expect(await r.eval("typeof BOOT === 'undefined' ? [] : BOOT")).toEqual(emuPower);
+            expect(await r.eval("BTNSEEN")).toEqual(["none", "none"]);
+            await r.sendAndSettle("\x10reset()\n");
+            expect(await r.eval("typeof BOOT === 'undefined' ? [] : BOOT")).toEqual(emuReset);
+            await r.sendAndSettle("\x10load()\n");
+            expect(await r.eval("typeof BOOT === 'undefined' ? [] : BOOT")).toEqual(emuLoad);
+          } finally {
+            await r.stop();
+          }
+          expect(emuPower).toEqual(withRst ? [".bootPowerOn", ".boot0", ".boot1", ".boot2", ".boot3", ".bootrst", "init", "onInit"] : ALL);
         }
-        expect(emuPower).toEqual(withRst ? [".bootPowerOn", ".boot0", ".boot1", ".boot2", ".boot3", ".bootrst", "init", "onInit"] : ALL);
-      }
-    }, 60000);
+      },
+      60000,
+    );
   });
 }
 describe.skipIf(!missing)("boot order on the real interpreter", () => {

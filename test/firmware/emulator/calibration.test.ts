@@ -54,7 +54,13 @@ for (const build of espruinoBuilds()) {
       };
       await both("after boot");
       for (let i = 0; i < 32; i++) {
-        const a = { name: "a-rather-long-slot-name-" + String(i).padStart(2, "0"), key: KEY, alg: i % 2 ? "SHA256" : "SHA1", digits: 8, serial: "SERIAL-" + i };
+        const a = {
+          name: "a-rather-long-slot-name-" + String(i).padStart(2, "0"),
+          key: KEY,
+          alg: i % 2 ? "SHA256" : "SHA1",
+          digits: 8,
+          serial: "SERIAL-" + i,
+        };
         await Promise.all([ok(realSide, "add", a), ok(emuSide, "add", a)]);
       }
       await real.restart();
@@ -62,10 +68,16 @@ for (const build of espruinoBuilds()) {
       emu.control.powerCycle();
       c = connect(emu, 20000);
       await both("boot, 32 slots");
-      const [rc, ec] = await Promise.all([real.request("code", {}, 30000).catch((e: Error) => e), c.request("code", {}).catch((e: Error) => e)]);
+      const [rc, ec] = await Promise.all([
+        real.request("code", {}, 30000).catch((e: Error) => e),
+        c.request("code", {}).catch((e: Error) => e),
+      ]);
       if (rc instanceof Error) {
         // The real interpreter ran out of memory: the emulator must say so too.
-        expect(ec instanceof Error || !(ec as any).ok, "the real " + build.name + " gave no reply to code (" + rc.message.slice(0, 80) + "); the emulator did").toBe(true);
+        expect(
+          ec instanceof Error || !(ec as any).ok,
+          "the real " + build.name + " gave no reply to code (" + rc.message.slice(0, 80) + "); the emulator did",
+        ).toBe(true);
         expect(oom.length).toBeGreaterThan(0);
       } else {
         expect((rc as any).d.codes).toHaveLength(32);
@@ -73,8 +85,29 @@ for (const build of espruinoBuilds()) {
         await both("after code of all 32");
       }
       c.close();
-      console.log("[calibration] " + build.name + " (" + build.profile + "): " + rows.map((x) => x.state + " real " + x.real + " / emulator " + x.emu + " (" + (x.emu >= x.real ? "+" : "") + ((100 * (x.emu - x.real)) / x.real).toFixed(1) + " %)").join("; "));
-      for (const x of rows) expect(Math.abs(x.emu - x.real) / x.real, x.state + ": emulator " + x.emu + " vs real " + x.real).toBeLessThanOrEqual(TOLERANCE);
+      console.log(
+        "[calibration] " +
+          build.name +
+          " (" +
+          build.profile +
+          "): " +
+          rows
+            .map(
+              (x) =>
+                x.state +
+                " real " +
+                x.real +
+                " / emulator " +
+                x.emu +
+                " (" +
+                (x.emu >= x.real ? "+" : "") +
+                ((100 * (x.emu - x.real)) / x.real).toFixed(1) +
+                " %)",
+            )
+            .join("; "),
+      );
+      for (const x of rows)
+        expect(Math.abs(x.emu - x.real) / x.real, x.state + ": emulator " + x.emu + " vs real " + x.real).toBeLessThanOrEqual(TOLERANCE);
     }, 240000);
   });
 }

@@ -25,7 +25,11 @@ function seeded(seed: number): () => number {
 }
 
 describe.skipIf(!fs.existsSync(defaultFirmwarePath()))("the forward bound (emulator, 30 simulated days)", () => {
-  for (const [board, seed] of [["pico", 1], ["puckjs", 2], ["original", 3]] as const) {
+  for (const [board, seed] of [
+    ["pico", 1],
+    ["puckjs", 2],
+    ["original", 3],
+  ] as const) {
     it(`${board}, seed ${seed}: random settime/ppm/bias sequences never pass JUMP_MAX + ${LIMITS.PPM_MAX} ppm of the RTC time`, async () => {
       emu = createEmulator({ board, clock: T0, frozenClock: true });
       await emu.start();
@@ -74,7 +78,9 @@ describe.skipIf(!fs.existsSync(defaultFirmwarePath()))("the forward bound (emula
         }
         await check();
       }
-      console.log(`[bound] ${board} seed ${seed}: ${ops} settime over ${DAYS} days (${refused} refused), worst margin ${(-worst).toFixed(3)} s inside the bound`);
+      console.log(
+        `[bound] ${board} seed ${seed}: ${ops} settime over ${DAYS} days (${refused} refused), worst margin ${(-worst).toFixed(3)} s inside the bound`,
+      );
       expect(ops).toBeGreaterThan(200);
     }, 120000);
   }

@@ -143,7 +143,10 @@ describe("compact() leaves no erased data in the flash image (emulator)", () => 
       started.push(e);
       await e.start();
       const S = (js: string) => e.device.evalExpr(js);
-      S("var S = require('Storage'); S.write('keep1', 'K'.repeat(100)); S.write('seed', 'SEEDSEED'.repeat(300)); S.write('keep2', 'L'.repeat(1500)); S.write('seed2', 'ZZZZSEED'.repeat(10))");
+      S(
+        "var S = require('Storage'); S.write('keep1', 'K'.repeat(100)); S.write('seed', 'SEEDSEED'.repeat(300)); " +
+          "S.write('keep2', 'L'.repeat(1500)); S.write('seed2', 'ZZZZSEED'.repeat(10))",
+      );
       S("S.erase('seed'); S.erase('seed2')");
       expect(Buffer.from(e.device.flash.bytes).indexOf("SEEDSEED")).toBeGreaterThanOrEqual(0); // trash still reads
       S("S.compact()");
@@ -157,9 +160,18 @@ describe("compact() leaves no erased data in the flash image (emulator)", () => 
 const missing = missingReason({ pipes: true });
 const PROGRAM = [
   "var S=require('Storage')",
-  "S.write('keep1','K'.repeat(100))", "S.write('seed','SEEDSEED'.repeat(300))", "S.write('keep2','L'.repeat(1500))",
-  "S.write('seed2','ZZZZSEED'.repeat(10))", "S.erase('seed')", "S.write('pre','PART1',0,10)", "S.write('pre','PART2',5)",
-  "S.write('keep1','K2')", "S.erase('seed2')", "S.compact()", "S.write('after','A'.repeat(700))", "S.erase('keep2')",
+  "S.write('keep1','K'.repeat(100))",
+  "S.write('seed','SEEDSEED'.repeat(300))",
+  "S.write('keep2','L'.repeat(1500))",
+  "S.write('seed2','ZZZZSEED'.repeat(10))",
+  "S.erase('seed')",
+  "S.write('pre','PART1',0,10)",
+  "S.write('pre','PART2',5)",
+  "S.write('keep1','K2')",
+  "S.erase('seed2')",
+  "S.compact()",
+  "S.write('after','A'.repeat(700))",
+  "S.erase('keep2')",
 ];
 for (const build of espruinoBuilds()) {
   describe("Storage and compaction on the real " + build.name, () => {
@@ -180,7 +192,9 @@ for (const build of espruinoBuilds()) {
         for (let i = 0; i < real.length && first < 0; i++) if (real[i] !== emu[i]) first = i;
         expect(first, "first differing byte of espruino.flash").toBe(-1);
         expect(real.indexOf("SEED")).toBe(-1);
-        expect(await r.eval("JSON.stringify(require('Storage').getStats())")).toBe(e.device.evalExpr("JSON.stringify(require('Storage').getStats())"));
+        expect(await r.eval("JSON.stringify(require('Storage').getStats())")).toBe(
+          e.device.evalExpr("JSON.stringify(require('Storage').getStats())"),
+        );
       } finally {
         await r.stop();
       }

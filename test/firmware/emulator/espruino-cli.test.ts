@@ -41,48 +41,63 @@ describe("the real espruino CLI talks to the emulator", () => {
     await emu.start();
     expect(emu.control.mode()).toBe("repl");
     const { port } = await emu.listen();
-    const out = await runCli(["--no-ble", "-p", "tcp://127.0.0.1:" + port, "--board", boardJsonPath("pico"),
-      "-e", "print('sum=' + (40 + 2) + ' board=' + process.env.BOARD)"]);
+    const out = await runCli([
+      "--no-ble",
+      "-p",
+      "tcp://127.0.0.1:" + port,
+      "--board",
+      boardJsonPath("pico"),
+      "-e",
+      "print('sum=' + (40 + 2) + ' board=' + process.env.BOARD)",
+    ]);
     expect(out).toContain("sum=42 board=PICO_R1_3");
   });
 
-  it.skipIf(!haveFirmware)("flashes the firmware into a fresh emulator and the firmware answers", async () => {
-    emu = createEmulator({ board: "puckjs", flashed: false, clock: 1700000000 });
-    await emu.start();
-    const { port } = await emu.listen();
-    const res = await flashFirmware({ port: "tcp://127.0.0.1:" + port, board: "puckjs" });
-    expect(res.hello.board).toBe("PUCKJS");
-    expect(emu.control.mode()).toBe("firmware");
-    expect(emu.control.readFile(".bootcde")).toBe(fs.readFileSync(defaultFirmwarePath(), "latin1"));
-    expect(emu.control.storage()[0].name).toBe(".bootcde"); // written first after the erase
-    const s = await Session.connect(await createLink("tcp://127.0.0.1:" + port));
-    await s.add({ name: "cli", key: "3132333435363738393031323334353637383930" } as never);
-    const list = await s.list();
-    expect(list.slots.map((x) => x.name)).toEqual(["cli"]);
-    await s.close();
-    // Survives a power cycle: the firmware boots from Storage.
-    emu.control.powerCycle();
-    expect(emu.control.mode()).toBe("firmware");
-    // Flashing over a running firmware is refused with the way out; with the button held at boot it works,
-    // and it is a factory reset: the slot is gone, the firmware is the first file again.
-    await expect(flashFirmware({ port: "tcp://127.0.0.1:" + port, board: "puckjs" })).rejects.toThrow(/hold the button/);
-    emu.control.holdButton(true);
-    emu.control.reset();
-    emu.control.holdButton(false); // only the hold at boot counts; load() after the upload must boot the firmware
-    expect(emu.control.mode()).toBe("repl");
-    const again = await flashFirmware({ port: "tcp://127.0.0.1:" + port, board: "puckjs" });
-    expect(again.hello.slots.used).toBe(0);
-    expect(again.files[0]).toBe(".bootcde");
-    expect(emu.control.storage()[0].name).toBe(".bootcde");
-  }, 120000);
+  it.skipIf(!haveFirmware)(
+    "flashes the firmware into a fresh emulator and the firmware answers",
+    async () => {
+      emu = createEmulator({ board: "puckjs", flashed: false, clock: 1700000000 });
+      await emu.start();
+      const { port } = await emu.listen();
+      const res = await flashFirmware({ port: "tcp://127.0.0.1:" + port, board: "puckjs" });
+      expect(res.hello.board).toBe("PUCKJS");
+      expect(emu.control.mode()).toBe("firmware");
+      expect(emu.control.readFile(".bootcde")).toBe(fs.readFileSync(defaultFirmwarePath(), "latin1"));
+      expect(emu.control.storage()[0].name).toBe(".bootcde"); // written first after the erase
+      const s = await Session.connect(await createLink("tcp://127.0.0.1:" + port));
+      await s.add({ name: "cli", key: "3132333435363738393031323334353637383930" } as never);
+      const list = await s.list();
+      expect(list.slots.map((x) => x.name)).toEqual(["cli"]);
+      await s.close();
+      // Survives a power cycle: the firmware boots from Storage.
+      emu.control.powerCycle();
+      expect(emu.control.mode()).toBe("firmware");
+      // Flashing over a running firmware is refused with the way out; with the button held at boot it works,
+      // and it is a factory reset: the slot is gone, the firmware is the first file again.
+      await expect(flashFirmware({ port: "tcp://127.0.0.1:" + port, board: "puckjs" })).rejects.toThrow(/hold the button/);
+      emu.control.holdButton(true);
+      emu.control.reset();
+      emu.control.holdButton(false); // only the hold at boot counts; load() after the upload must boot the firmware
+      expect(emu.control.mode()).toBe("repl");
+      const again = await flashFirmware({ port: "tcp://127.0.0.1:" + port, board: "puckjs" });
+      expect(again.hello.slots.used).toBe(0);
+      expect(again.files[0]).toBe(".bootcde");
+      expect(emu.control.storage()[0].name).toBe(".bootcde");
+    },
+    120000,
+  );
 
-  it.skipIf(!haveFirmware || !haveSocat)("serves the firmware on a pty through socat", async () => {
-    emu = createEmulator({ board: "pico", clock: 1700000000 });
-    await emu.start();
-    const pty = await emu.pty();
-    expect(pty).not.toBeNull();
-    const s = await Session.connect(await createLink(pty!.path));
-    expect(s.info!.board).toBe("PICO_R1_3");
-    await s.close();
-  }, 30000);
+  it.skipIf(!haveFirmware || !haveSocat)(
+    "serves the firmware on a pty through socat",
+    async () => {
+      emu = createEmulator({ board: "pico", clock: 1700000000 });
+      await emu.start();
+      const pty = await emu.pty();
+      expect(pty).not.toBeNull();
+      const s = await Session.connect(await createLink(pty!.path));
+      expect(s.info!.board).toBe("PICO_R1_3");
+      await s.close();
+    },
+    30000,
+  );
 });

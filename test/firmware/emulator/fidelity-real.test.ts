@@ -12,7 +12,8 @@ afterAll(() => stopAll());
 /** The same classification as fidelity.test.ts's, done on the device (undefined travels as "__undef"). */
 const FID =
   "function __fid(src) { try { var v = eval(src); return { v: v === undefined ? '__undef' : v }; } catch (e) {" +
-  " return { e: { threw: e instanceof SyntaxError ? 'SyntaxError' : e instanceof ReferenceError ? 'ReferenceError' : e instanceof TypeError ? 'TypeError'" +
+  " return { e: { threw: e instanceof SyntaxError ? 'SyntaxError' : e instanceof ReferenceError ? 'ReferenceError' : e " +
+  "instanceof TypeError ? 'TypeError'" +
   " : (typeof InternalError !== 'undefined' && e instanceof InternalError) ? 'InternalError' : e instanceof Error ? 'Error' : typeof e," +
   " name: e && e.name !== undefined ? e.name : '__undef' } }; } }";
 

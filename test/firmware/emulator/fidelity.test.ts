@@ -19,7 +19,9 @@ function run(src: string): unknown {
     return emu.device.evalExpr(src);
   } catch (e) {
     const classify = emu.device.realm.run(
-      "(function (e) { return { threw: e instanceof SyntaxError ? 'SyntaxError' : e instanceof ReferenceError ? 'ReferenceError' : e instanceof TypeError ? 'TypeError' : e instanceof InternalError ? 'InternalError' : e instanceof Error ? 'Error' : typeof e, name: e ? e.name : undefined }; })",
+      "(function (e) { return { threw: e instanceof SyntaxError ? 'SyntaxError' : e instanceof ReferenceError ? " +
+        "'ReferenceError' : e instanceof TypeError ? 'TypeError' : e instanceof InternalError ? 'InternalError' : e " +
+        "instanceof Error ? 'Error' : typeof e, name: e ? e.name : undefined }; })",
       "classify",
     ) as (e: unknown) => unknown;
     return JSON.parse(JSON.stringify(classify(e)));
@@ -38,7 +40,9 @@ describe("fidelity: pins (jsvar.c: a Pin is integer-ish; jsvGetBool → jsvGetIn
   it("Puck.js BTN is D0: false under if, 0 in arithmetic, typeof number, prints D0", async () => {
     const e = createEmulator({ board: "puckjs", flashed: false });
     await e.start();
-    expect(e.device.evalExpr("[BTN ? 'on' : 'off', !BTN, BTN | 0, BTN == 0, typeof BTN, String(BTN), LED1 ? 'on' : 'off', String(LED1)].join()")).toBe("off,true,0,true,number,D0,on,D5");
+    expect(
+      e.device.evalExpr("[BTN ? 'on' : 'off', !BTN, BTN | 0, BTN == 0, typeof BTN, String(BTN), LED1 ? 'on' : 'off', String(LED1)].join()"),
+    ).toBe("off,true,0,true,number,D0,on,D5");
     expect(e.device.evalExpr("var seen = 0; if (BTN) seen = 1; seen")).toBe(0);
     await e.stop();
   });
@@ -63,18 +67,27 @@ describe("fidelity: boards", () => {
     for (const b of ["pico", "puckjs", "bangle2", "linux", "linux2500"]) {
       const e = createEmulator({ board: b, flashed: false });
       await e.start();
-      seen[b] = e.device.evalExpr("var c = require('crypto'); " + JSON.stringify(fns) + ".filter(function (k) { return c[k] !== undefined; }).join() + ';' + Object.keys(c).length") as string;
+      seen[b] = e.device.evalExpr(
+        "var c = require('crypto'); " +
+          JSON.stringify(fns) +
+          ".filter(function (k) { return c[k] !== undefined; }).join() + ';' + Object.keys(c).length",
+      ) as string;
       await e.stop();
     }
     expect(seen).toEqual({
-      pico: "SHA1,SHA224,SHA256,PBKDF2,AES;0", puckjs: "SHA1,SHA224,SHA256,AES;0", bangle2: "SHA1,SHA224,SHA256,SHA384,SHA512;0",
-      linux: "SHA1,SHA224,SHA256,SHA384,SHA512,PBKDF2,AES;0", linux2500: "SHA1,SHA224,SHA256,SHA384,SHA512,PBKDF2,AES;0",
+      pico: "SHA1,SHA224,SHA256,PBKDF2,AES;0",
+      puckjs: "SHA1,SHA224,SHA256,AES;0",
+      bangle2: "SHA1,SHA224,SHA256,SHA384,SHA512;0",
+      linux: "SHA1,SHA224,SHA256,SHA384,SHA512,PBKDF2,AES;0",
+      linux2500: "SHA1,SHA224,SHA256,SHA384,SHA512,PBKDF2,AES;0",
     });
   });
   it("delivers port data as strings", async () => {
     const e = createEmulator({ board: "pico", flashed: false });
     await e.start();
-    e.device.evalExpr("var got = []; E.setConsole(LoopbackA, { force: true }); USB.on('data', function (d) { got.push(typeof d + ':' + d); });");
+    e.device.evalExpr(
+      "var got = []; E.setConsole(LoopbackA, { force: true }); USB.on('data', function (d) { got.push(typeof d + ':' + d); });",
+    );
     e.write("ab");
     expect(e.device.evalExpr("got.join()")).toBe("string:ab");
     expect(e.device.evalExpr("E.getConsole()")).toBe("LoopbackA");

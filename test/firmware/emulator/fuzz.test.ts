@@ -36,7 +36,9 @@ describe.skipIf(!fs.existsSync(defaultFirmwarePath()))("fuzzed device link (emul
       }
       const before = { list: await ok(c, "list"), pin: (await ok(c, "hello")).pin };
       const r = await runFuzz(emu, FRAMES, seed);
-      console.log(`[fuzz] ${board}: ${r.frames} frames in ${(r.ms / 1000).toFixed(1)} s (${Math.round(r.frames / (r.ms / 1000))} frames/s), ${r.validOk} valid requests answered ok`);
+      console.log(
+        `[fuzz] ${board}: ${r.frames} frames in ${(r.ms / 1000).toFixed(1)} s (${Math.round(r.frames / (r.ms / 1000))} frames/s), ${r.validOk} valid requests answered ok`,
+      );
       expect(r.replies).toBe(FRAMES);
       expect(r.validOk).toBeGreaterThan(FRAMES / 5);
       expect(log.filter((l) => /Uncaught|Out of Memory|Error/i.test(l))).toEqual([]);

@@ -6,7 +6,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createEmulator, type Emulator } from "../../../firmware/emulator/index.ts";
 import { Interpreter, espruinoBuilds, missingReason, stopAll } from "../../harness/real-interpreter.ts";
 
-const T = "function t(s){try{var v=JSON.parse(s);return ['ok',v===undefined?'UNDEF':v];}catch(e){return ['err',e instanceof SyntaxError,e instanceof Error,e.message];}}";
+const T =
+  "function t(s){try{var v=JSON.parse(s);return ['ok',v===undefined?'UNDEF':v];}catch(e){return ['err',e instanceof " +
+  "SyntaxError,e instanceof Error,e.message];}}";
 
 /** [JSON text, what t(text) gives on the device] */
 const CASES: [string, unknown][] = [
@@ -65,26 +67,43 @@ const CASES: [string, unknown][] = [
 
 /** Programs on a parsed object: [description, program, device value]. */
 const OBJECTS: [string, string, unknown][] = [
-  ["__proto__ sets the prototype: for-in sees the inherited key, own keys and JSON do not",
-    "var o=JSON.parse('{\"__proto__\":{\"key\":\"ab\"},\"name\":\"p1\"}');var ks=[];for(var k in o)ks.push(k);[ks,o.key,o.hasOwnProperty('key'),JSON.stringify(o),Object.keys(o)]",
-    [["name", "key"], "ab", false, '{"name":"p1"}', ["name"]]],
-  ["__proto__ in the middle; the first of two __proto__ wins",
-    "var p=JSON.parse('{\"a\":1,\"__proto__\":{\"b\":2},\"c\":3}');var q=JSON.parse('{\"__proto__\":{\"b\":2},\"__proto__\":{\"b\":3}}');[Object.keys(p),p.b,JSON.stringify(p),q.b,Object.keys(q)]",
-    [["a", "c"], 2, '{"a":1,"c":3}', 2, []]],
-  ["an array as __proto__ gives nothing",
-    "var r=JSON.parse('{\"x\":1,\"__proto__\":[1,2]}');[r.length,r[0],Object.keys(r),r instanceof Array]",
-    [undefined, undefined, ["x"], false]],
-  ["duplicate keys: the first is read",
-    "var d=JSON.parse('{\"op\":\"code\",\"op\":\"wipe\"}');[d.op,Object.keys(d)]", ["code", ["op"]]],
-  ["constructor: an own value, hidden from for-in and JSON.stringify",
-    "var c=JSON.parse('{\"constructor\":5,\"x\":1}');var ks=[];for(var k in c)ks.push(k);[c.constructor,JSON.stringify(c),ks,c.hasOwnProperty('constructor')]",
-    [5, '{"x":1}', ["x"], true]],
-  ["constructor does not act as a prototype",
-    "var c=JSON.parse('{\"constructor\":{\"k\":1},\"n\":2}');[c.k,c.n,typeof c.constructor]", [undefined, 2, "object"]],
-  ["non-string input is made a string first; the reviver is ignored",
-    "[JSON.parse(123),JSON.parse(true),JSON.parse(null),JSON.parse([1]),JSON.parse('1',function(){return 9;})]", [123, true, null, 1, 1]],
-  ["Storage.readJSON is liberal: unquoted keys are fine",
-    "require('Storage').write('j','{a:1,b:[2,]}');var j=require('Storage').readJSON('j');require('Storage').erase('j');[j.a,j.b]", [1, [2]]],
+  [
+    "__proto__ sets the prototype: for-in sees the inherited key, own keys and JSON do not",
+    'var o=JSON.parse(\'{"__proto__":{"key":"ab"},"name":"p1"}\');var ks=[];for(var k in o)ks.push(k);[ks,o.key,o.hasOwnProperty(\'key\'),JSON.stringify(o),Object.keys(o)]',
+    [["name", "key"], "ab", false, '{"name":"p1"}', ["name"]],
+  ],
+  [
+    "__proto__ in the middle; the first of two __proto__ wins",
+    'var p=JSON.parse(\'{"a":1,"__proto__":{"b":2},"c":3}\');var q=JSON.parse(\'{"__proto__":{"b":2},"__proto__":{"b":3}}\');[Object.keys(p),p.b,JSON.stringify(p),q.b,Object.keys(q)]',
+    [["a", "c"], 2, '{"a":1,"c":3}', 2, []],
+  ],
+  [
+    "an array as __proto__ gives nothing",
+    'var r=JSON.parse(\'{"x":1,"__proto__":[1,2]}\');[r.length,r[0],Object.keys(r),r instanceof Array]',
+    [undefined, undefined, ["x"], false],
+  ],
+  ["duplicate keys: the first is read", 'var d=JSON.parse(\'{"op":"code","op":"wipe"}\');[d.op,Object.keys(d)]', ["code", ["op"]]],
+  [
+    "constructor: an own value, hidden from for-in and JSON.stringify",
+    'var c=JSON.parse(\'{"constructor":5,"x":1}\');var ks=[];for(var k in ' +
+      "c)ks.push(k);[c.constructor,JSON.stringify(c),ks,c.hasOwnProperty('constructor')]",
+    [5, '{"x":1}', ["x"], true],
+  ],
+  [
+    "constructor does not act as a prototype",
+    'var c=JSON.parse(\'{"constructor":{"k":1},"n":2}\');[c.k,c.n,typeof c.constructor]',
+    [undefined, 2, "object"],
+  ],
+  [
+    "non-string input is made a string first; the reviver is ignored",
+    "[JSON.parse(123),JSON.parse(true),JSON.parse(null),JSON.parse([1]),JSON.parse('1',function(){return 9;})]",
+    [123, true, null, 1, 1],
+  ],
+  [
+    "Storage.readJSON is liberal: unquoted keys are fine",
+    "require('Storage').write('j','{a:1,b:[2,]}');var j=require('Storage').readJSON('j');require('Storage').erase('j');[j.a,j.b]",
+    [1, [2]],
+  ],
 ];
 
 const started: Emulator[] = [];
@@ -123,7 +142,9 @@ describe("JSON.parse as Espruino (emulator)", () => {
   it("a __proto__ that is not an object: the next lookup that misses crashes the device (real: an assertion, the Linux build exits)", async () => {
     for (const text of ['{"__proto__":1}', '{"__proto__":null,"a":2}', '{"__proto__":"s"}']) {
       const e = await emulator("puckjs");
-      expect(e.device.evalExpr("var r = JSON.parse(" + JSON.stringify(text) + "); Object.keys(r).join()")).toBe(text.indexOf('"a"') > 0 ? "a" : "");
+      expect(e.device.evalExpr("var r = JSON.parse(" + JSON.stringify(text) + "); Object.keys(r).join()")).toBe(
+        text.indexOf('"a"') > 0 ? "a" : "",
+      );
       expect(() => e.device.evalExpr("r.foo")).toThrow();
       expect(e.control.fault()).toMatch(/jsvHasChildren/);
       expect(e.control.mode()).toBe("fault");
@@ -135,9 +156,11 @@ describe("JSON.parse as Espruino (emulator)", () => {
   it("known deviations: duplicate keys are not repeated by JSON.stringify/for-in, Object.keys does not list constructor, integer-like keys come first", async () => {
     const e = await sharedEmu();
     // device: '{"op":"code","op":"wipe"}', ["op","op"], ["constructor","x"], ["b","1"]
-    expect(e.device.evalExpr("var d=JSON.parse('{\"op\":\"code\",\"op\":\"wipe\"}');var ks=[];for(var k in d)ks.push(k);[JSON.stringify(d),ks]")).toEqual(['{"op":"code"}', ["op"]]);
-    expect(e.device.evalExpr("Object.keys(JSON.parse('{\"constructor\":5,\"x\":1}'))")).toEqual(["x"]);
-    expect(e.device.evalExpr("Object.keys(JSON.parse('{\"b\":1,\"1\":2}'))")).toEqual(["1", "b"]);
+    expect(
+      e.device.evalExpr('var d=JSON.parse(\'{"op":"code","op":"wipe"}\');var ks=[];for(var k in d)ks.push(k);[JSON.stringify(d),ks]'),
+    ).toEqual(['{"op":"code"}', ["op"]]);
+    expect(e.device.evalExpr('Object.keys(JSON.parse(\'{"constructor":5,"x":1}\'))')).toEqual(["x"]);
+    expect(e.device.evalExpr('Object.keys(JSON.parse(\'{"b":1,"1":2}\'))')).toEqual(["1", "b"]);
   });
 });
 
@@ -168,7 +191,9 @@ for (const build of espruinoBuilds()) {
         expect(got, "device: " + what).toEqual(wire(want));
         expect(wire(e.device.evalExpr(program)), "emulator: " + what).toEqual(got);
       }
-      const dev = await d.eval("(function(){var d=JSON.parse('{\"op\":\"code\",\"op\":\"wipe\"}');var ks=[];for(var k in d)ks.push(k);return [JSON.stringify(d),ks,Object.keys(JSON.parse('{\"constructor\":5,\"x\":1}')),Object.keys(JSON.parse('{\"b\":1,\"1\":2}'))];})()");
+      const dev = await d.eval(
+        '(function(){var d=JSON.parse(\'{"op":"code","op":"wipe"}\');var ks=[];for(var k in d)ks.push(k);return [JSON.stringify(d),ks,Object.keys(JSON.parse(\'{"constructor":5,"x":1}\')),Object.keys(JSON.parse(\'{"b":1,"1":2}\'))];})()',
+      );
       expect(dev).toEqual(['{"op":"code","op":"wipe"}', ["op", "op"], ["constructor", "x"], ["b", "1"]]);
     }, 60000);
     it("a lookup through a non-object __proto__ kills the real interpreter (assertion)", async () => {

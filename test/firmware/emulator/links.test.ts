@@ -59,7 +59,8 @@ function packet(type: number, data: string): string {
 
 /** Unprivileged runs: root may switch to uid 65534 (setpriv, util-linux); anyone else cannot be another uid. */
 const asOther = (() => {
-  if (typeof process.getuid !== "function" || process.getuid() !== 0) return "the tests do not run as root, so they cannot act as another uid";
+  if (typeof process.getuid !== "function" || process.getuid() !== 0)
+    return "the tests do not run as root, so they cannot act as another uid";
   if (spawnSync("setpriv", ["--version"]).status !== 0) return "setpriv (util-linux) is missing";
   return null;
 })();
@@ -88,7 +89,9 @@ async function probeAsOther(addrs: (string | number)[]): Promise<{ [addr: string
       setTimeout(() => done("connected, no answer"), 3000).unref();
     }`;
   // asynchronously: the emulator under test answers from this very process
-  const child = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "-e", script], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   child.stdout.on("data", (b: Buffer) => (out += b.toString()));
@@ -105,7 +108,10 @@ describe("emulator links", () => {
     const { path: ctl } = await emu.listenControlUnix();
     const c = await open(ctl);
     c.sock.write('{"id":1,"cmd":"advance","args":[90]}\n{"id":2,"cmd":"now"}\n{"id":3,"cmd":"nope"}\n{"id":4,"cmd":"heap"}\n');
-    const lines = (await c.read((s) => s.split("\n").length > 4)).trim().split("\n").map((l) => JSON.parse(l));
+    const lines = (await c.read((s) => s.split("\n").length > 4))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines[0]).toEqual({ id: 1, ok: true, result: null });
     expect(lines[1]).toEqual({ id: 2, ok: true, result: 1700000090 });
     expect(lines[2].ok).toBe(false);
@@ -141,9 +147,14 @@ describe("emulator links", () => {
     await emu.start();
     const shared = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-shared-"));
     fs.chmodSync(shared, 0o755);
-    await expect(emu.listenUnix(path.join(shared, "d.sock"))).rejects.toThrow(/Will not put the emulator's socket in .*: other users may enter it \(chmod 700 it\)\./);
+    await expect(emu.listenUnix(path.join(shared, "d.sock"))).rejects.toThrow(
+      /Will not put the emulator's socket in .*: other users may enter it \(chmod 700 it\)\./,
+    );
     await expect(emu.listenControlUnix(path.join(os.tmpdir(), "hwtotp-x.sock"))).rejects.toThrow(/Will not put the emulator's socket in/);
-    if (spawnSync("socat", ["-V"]).status === 0) await expect(emu.pty(path.join(shared, "tty"))).rejects.toThrow(/Will not put the emulator's pty link in .*: other users may enter it/);
+    if (spawnSync("socat", ["-V"]).status === 0)
+      await expect(emu.pty(path.join(shared, "tty"))).rejects.toThrow(
+        /Will not put the emulator's pty link in .*: other users may enter it/,
+      );
     fs.chmodSync(shared, 0o700);
     fs.symlinkSync(path.join(shared, "elsewhere"), path.join(shared, "link.sock"));
     await expect(emu.listenUnix(path.join(shared, "link.sock"))).rejects.toThrow(/exists and is not a socket/);
@@ -153,21 +164,25 @@ describe("emulator links", () => {
     await expect(emu.listenControlUnix(ok.path)).rejects.toThrow(/Something already listens on/);
   });
 
-  (asOther ? it.skip : it)("another uid reaches neither the device link nor the control channel (uid 65534; TCP, by contrast, serves it the firmware)" + (asOther ? ": pending, " + asOther : ""), async () => {
-    emu = createEmulator({ board: "pico", clock: 1700000000 });
-    await emu.start();
-    const dev = (await emu.listenUnix()).path;
-    const ctl = (await emu.listenControlUnix()).path;
-    const tcp = (await emu.listenControl()).port;
-    const pty = await emu.pty(); // null without socat
-    const tty = pty ? "file:" + fs.realpathSync(pty.path) : null;
-    const got = await probeAsOther(tty ? [dev, ctl, tcp, tty] : [dev, ctl, tcp]);
-    expect(got[dev]).toBe("EACCES");
-    expect(got[ctl]).toBe("EACCES");
-    if (tty) expect(got[tty]).toBe("EACCES"); // the pty device itself, by its /dev/pts path
-    // the probe itself works: the explicit TCP control channel is the open door the default closes
-    expect(got[tcp]).toMatch(/^answered: \{"id":1,"ok":true/);
-  });
+  (asOther ? it.skip : it)(
+    "another uid reaches neither the device link nor the control channel (uid 65534; TCP, by contrast, serves it the firmware)" +
+      (asOther ? ": pending, " + asOther : ""),
+    async () => {
+      emu = createEmulator({ board: "pico", clock: 1700000000 });
+      await emu.start();
+      const dev = (await emu.listenUnix()).path;
+      const ctl = (await emu.listenControlUnix()).path;
+      const tcp = (await emu.listenControl()).port;
+      const pty = await emu.pty(); // null without socat
+      const tty = pty ? "file:" + fs.realpathSync(pty.path) : null;
+      const got = await probeAsOther(tty ? [dev, ctl, tcp, tty] : [dev, ctl, tcp]);
+      expect(got[dev]).toBe("EACCES");
+      expect(got[ctl]).toBe("EACCES");
+      if (tty) expect(got[tty]).toBe("EACCES"); // the pty device itself, by its /dev/pts path
+      // the probe itself works: the explicit TCP control channel is the open door the default closes
+      expect(got[tcp]).toMatch(/^answered: \{"id":1,"ok":true/);
+    },
+  );
 
   it("exposes a pty of mode 0600 bridged to a Unix-socket link", async () => {
     emu = createEmulator({ board: "pico", flashed: false });
@@ -234,7 +249,9 @@ describe("emulator links", () => {
   it("fires setWatch on the button and drives LEDs", async () => {
     emu = createEmulator({ board: "puckjs", flashed: false, clock: 1700000000, frozenClock: true });
     await emu.start();
-    emu.device.evalExpr("var edges = []; setWatch(function (e) { edges.push(e.state); LED1.write(e.state); }, BTN, { repeat: true, edge: 'both' });");
+    emu.device.evalExpr(
+      "var edges = []; setWatch(function (e) { edges.push(e.state); LED1.write(e.state); }, BTN, { repeat: true, edge: 'both' });",
+    );
     emu.control.holdButton(true);
     expect(emu.control.leds().LED1).toBe(true);
     emu.control.holdButton(false);
@@ -293,66 +310,89 @@ describe("emulator links", () => {
     });
   }
 
-  it.skipIf(!haveCli)("runs as `hwtotp emulate` on Unix sockets by default and serves `hwtotp info --device unix:…`", async () => {
-    const e = await emulate(["--board", "bangle2"]);
-    try {
-      expect(e.info.device).toMatch(/^unix:\/.*\/device\.sock$/);
-      expect(e.info.control).toMatch(/^unix:\/.*\/control\.sock$/);
-      expect(e.stderr()).not.toMatch(/Warning/);
-      expect(JSON.parse(await info(e.info.device)).board).toBe("BANGLEJS2");
-      if (asOther === null) {
-        const dev = e.info.device.slice(5);
-        const ctl = e.info.control.slice(5);
-        const got = await probeAsOther([dev, ctl]);
-        expect(got[dev]).toBe("EACCES");
-        expect(got[ctl]).toBe("EACCES");
+  it.skipIf(!haveCli)(
+    "runs as `hwtotp emulate` on Unix sockets by default and serves `hwtotp info --device unix:…`",
+    async () => {
+      const e = await emulate(["--board", "bangle2"]);
+      try {
+        expect(e.info.device).toMatch(/^unix:\/.*\/device\.sock$/);
+        expect(e.info.control).toMatch(/^unix:\/.*\/control\.sock$/);
+        expect(e.stderr()).not.toMatch(/Warning/);
+        expect(JSON.parse(await info(e.info.device)).board).toBe("BANGLEJS2");
+        if (asOther === null) {
+          const dev = e.info.device.slice(5);
+          const ctl = e.info.control.slice(5);
+          const got = await probeAsOther([dev, ctl]);
+          expect(got[dev]).toBe("EACCES");
+          expect(got[ctl]).toBe("EACCES");
+        }
+      } finally {
+        e.stop();
       }
-    } finally {
-      e.stop();
-    }
-  }, 30000);
+    },
+    30000,
+  );
 
-  it.skipIf(!haveCli)("listens on TCP only when asked (--tcp, or a 127.0.0.1:PORT address) and then warns", async () => {
-    const e = await emulate(["--tcp", "--board", "pico"]);
-    try {
-      expect(e.info.device).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
-      expect(e.info.control).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
-      expect(e.stderr()).toMatch(/Warning: the device link tcp:\/\/127\.0\.0\.1:\d+ is open to every user of this machine/);
-      expect(e.stderr()).toMatch(/Warning: the control channel tcp:\/\/127\.0\.0\.1:\d+ is open to every user of this machine: any of them can read the seeds/);
-      expect(JSON.parse(await info(e.info.device)).board).toBe("PICO_R1_3");
-    } finally {
-      e.stop();
-    }
-    const m = await emulate(["--control", "127.0.0.1:0"]);
-    try {
-      expect(m.info.device).toMatch(/^unix:/);
-      expect(m.info.control).toMatch(/^tcp:/);
-      expect(m.stderr()).toMatch(/Warning: the control channel/);
-      expect(m.stderr()).not.toMatch(/Warning: the device link/);
-    } finally {
-      m.stop();
-    }
-  }, 30000);
+  it.skipIf(!haveCli)(
+    "listens on TCP only when asked (--tcp, or a 127.0.0.1:PORT address) and then warns",
+    async () => {
+      const e = await emulate(["--tcp", "--board", "pico"]);
+      try {
+        expect(e.info.device).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+        expect(e.info.control).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+        expect(e.stderr()).toMatch(/Warning: the device link tcp:\/\/127\.0\.0\.1:\d+ is open to every user of this machine/);
+        expect(e.stderr()).toMatch(
+          /Warning: the control channel tcp:\/\/127\.0\.0\.1:\d+ is open to every user of this machine: any of them can read the seeds/,
+        );
+        expect(JSON.parse(await info(e.info.device)).board).toBe("PICO_R1_3");
+      } finally {
+        e.stop();
+      }
+      const m = await emulate(["--control", "127.0.0.1:0"]);
+      try {
+        expect(m.info.device).toMatch(/^unix:/);
+        expect(m.info.control).toMatch(/^tcp:/);
+        expect(m.stderr()).toMatch(/Warning: the control channel/);
+        expect(m.stderr()).not.toMatch(/Warning: the device link/);
+      } finally {
+        m.stop();
+      }
+    },
+    30000,
+  );
 
-  it.skipIf(!haveCli)("refuses a --state that is a symlink, or no state file, with exit 2 and one sentence that quotes nothing of it", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-st-"));
-    fs.symlinkSync(path.join(dir, "victim"), path.join(dir, "link.json"));
-    const r = spawnSync(process.execPath, [bin, "emulate", "--state", path.join(dir, "link.json")], { encoding: "utf8", timeout: 20000 });
-    expect(r.status).toBe(2);
-    expect(r.stderr).toBe("hwtotp: State file " + path.join(dir, "link.json") + " is a symlink; name the file itself.\n");
-    expect(fs.existsSync(path.join(dir, "victim"))).toBe(false);
-    fs.writeFileSync(path.join(dir, "bad.json"), "SEEDSEEDSEED", { mode: 0o600 });
-    const b = spawnSync(process.execPath, [bin, "emulate", "--state", path.join(dir, "bad.json")], { encoding: "utf8", timeout: 20000 });
-    expect(b.status).toBe(2);
-    expect(b.stderr).toBe("hwtotp: The --state file is not an emulator state file (not JSON).\n");
-  }, 30000);
+  it.skipIf(!haveCli)(
+    "refuses a --state that is a symlink, or no state file, with exit 2 and one sentence that quotes nothing of it",
+    () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-st-"));
+      fs.symlinkSync(path.join(dir, "victim"), path.join(dir, "link.json"));
+      const r = spawnSync(process.execPath, [bin, "emulate", "--state", path.join(dir, "link.json")], { encoding: "utf8", timeout: 20000 });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toBe("hwtotp: State file " + path.join(dir, "link.json") + " is a symlink; name the file itself.\n");
+      expect(fs.existsSync(path.join(dir, "victim"))).toBe(false);
+      fs.writeFileSync(path.join(dir, "bad.json"), "SEEDSEEDSEED", { mode: 0o600 });
+      const b = spawnSync(process.execPath, [bin, "emulate", "--state", path.join(dir, "bad.json")], { encoding: "utf8", timeout: 20000 });
+      expect(b.status).toBe(2);
+      expect(b.stderr).toBe("hwtotp: The --state file is not an emulator state file (not JSON).\n");
+    },
+    30000,
+  );
 
-  it.skipIf(!haveCli)("refuses --listen in a folder others may enter with exit 2 and one sentence", async () => {
-    const shared = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-shared-"));
-    fs.chmodSync(shared, 0o755);
-    const r = spawnSync(process.execPath, [bin, "emulate", "--listen", path.join(shared, "d.sock")], { encoding: "utf8", timeout: 20000 });
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^hwtotp: Will not put the emulator's socket in .*hwtotp-shared-\w+: other users may enter it \(chmod 700 it\)\.\n$/);
-    expect(fs.readdirSync(shared)).toEqual([]);
-  }, 30000);
+  it.skipIf(!haveCli)(
+    "refuses --listen in a folder others may enter with exit 2 and one sentence",
+    async () => {
+      const shared = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-shared-"));
+      fs.chmodSync(shared, 0o755);
+      const r = spawnSync(process.execPath, [bin, "emulate", "--listen", path.join(shared, "d.sock")], {
+        encoding: "utf8",
+        timeout: 20000,
+      });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(
+        /^hwtotp: Will not put the emulator's socket in .*hwtotp-shared-\w+: other users may enter it \(chmod 700 it\)\.\n$/,
+      );
+      expect(fs.readdirSync(shared)).toEqual([]);
+    },
+    30000,
+  );
 });

@@ -44,13 +44,21 @@ async function boot(o: EmulatorOptions = {}): Promise<{ emu: Emulator; c: EmuCli
 function secretsOf(keyHex: string): Buffer[] {
   const k = Buffer.from(keyHex, "hex");
   const pad = (x: number) => Buffer.from([...k].map((b) => b ^ x));
-  return [k.subarray(0, 16), pad(0x36).subarray(0, 16), pad(0x5c).subarray(0, 16), pad(0x36).subarray(k.length - 16), pad(0x5c).subarray(k.length - 16)];
+  return [
+    k.subarray(0, 16),
+    pad(0x36).subarray(0, 16),
+    pad(0x5c).subarray(0, 16),
+    pad(0x36).subarray(k.length - 16),
+    pad(0x5c).subarray(k.length - 16),
+  ];
 }
 
 /** Which of a key's secret windows are anywhere in the emulator's flash image (empty: none). */
 function inFlash(emu: Emulator, keyHex: string): number[] {
   const img = Buffer.from(emu.device.flash.bytes);
-  return secretsOf(keyHex).map((w, i) => (img.indexOf(w) >= 0 ? i : -1)).filter((i) => i >= 0);
+  return secretsOf(keyHex)
+    .map((w, i) => (img.indexOf(w) >= 0 ? i : -1))
+    .filter((i) => i >= 0);
 }
 
 async function code(c: EmuClient, name: string): Promise<{ t: number; code: string }> {
@@ -77,7 +85,14 @@ describe.skipIf(!haveFirmware)("PIN and lockout (emulator)", () => {
       let r = await code(c, "a");
       expect(r.code).toBe(otp(KEY, r.t));
       expect(await ok(c, "lock")).toMatchObject({ set: true, locked: true });
-      for (const [op, a] of [["code", { name: "a" }], ["code", {}], ["list", {}], ["add", { name: "b", key: KEY }], ["delete", { name: "a" }], ["wipe", { confirm: "wipe" }]] as const) {
+      for (const [op, a] of [
+        ["code", { name: "a" }],
+        ["code", {}],
+        ["list", {}],
+        ["add", { name: "b", key: KEY }],
+        ["delete", { name: "a" }],
+        ["wipe", { confirm: "wipe" }],
+      ] as const) {
         expect(expectErr(await c.request(op, a), ERR.LOCKED).m, op).toMatch(/unlock/i);
       }
       expect((await ok(c, "hello")).pin).toEqual({ set: true, locked: true, tries: 8, idle: 0 });
@@ -139,7 +154,12 @@ describe.skipIf(!haveFirmware)("PIN and lockout (emulator)", () => {
     const h = await ok(c, "hello");
     expect(h.slots.used).toBe(0);
     expect(h.pin).toEqual({ set: false, locked: false, tries: 8, idle: 0 });
-    expect(emu.control.storage().map((f) => f.name).filter((n) => /^hwt\.[sp]/.test(n))).toEqual([]);
+    expect(
+      emu.control
+        .storage()
+        .map((f) => f.name)
+        .filter((n) => /^hwt\.[sp]/.test(n)),
+    ).toEqual([]);
     expect(inFlash(emu, KEY)).toEqual([]);
     expect(inFlash(emu, KEY2)).toEqual([]);
     // the token works again as a fresh one
@@ -170,11 +190,14 @@ describe.skipIf(!haveFirmware)("no seed left in flash (emulator)", () => {
       const c2 = connect(emu, 20000);
       expect(inFlash(emu, KEY)).toEqual([]);
       await ok(c2, "unlock", { pin: PIN });
-      for (const [n, k] of [["a", KEY], ["b", KEY2]]) {
+      for (const [n, k] of [
+        ["a", KEY],
+        ["b", KEY2],
+      ]) {
         const x = await code(c2, n);
         expect(x.code).toBe(otp(k, x.t));
       }
-      // clearing the PIN unseals: the README says the pads are then the seeds
+      // clearing the PIN unseals: docs/security.md says the pads are then the seeds
       await ok(c2, "pin", { pin: PIN });
       expect(inFlash(emu, KEY)).toEqual([0, 1, 2, 3, 4].slice(1));
     });
@@ -182,7 +205,11 @@ describe.skipIf(!haveFirmware)("no seed left in flash (emulator)", () => {
 
   it("delete and wipe leave no pad of the erased slots anywhere in the flash image", async () => {
     const { emu, c } = await boot();
-    const keys = Array.from({ length: 6 }, (_, i) => createHash("sha1").update("slot " + i).digest("hex"));
+    const keys = Array.from({ length: 6 }, (_, i) =>
+      createHash("sha1")
+        .update("slot " + i)
+        .digest("hex"),
+    );
     for (let i = 0; i < keys.length; i++) await ok(c, "add", { name: "s" + i, key: keys[i] });
     expect(inFlash(emu, keys[0]).length).toBeGreaterThan(0);
     await ok(c, "delete", { name: "s0" });
@@ -203,7 +230,12 @@ describe.skipIf(!haveFirmware)("no seed left in flash (emulator)", () => {
     emu.control.reset();
     emu.control.holdButton(false);
     expect(emu.control.mode()).toBe("repl");
-    expect(emu.control.storage().map((f) => f.name).filter((n) => n.startsWith("hwt."))).toEqual([]);
+    expect(
+      emu.control
+        .storage()
+        .map((f) => f.name)
+        .filter((n) => n.startsWith("hwt.")),
+    ).toEqual([]);
     expect(inFlash(emu, KEY)).toEqual([]);
     expect(inFlash(emu, KEY2)).toEqual([]);
     // the firmware is still there: a normal reset boots it, a fresh token
@@ -234,7 +266,12 @@ describe.skipIf(!haveFirmware)("one press, one named request (emulator)", () => 
     // the user's own request, asked again, is named and released by a press
     const mine = c.request("code", { name: "t" });
     await new Promise((r) => setTimeout(r, 20));
-    expect(c.noise.map((l) => JSON.parse(l)).filter((x) => x.press).pop().press).toEqual({ what: "code of slot t", long: false, ms: 15000 });
+    expect(
+      c.noise
+        .map((l) => JSON.parse(l))
+        .filter((x) => x.press)
+        .pop().press,
+    ).toEqual({ what: "code of slot t", long: false, ms: 15000 });
     emu.control.pressButton(100);
     const r = await mine;
     expect(r.ok).toBe(true);
@@ -276,7 +313,9 @@ function snapshot(emu: Emulator): string {
   const b = emu.device.flash.bytes;
   let n = b.length;
   while (n > 0 && b[n - 1] === 0xff) n--;
-  fs.writeFileSync(f, JSON.stringify({ v: 1, board: emu.board.name, flash: Buffer.from(b.subarray(0, n)).toString("base64") }), { mode: 0o600 });
+  fs.writeFileSync(f, JSON.stringify({ v: 1, board: emu.board.name, flash: Buffer.from(b.subarray(0, n)).toString("base64") }), {
+    mode: 0o600,
+  });
   return f;
 }
 
@@ -313,7 +352,12 @@ function attempt(emu: Emulator, c: EmuClient, op: string, a: Record<string, unkn
  * Runs `op` from the state in `base` with a power cut after 0, 1, 2, … flash steps until it completes
  * uncut; after each cut (and a reset) `check` sees the rebooted token. Returns how many cuts were tried.
  */
-async function cutEverywhere(base: string, op: string, a: Record<string, unknown>, check: (c: EmuClient, emu: Emulator, k: number) => Promise<void>): Promise<number> {
+async function cutEverywhere(
+  base: string,
+  op: string,
+  a: Record<string, unknown>,
+  check: (c: EmuClient, emu: Emulator, k: number) => Promise<void>,
+): Promise<number> {
   for (let k = 0; ; k++) {
     const emu = createEmulator({ board: "pico", clock: T, frozenClock: true, autoPress: true, stateFile: copyState(base) });
     await emu.start();
@@ -349,7 +393,10 @@ describe.skipIf(!haveFirmware)("power cuts at every flash step (emulator)", () =
     if (pin) await ok(c, "pin", { next: PIN });
     return snapshot(emu);
   }
-  const AB: [string, string][] = [["a", KEY], ["b", KEY2]];
+  const AB: [string, string][] = [
+    ["a", KEY],
+    ["b", KEY2],
+  ];
 
   it("a wrong PIN: a cut never raises the tries left, and one after the decrement costs the try", async () => {
     const b = await base(true);

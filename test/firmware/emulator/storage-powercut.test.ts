@@ -32,10 +32,33 @@ interface Op {
 }
 
 const OPS: Op[] = [
-  { name: "write of a new file", program: `require("Storage").write("t", ${JSON.stringify(NEW)})`, target: "t", allowed: [undefined, NEW], partial: NEW },
-  { name: "overwrite of a file", program: `require("Storage").write("old", ${JSON.stringify(NEW)})`, target: "old", allowed: [undefined, OLD, NEW], partial: NEW },
-  { name: "write at an offset into a pre-sized file", program: `require("Storage").write("pre", "PART2", 5)`, target: "pre", allowed: ["PART1\xff\xff\xff\xff\xff", "PART1PART2"] },
-  { name: "writeJSON", program: `require("Storage").writeJSON("j", { v: ${JSON.stringify(NEW)} })`, target: "j", allowed: [undefined, JSON.stringify({ v: NEW })], partial: JSON.stringify({ v: NEW }) },
+  {
+    name: "write of a new file",
+    program: `require("Storage").write("t", ${JSON.stringify(NEW)})`,
+    target: "t",
+    allowed: [undefined, NEW],
+    partial: NEW,
+  },
+  {
+    name: "overwrite of a file",
+    program: `require("Storage").write("old", ${JSON.stringify(NEW)})`,
+    target: "old",
+    allowed: [undefined, OLD, NEW],
+    partial: NEW,
+  },
+  {
+    name: "write at an offset into a pre-sized file",
+    program: `require("Storage").write("pre", "PART2", 5)`,
+    target: "pre",
+    allowed: ["PART1\xff\xff\xff\xff\xff", "PART1PART2"],
+  },
+  {
+    name: "writeJSON",
+    program: `require("Storage").writeJSON("j", { v: ${JSON.stringify(NEW)} })`,
+    target: "j",
+    allowed: [undefined, JSON.stringify({ v: NEW })],
+    partial: JSON.stringify({ v: NEW }),
+  },
   { name: "erase", program: `require("Storage").erase("old")`, target: "old", allowed: [undefined, OLD] },
   { name: "compact", program: `require("Storage").compact()`, target: "old", allowed: [OLD, undefined], othersMayVanish: true },
 ];

@@ -30,7 +30,17 @@ for (const board of Object.values(BOARDS)) {
     afterAll(async () => {
       c.close();
       await emu.stop();
-      if (codes) console.log("[bench] " + board.name + ": " + (codeMs / codes).toFixed(3) + " ms per code (emulator, in-process), " + codes + " codes" + (storageFull ? "; Storage held fewer than " + BATCH + " slots" : ""));
+      if (codes)
+        console.log(
+          "[bench] " +
+            board.name +
+            ": " +
+            (codeMs / codes).toFixed(3) +
+            " ms per code (emulator, in-process), " +
+            codes +
+            " codes" +
+            (storageFull ? "; Storage held fewer than " + BATCH + " slots" : ""),
+        );
     });
     it("reports the board's hashes in hello", () => {
       expect(algs.length).toBeGreaterThan(0);
@@ -40,7 +50,7 @@ for (const board of Object.values(BOARDS)) {
       algs,
       async generate(cases: VectorCase[]) {
         const out: string[] = [];
-        for (let i = 0; i < cases.length; ) {
+        for (let i = 0; i < cases.length;) {
           let batch = cases.slice(i, i + BATCH);
           await ok(c, "wipe", { confirm: "wipe" });
           for (let j = 0; j < batch.length; j++) {

@@ -150,7 +150,10 @@ export async function startCeph(opts: StartOptions = {}): Promise<CephCluster> {
     } catch (err) {
       last = err as Error;
       if (!(err instanceof StartFailure)) throw err;
-      log(`start attempt ${i}/${attempts} did not come up: ${last.message}` + (i < attempts ? " — tearing down and bootstrapping afresh" : ""));
+      log(
+        `start attempt ${i}/${attempts} did not come up: ${last.message}` +
+          (i < attempts ? " — tearing down and bootstrapping afresh" : ""),
+      );
     }
   }
   throw new Error(`Ceph did not come up after ${attempts} attempts; last: ${last?.message}`);
@@ -225,9 +228,18 @@ async function startOnce(attempt: number, log: (l: string) => void): Promise<Cep
 
     // mon: keyring (must exist for --mkfs even with auth none) → monmap → mkfs → start.
     const tMon = performance.now();
-    await must(run("ceph-authtool", ["--create-keyring", join(dir, "keyring"), "--gen-key", "-n", "mon.", "--cap", "mon", "allow *"]), "ceph-authtool");
-    await must(run("monmaptool", ["--create", "--fsid", fsid, "--addv", "a", `[v1:127.0.0.1:${monPort}]`, join(dir, "monmap")]), "monmaptool");
-    await must(run("ceph-mon", ["-c", conf, "--mkfs", "-i", "a", "--monmap", join(dir, "monmap"), "--keyring", join(dir, "keyring")]), "ceph-mon --mkfs");
+    await must(
+      run("ceph-authtool", ["--create-keyring", join(dir, "keyring"), "--gen-key", "-n", "mon.", "--cap", "mon", "allow *"]),
+      "ceph-authtool",
+    );
+    await must(
+      run("monmaptool", ["--create", "--fsid", fsid, "--addv", "a", `[v1:127.0.0.1:${monPort}]`, join(dir, "monmap")]),
+      "monmaptool",
+    );
+    await must(
+      run("ceph-mon", ["-c", conf, "--mkfs", "-i", "a", "--monmap", join(dir, "monmap"), "--keyring", join(dir, "keyring")]),
+      "ceph-mon --mkfs",
+    );
     daemons.push(startDaemon(dir, "mon.a", "ceph-mon", ["-c", conf, "-f", "-i", "a"], env));
     await waitFor("mon", 30000, daemons, async () => (await c(["mon", "stat"], 20000)).code === 0);
     const monMs = performance.now() - tMon;
@@ -277,9 +289,12 @@ async function startOnce(attempt: number, log: (l: string) => void): Promise<Cep
     );
     const pin = HOTP.generate({ secret: Secret.fromHex(probeSeed), counter: Math.floor(Date.now() / 1000 / 30) });
     const check = await admin(["mfa", "check", "--uid=probe", "--totp-serial=probe", `--totp-pin=${pin}`]);
-    if (check.code !== 0 || check.stdout.trim() !== "ok") throw new StartFailure(`probe mfa check answered ${check.code}: ${check.stdout.trim()} ${check.stderr.trim()}`);
+    if (check.code !== 0 || check.stdout.trim() !== "ok")
+      throw new StartFailure(`probe mfa check answered ${check.code}: ${check.stdout.trim()} ${check.stderr.trim()}`);
     const toFirst = performance.now() - t0;
-    log(`up in ${(toFirst / 1000).toFixed(1)} s (mon ${(monMs / 1000).toFixed(1)} s, osd ${(osdMs / 1000).toFixed(1)} s, rgw ${(rgwMs / 1000).toFixed(1)} s), attempt ${attempt}, dir ${dir}`);
+    log(
+      `up in ${(toFirst / 1000).toFixed(1)} s (mon ${(monMs / 1000).toFixed(1)} s, osd ${(osdMs / 1000).toFixed(1)} s, rgw ${(rgwMs / 1000).toFixed(1)} s), attempt ${attempt}, dir ${dir}`,
+    );
 
     let stopped = false;
     return {

@@ -161,7 +161,17 @@ export async function startKeystone(): Promise<Keystone> {
   delete env.OS_CLOUD;
   const t0 = Date.now();
   const owner = ["--keystone-user", String(process.getuid?.() ?? 0), "--keystone-group", String(process.getgid?.() ?? 0)];
-  const bootstrap = ["bootstrap", "--bootstrap-admin-url", url + "/", "--bootstrap-internal-url", url + "/", "--bootstrap-public-url", url + "/", "--bootstrap-region-id", "RegionOne"];
+  const bootstrap = [
+    "bootstrap",
+    "--bootstrap-admin-url",
+    url + "/",
+    "--bootstrap-internal-url",
+    url + "/",
+    "--bootstrap-public-url",
+    url + "/",
+    "--bootstrap-region-id",
+    "RegionOne",
+  ];
   const steps = [["db_sync"], ["fernet_setup", ...owner], ["credential_setup", ...owner], bootstrap];
   const bootEnv = { ...env, OS_BOOTSTRAP_PASSWORD: adminPassword }; // never on argv
   let setupPath: "one-process" | "keystone-manage" = "one-process";
@@ -179,9 +189,24 @@ export async function startKeystone(): Promise<Keystone> {
   const t1 = Date.now();
   const proc = spawn(
     "uwsgi",
-    ["--plugin", "python3", "--http-socket", `127.0.0.1:${port}`, "--wsgi-file", "/usr/bin/keystone-wsgi-public",
-      "--add-header", "Connection: close", "--master", "--processes", "1", "--threads", "8", "--die-on-term",
-      "--logto", join(dir, "uwsgi.log")],
+    [
+      "--plugin",
+      "python3",
+      "--http-socket",
+      `127.0.0.1:${port}`,
+      "--wsgi-file",
+      "/usr/bin/keystone-wsgi-public",
+      "--add-header",
+      "Connection: close",
+      "--master",
+      "--processes",
+      "1",
+      "--threads",
+      "8",
+      "--die-on-term",
+      "--logto",
+      join(dir, "uwsgi.log"),
+    ],
     { env: { ...env, OS_KEYSTONE_CONFIG_DIR: dir }, detached: true, stdio: "ignore" },
   );
   live.add(proc);
@@ -249,9 +274,15 @@ export async function startKeystone(): Promise<Keystone> {
       .join("\n");
 
   return {
-    url, port, dir, pid: proc.pid!,
+    url,
+    port,
+    dir,
+    pid: proc.pid!,
     admin: { name: "admin", password: adminPassword, projectName: "admin" },
     timings: { setup, serve, setupPath },
-    adminToken, createUser, logs, stop,
+    adminToken,
+    createUser,
+    logs,
+    stop,
   };
 }

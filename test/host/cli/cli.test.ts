@@ -53,7 +53,10 @@ describe("hwtotp add (against the emulator)", () => {
   it("says the command-line note once, after the slot is stored", async () => {
     const r = await cli(["add", "argnote", "--hex", HEX]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^Added slot "argnote"/), expect.stringMatching(/^Note: a secret given on the command line/)]);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/^Added slot "argnote"/),
+      expect.stringMatching(/^Note: a secret given on the command line/),
+    ]);
     expect(secretsIn(r)).toBe(false);
     expect(await cli(["delete", "argnote"])).toMatchObject({ code: 0 });
   });
@@ -80,10 +83,14 @@ describe("hwtotp add (against the emulator)", () => {
     await expectCodeFor("Keystone:alice", OTPAuth.Secret.fromBase32(B32), { digits: 8 });
   });
   it.runIf(hasScript)("prompts for --secret on a terminal without echoing it (util-linux script gives the pty)", async () => {
-    const child = spawn("script", ["-qec", [process.execPath, BIN, "add", "prompted", "--secret"].map((a) => "'" + a + "'").join(" "), "/dev/null"], {
-      env,
-      stdio: ["pipe", "pipe", "pipe"],
-    });
+    const child = spawn(
+      "script",
+      ["-qec", [process.execPath, BIN, "add", "prompted", "--secret"].map((a) => "'" + a + "'").join(" "), "/dev/null"],
+      {
+        env,
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
     let out = "";
     child.stdout.setEncoding("utf8").on("data", (s: string) => {
       out += s;
@@ -146,7 +153,8 @@ describe("hwtotp list / code / delete / info", () => {
     expect(r.code).toBe(0);
     const d = JSON.parse(r.stdout);
     expect(d.codes.length).toBe((await names()).length);
-    for (const c of d.codes) expect(Object.keys(c).sort()).toEqual(expect.arrayContaining(["code", "left", "name", "period", "step", "touch"]));
+    for (const c of d.codes)
+      expect(Object.keys(c).sort()).toEqual(expect.arrayContaining(["code", "left", "name", "period", "step", "touch"]));
     expect(d.via).toBe("direct");
   });
   it("deletes a slot", async () => {
@@ -168,7 +176,13 @@ describe("hwtotp list / code / delete / info", () => {
   });
   it("info reports firmware, board and slots as JSON", async () => {
     const r = await cli(["info", "--json"]);
-    expect(JSON.parse(r.stdout)).toMatchObject({ proto: 1, via: "direct", slots: { max: 32 }, board: expect.any(String), fw: expect.any(String) });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      proto: 1,
+      via: "direct",
+      slots: { max: 32 },
+      board: expect.any(String),
+      fw: expect.any(String),
+    });
   });
 });
 
@@ -187,15 +201,36 @@ describe("bad input: one sentence, non-zero exit, slots unchanged", () => {
     ["an unknown slot (code)", ["code", "nope"], undefined, 5, /nope.*`hwtotp list` shows the slots\./],
     ["an unknown slot (delete)", ["delete", "nope"], undefined, 5, /nope/],
     ["an unknown option", ["list", "--bogus"], undefined, 2, /Unknown option '--bogus'/],
-    ["a PNG path in a missing folder", ["add", "q5", "--generate", "--qr-png", "/nonexistent/dir/x.png"], undefined, 2,
-      /^hwtotp: Cannot write the QR code to \/nonexistent\/dir\/x\.png: no such folder\.$/m],
+    [
+      "a PNG path in a missing folder",
+      ["add", "q5", "--generate", "--qr-png", "/nonexistent/dir/x.png"],
+      undefined,
+      2,
+      /^hwtotp: Cannot write the QR code to \/nonexistent\/dir\/x\.png: no such folder\.$/m,
+    ],
     ["a PNG path that is a folder", ["add", "q6", "--secret", "-", "--qr-png", os.tmpdir()], B32, 2, /: it is a folder\./],
     ["a URI refused before any note", ["add", "--uri", "http://x"], undefined, 2, /^hwtotp: The URI must start with otpauth:\/\/\.$/m],
-    ["an MD5 URI", ["add", "--uri", "-"], "otpauth://totp/x?secret=" + B32 + "&algorithm=MD5", 2,
-      /The URI's algorithm "MD5" is not supported: use SHA1, SHA256 or SHA512\./],
-    ["digits=abc in a URI", ["add", "--uri", "-"], "otpauth://totp/x?secret=" + B32 + "&digits=abc", 2, /digits "abc" is not a number: use 6 or 8\./],
-    ["period=30s in a URI", ["add", "--uri", "-"], "otpauth://totp/x?secret=" + B32 + "&period=30s", 2,
-      /period "30s" is not allowed: use a whole number of seconds from 1 to 300\./],
+    [
+      "an MD5 URI",
+      ["add", "--uri", "-"],
+      "otpauth://totp/x?secret=" + B32 + "&algorithm=MD5",
+      2,
+      /The URI's algorithm "MD5" is not supported: use SHA1, SHA256 or SHA512\./,
+    ],
+    [
+      "digits=abc in a URI",
+      ["add", "--uri", "-"],
+      "otpauth://totp/x?secret=" + B32 + "&digits=abc",
+      2,
+      /digits "abc" is not a number: use 6 or 8\./,
+    ],
+    [
+      "period=30s in a URI",
+      ["add", "--uri", "-"],
+      "otpauth://totp/x?secret=" + B32 + "&period=30s",
+      2,
+      /period "30s" is not allowed: use a whole number of seconds from 1 to 300\./,
+    ],
   ];
   // None of these may change a slot, so they run side by side; each compares the slots with the same snapshot.
   let before: Promise<string>;
@@ -268,7 +303,9 @@ describe("add when the PNG cannot be put in place after the slot is stored", () 
     try {
       const r = await runCli(["add", "late", "--generate", "--qr-png", png], { env });
       expect(r.code).toBe(2);
-      expect(r.stderr).toBe("hwtotp: Cannot write the QR code to " + png + ": it is a folder; the slot was deleted again, the token is unchanged.\n");
+      expect(r.stderr).toBe(
+        "hwtotp: Cannot write the QR code to " + png + ": it is a folder; the slot was deleted again, the token is unchanged.\n",
+      );
       expect(r.stdout).toBe("");
       expect((await dev.emu.inspect()).slots).toHaveLength(0);
       expect(fs.readdirSync(dir)).toEqual(["qr.png"]);
@@ -282,7 +319,9 @@ describe("add when the PNG cannot be put in place after the slot is stored", () 
     try {
       const r = await runCli(["add", "late", "--generate", "--qr-png", png, ...(json ? ["--json"] : [])], { env });
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/^hwtotp: Cannot write the QR code to .*: it is a folder, and deleting the slot again failed \(.*\): slot "late" stays on the token; its otpauth URI is on stdout/);
+      expect(r.stderr).toMatch(
+        /^hwtotp: Cannot write the QR code to .*: it is a folder, and deleting the slot again failed \(.*\): slot "late" stays on the token; its otpauth URI is on stdout/,
+      );
       const uri = json ? JSON.parse(r.stdout).uri : r.stdout.trim();
       if (json) expect(JSON.parse(r.stdout).error).toMatchObject({ code: "E_PARTIAL", exit: 1 });
       const otp = OTPAuth.URI.parse(uri) as OTPAuth.TOTP;
@@ -301,7 +340,11 @@ describe("add when the PNG cannot be put in place after the slot is stored", () 
 describe("usage errors: no value echoed, --json honoured", () => {
   const SECRET = "JBSWY3DPEHPK3PXP";
   const cases: [string, string[], RegExp][] = [
-    ["an unknown --opt=VALUE keeps the name and the hint", ["add", "x", "--secre=" + SECRET], /^hwtotp: Unknown option '--secre=…' \(Did you mean --secret\?\)$/],
+    [
+      "an unknown --opt=VALUE keeps the name and the hint",
+      ["add", "x", "--secre=" + SECRET],
+      /^hwtotp: Unknown option '--secre=…' \(Did you mean --secret\?\)$/,
+    ],
     ["an unknown short option with its value attached", ["add", "x", "-z" + SECRET], /^hwtotp: Unknown option '-z…'\.$/],
     ["a secret typed as the command", [SECRET.toLowerCase()], /^hwtotp: Unknown command '…'\.$/],
     ["an excess argument", ["add", "x", SECRET], /^hwtotp: Too many arguments for 'add'\. Expected 1 argument but got 2\.$/],
@@ -339,9 +382,13 @@ describe("usage errors: no value echoed, --json honoured", () => {
 describe("hwtotp exec", () => {
   it("passes OS_PASSCODE in the environment only, with stdio and exit code", async () => {
     const probe = path.join(tmp, "probe.cjs");
-    fs.writeFileSync(probe, "const c=process.env.OS_PASSCODE;const fs=require('fs');" +
-      "fs.writeFileSync(process.argv[2], c);process.stdout.write('got '+c.length+' digits, args '+JSON.stringify(process.argv.slice(3)));" +
-      "const i=fs.readFileSync(0,'utf8');process.stderr.write('stdin='+i);process.exit(7)");
+    fs.writeFileSync(
+      probe,
+      "const c=process.env.OS_PASSCODE;const fs=require('fs');" +
+        "fs.writeFileSync(process.argv[2], c);process.stdout.write('got '+c.length+' digits, args " +
+        "'+JSON.stringify(process.argv.slice(3)));" +
+        "const i=fs.readFileSync(0,'utf8');process.stderr.write('stdin='+i);process.exit(7)",
+    );
     const out = path.join(tmp, "passcode.txt");
     const r = await cli(["exec", "--name", "arg", "--", process.execPath, probe, out, "--flag", "x"], "hello");
     expect(r.code, r.stderr).toBe(7);
@@ -411,7 +458,9 @@ describe("a board whose clock was never set", () => {
       expect(r.code).toBe(7);
       expect(r.stdout).toBe("");
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
-      expect(r.stderr).toMatch(/run `hwtotp time sync --force` and press the device's button \(a token holding slots needs the press\)\.$/m);
+      expect(r.stderr).toMatch(
+        /run `hwtotp time sync --force` and press the device's button \(a token holding slots needs the press\)\.$/m,
+      );
       // with a slot on it, setting the unset clock is a jump: --force and a press
       const refused = await runCli(["time", "sync"], { env: env0 });
       expect(refused.code).toBe(7);

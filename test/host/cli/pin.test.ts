@@ -49,10 +49,12 @@ const pinState = async () => {
 const noPinIn = (r: CliResult) => PINS.every((p) => !(r.stdout + r.stderr).includes(p));
 const oneLine = (r: CliResult) => r.stderr.trim().split("\n").length === 1;
 
-
 /** Runs hwtotp on a pty (util-linux script); `answer` gets each prompt seen so far and says what to type. */
 function onTerminal(args: string[], answers: [RegExp, string][]): Promise<{ code: number; out: string }> {
-  const child = spawn("script", ["-qec", [process.execPath, BIN, ...args].map((a) => "'" + a + "'").join(" "), "/dev/null"], { env, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn("script", ["-qec", [process.execPath, BIN, ...args].map((a) => "'" + a + "'").join(" "), "/dev/null"], {
+    env,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   let out = "";
   let next = 0;
   child.stdout.setEncoding("utf8").on("data", (s: string) => {
@@ -64,15 +66,50 @@ function onTerminal(args: string[], answers: [RegExp, string][]): Promise<{ code
 
 describe("PIN input is refused before anything reaches the token", () => {
   const cases: [string, string[], string | undefined, RegExp][] = [
-    ["a PIN on argv (pin set)", ["pin", "set", "--pin", "1234abcd"], undefined, /^hwtotp: --pin takes - \(read the new PIN from stdin\) or @FILE, never the new PIN itself \(the command line shows in `ps` and shell history\); leave it out to be asked on the terminal\.$/m],
-    ["a PIN on argv as --pin=VALUE (unlock)", ["unlock", "--pin=99887766"], undefined, /^hwtotp: --pin takes - \(read the PIN from stdin\) or @FILE, never the PIN itself/],
-    ["a new PIN on argv (pin change)", ["pin", "change", "--pin", "-", "--new-pin", "1234abcd"], "wrongpin", /^hwtotp: --new-pin takes - \(read the new PIN from stdin\) or @FILE/],
-    ["two PINs from stdin", ["pin", "change", "--pin", "-", "--new-pin", "-"], "wrongpin", /^hwtotp: Only one of --pin and --new-pin can read stdin: give the other as @FILE\.$/m],
-    ["no terminal and no SPEC", ["pin", "set"], undefined, /^hwtotp: No terminal to ask for the new PIN on: pass --pin - to read it from stdin, or --pin @FILE\.$/m],
+    [
+      "a PIN on argv (pin set)",
+      ["pin", "set", "--pin", "1234abcd"],
+      undefined,
+      /^hwtotp: --pin takes - \(read the new PIN from stdin\) or @FILE, never the new PIN itself \(the command line shows in `ps` and shell history\); leave it out to be asked on the terminal\.$/m,
+    ],
+    [
+      "a PIN on argv as --pin=VALUE (unlock)",
+      ["unlock", "--pin=99887766"],
+      undefined,
+      /^hwtotp: --pin takes - \(read the PIN from stdin\) or @FILE, never the PIN itself/,
+    ],
+    [
+      "a new PIN on argv (pin change)",
+      ["pin", "change", "--pin", "-", "--new-pin", "1234abcd"],
+      "wrongpin",
+      /^hwtotp: --new-pin takes - \(read the new PIN from stdin\) or @FILE/,
+    ],
+    [
+      "two PINs from stdin",
+      ["pin", "change", "--pin", "-", "--new-pin", "-"],
+      "wrongpin",
+      /^hwtotp: Only one of --pin and --new-pin can read stdin: give the other as @FILE\.$/m,
+    ],
+    [
+      "no terminal and no SPEC",
+      ["pin", "set"],
+      undefined,
+      /^hwtotp: No terminal to ask for the new PIN on: pass --pin - to read it from stdin, or --pin @FILE\.$/m,
+    ],
     ["a short PIN", ["pin", "set", "--pin", "-"], "123", /^hwtotp: The new PIN must be 4 to 64 characters\.$/m],
     ["a PIN that is not printable ASCII", ["pin", "set", "--pin", "-"], "pin\u00e9pin", /^hwtotp: The new PIN must be printable ASCII\.$/m],
-    ["a PIN file that is missing", ["pin", "set", "--pin", "@/nonexistent/pin"], undefined, /^hwtotp: Cannot read the new PIN from \/nonexistent\/pin: no such file\.$/m],
-    ["an idle time out of range", ["pin", "set", "--pin", "-", "--idle", "90000"], "1234abcd", /^hwtotp: --idle must be a whole number of seconds from 0 \(never lock when idle\) to 86400\.$/m],
+    [
+      "a PIN file that is missing",
+      ["pin", "set", "--pin", "@/nonexistent/pin"],
+      undefined,
+      /^hwtotp: Cannot read the new PIN from \/nonexistent\/pin: no such file\.$/m,
+    ],
+    [
+      "an idle time out of range",
+      ["pin", "set", "--pin", "-", "--idle", "90000"],
+      "1234abcd",
+      /^hwtotp: --idle must be a whole number of seconds from 0 \(never lock when idle\) to 86400\.$/m,
+    ],
   ];
   it.each(cases)("%s: exit 2, one sentence without the PIN, token unchanged", async (_w, args, input, msg) => {
     const before = await pinState();
@@ -109,7 +146,10 @@ describe("hwtotp pin, unlock, lock (pico: a button and a PIN)", () => {
   it("info shows the PIN state and the guard, as text and as JSON", async () => {
     const j = await cli(["info", "--json"]);
     expect(j.code, j.stderr).toBe(0);
-    expect(JSON.parse(j.stdout)).toMatchObject({ pin: { set: true, locked: false, tries: 8, idle: 600 }, guard: { button: true, pin: true } });
+    expect(JSON.parse(j.stdout)).toMatchObject({
+      pin: { set: true, locked: false, tries: 8, idle: 600 },
+      guard: { button: true, pin: true },
+    });
     const t = await cli(["info"]);
     expect(t.stdout).toMatch(/^PIN: +set, unlocked, 8 of 8 tries left, locks after 600 s idle$/m);
     expect(t.stdout).toMatch(/^Guard: +a press of the button and the PIN$/m);
@@ -138,7 +178,9 @@ describe("hwtotp pin, unlock, lock (pico: a button and a PIN)", () => {
     expect(r.stderr).toBe("hwtotp: Wrong PIN: 7 tries left.\n");
     const j = await cli(["unlock", "--pin", "@" + f, "--json"]);
     expect(j.code).toBe(9);
-    expect(JSON.parse(j.stdout)).toEqual({ error: { code: "E_PIN", message: "Wrong PIN: 6 tries left.", exit: 9, tries: 6, wiped: false } });
+    expect(JSON.parse(j.stdout)).toEqual({
+      error: { code: "E_PIN", message: "Wrong PIN: 6 tries left.", exit: 9, tries: 6, wiped: false },
+    });
     expect(noPinIn(r) && noPinIn(j)).toBe(true);
   });
 
@@ -179,12 +221,26 @@ describe("hwtotp pin, unlock, lock (pico: a button and a PIN)", () => {
   });
 
   it.runIf(hasScript)("prompts without echo; a new PIN typed differently twice changes nothing", async () => {
-    const bad = await onTerminal(["pin", "change"], [[/Current PIN: $/, PIN2], [/New PIN: $/, "1234abcd"], [/New PIN again: $/, "1234abcX"]]);
+    const bad = await onTerminal(
+      ["pin", "change"],
+      [
+        [/Current PIN: $/, PIN2],
+        [/New PIN: $/, "1234abcd"],
+        [/New PIN again: $/, "1234abcX"],
+      ],
+    );
     expect(bad.code, bad.out).toBe(2);
     expect(bad.out).toMatch(/The two entries of the new PIN differ; nothing was changed\./);
     expect(bad.out).not.toContain("1234abc");
     expect(bad.out).not.toContain(PIN2);
-    const good = await onTerminal(["pin", "change"], [[/Current PIN: $/, PIN2], [/New PIN: $/, PIN1], [/New PIN again: $/, PIN1]]);
+    const good = await onTerminal(
+      ["pin", "change"],
+      [
+        [/Current PIN: $/, PIN2],
+        [/New PIN: $/, PIN1],
+        [/New PIN again: $/, PIN1],
+      ],
+    );
     expect(good.code, good.out).toBe(0);
     expect(good.out).not.toContain(PIN1);
     expect((await cli(["lock"])).code).toBe(0);

@@ -10,7 +10,9 @@ describe("hwtotp udev-rule", () => {
     expect(r.code, r.stderr).toBe(0);
     const rules = r.stdout.split("\n").filter((l) => l && !l.startsWith("#"));
     expect(rules).toEqual(['SUBSYSTEM=="tty", ATTRS{idVendor}=="0483", ATTRS{idProduct}=="5740", MODE="0600", TAG+="uaccess"']);
-    expect(r.stdout).toMatch(/^# Install: hwtotp udev-rule \| sudo tee \/etc\/udev\/rules\.d\/70-hwtotp\.rules && sudo udevadm control --reload/m);
+    expect(r.stdout).toMatch(
+      /^# Install: hwtotp udev-rule \| sudo tee \/etc\/udev\/rules\.d\/70-hwtotp\.rules && sudo udevadm control --reload/m,
+    );
     expect(rules.join("\n")).not.toMatch(/GROUP/); // no group access at all: the ACL is the only way in
   });
 

@@ -7,24 +7,38 @@ import { HwtotpCommand, redactFlag } from "../../../host/src/cli/main.ts";
 const SECRET = "JBSWY3DPEHPK3PXP";
 
 async function parseError(args: string[]): Promise<CommanderError> {
-  const p = new HwtotpCommand().exitOverride().configureOutput({ outputError: () => {} }).showSuggestionAfterError();
+  const p = new HwtotpCommand()
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+    .showSuggestionAfterError();
   p.command("x")
     .addOption(new Option("--alg <a>").choices(["SHA1", "SHA256"]))
     .addArgument(new Argument("[kind]").choices(["totp"]))
     .option("--secret <s>")
     .action(() => {});
   p.command("list").action(() => {});
-  const e = await p.parseAsync(["node", "hwtotp", ...args]).then(() => null, (e) => e);
+  const e = await p.parseAsync(["node", "hwtotp", ...args]).then(
+    () => null,
+    (e) => e,
+  );
   expect(e).toBeInstanceOf(CommanderError);
   return e as CommanderError;
 }
 
 describe("HwtotpCommand parser errors", () => {
   it.each([
-    ["an invalid option value", ["x", "--alg", SECRET], /^error: option '--alg <a>' argument '…' is invalid\. Allowed choices are SHA1, SHA256\.$/],
+    [
+      "an invalid option value",
+      ["x", "--alg", SECRET],
+      /^error: option '--alg <a>' argument '…' is invalid\. Allowed choices are SHA1, SHA256\.$/,
+    ],
     ["an invalid option value given with =", ["x", "--alg=" + SECRET], /argument '…' is invalid/],
     ["an invalid argument value", ["x", SECRET], /^error: command-argument value '…' is invalid for argument 'kind'\./],
-    ["an unknown --opt=VALUE, with the hint on its name", ["x", "--secrt=" + SECRET], /^error: unknown option '--secrt=…'\n\(Did you mean --secret\?\)$/],
+    [
+      "an unknown --opt=VALUE, with the hint on its name",
+      ["x", "--secrt=" + SECRET],
+      /^error: unknown option '--secrt=…'\n\(Did you mean --secret\?\)$/,
+    ],
     ["an unknown long word that could be a secret", ["x", "--" + SECRET.toLowerCase()], /^error: unknown option '--…'$/],
     ["an unknown command that could be a secret", [SECRET], /^error: unknown command '…'$/],
   ])("hides %s", async (_what, args, msg) => {

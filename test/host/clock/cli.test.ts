@@ -102,7 +102,9 @@ describe("hwtotp resync-codes", () => {
     const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(B32) });
     expect(p.codes).toEqual([totp.generate({ timestamp: p.step * 30000 }), totp.generate({ timestamp: (p.step + 1) * 30000 })]);
     // the pins in CEPH_ARGS, as `hwtotp ceph resync` prints them: never on radosgw-admin's argv
-    expect(p.command).toBe(` CEPH_ARGS='--totp-pin=${p.codes[0]} --totp-pin=${p.codes[1]}' radosgw-admin mfa resync --uid=alice --totp-serial=tok-9`);
+    expect(p.command).toBe(
+      ` CEPH_ARGS='--totp-pin=${p.codes[0]} --totp-pin=${p.codes[1]}' radosgw-admin mfa resync --uid=alice --totp-serial=tok-9`,
+    );
     expect(p.command.split("radosgw-admin")[1]).not.toContain(p.codes[0]);
     expect(r.stderr).toMatch(/Waiting \d+\.\d s for the next 30 s step/);
   });

@@ -27,7 +27,12 @@ describe("daemon clock keeping", () => {
     const lines: string[] = [];
     const keeper = createClockKeeper({ log: (l) => lines.push(l), hostClock: null });
     cleanup.push(async () => keeper.stop());
-    const d = new Daemon({ socketPath: path.join(dir, "d.sock"), device: "tcp://127.0.0.1:" + port, log: (l) => lines.push(l), onConnect: (s) => keeper.onConnect(s) });
+    const d = new Daemon({
+      socketPath: path.join(dir, "d.sock"),
+      device: "tcp://127.0.0.1:" + port,
+      log: (l) => lines.push(l),
+      onConnect: (s) => keeper.onConnect(s),
+    });
     keeper.attach((fn) => d.withDevice(fn));
     await d.start();
     cleanup.push(() => d.stop());

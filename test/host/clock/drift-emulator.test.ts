@@ -100,7 +100,10 @@ describe("clock events (firmware in the emulator)", () => {
     expect(refused.plan.action).toBe("refuse");
     expect(refused.plan.lost).toBe(true);
     expect(refused.plan.reason).toMatch(/lost its clock.*--force.*press/);
-    await expect(h.port.setTime({ t: h.trueNow() + 5 * 86400 })).rejects.toMatchObject({ code: ERR.JUMP, message: expect.stringMatching(/needs force and a press/) });
+    await expect(h.port.setTime({ t: h.trueNow() + 5 * 86400 })).rejects.toMatchObject({
+      code: ERR.JUMP,
+      message: expect.stringMatching(/needs force and a press/),
+    });
     expect((await h.port.time()).set).toBe(false);
     await expect(syncUnpressed(h)).rejects.toMatchObject({ code: ERR.TOUCH });
     expect((await h.port.time()).set).toBe(false);

@@ -243,9 +243,38 @@ describe("time --json fields", () => {
     dev.advance(3600);
     const j = timeJson(await measureOffset(dev.port, { now: dev.trueNow }), { synchronized: true, source: "timedatectl" });
     expect(Object.keys(j).sort()).toEqual(
-      ["bias", "clockOffset", "device", "exchanges", "host", "hostClock", "lastSync", "offset", "ppm", "ppmErr", "raw", "resolution", "rtt", "samples", "set", "sinceSync", "uncertainty", "up"].sort(),
+      [
+        "bias",
+        "clockOffset",
+        "device",
+        "exchanges",
+        "host",
+        "hostClock",
+        "lastSync",
+        "offset",
+        "ppm",
+        "ppmErr",
+        "raw",
+        "resolution",
+        "rtt",
+        "samples",
+        "set",
+        "sinceSync",
+        "uncertainty",
+        "up",
+      ].sort(),
     );
-    expect(j).toMatchObject({ set: true, bias: 0.1, ppm: 12.5, ppmErr: 0.3, samples: 3, sinceSync: 3600, rtt: 0.002, resolution: 0.000032, uncertainty: 0.001031 });
+    expect(j).toMatchObject({
+      set: true,
+      bias: 0.1,
+      ppm: 12.5,
+      ppmErr: 0.3,
+      samples: 3,
+      sinceSync: 3600,
+      rtt: 0.002,
+      resolution: 0.000032,
+      uncertainty: 0.001031,
+    });
     expect(j.lastSync).toBe(new Date(T0 * 1000).toISOString());
   });
 });
@@ -258,7 +287,15 @@ describe("resync codes", () => {
           .filter((s) => name === undefined || s.name === name)
           .map((s) => {
             const step = Math.floor(clock.t / s.period);
-            return { name: s.name, code: String(step % 1_000_000).padStart(6, "0"), step, left: (step + 1) * s.period - clock.t, period: s.period, touch: false, ...(s.serial ? { serial: s.serial } : {}) };
+            return {
+              name: s.name,
+              code: String(step % 1_000_000).padStart(6, "0"),
+              step,
+              left: (step + 1) * s.period - clock.t,
+              period: s.period,
+              touch: false,
+              ...(s.serial ? { serial: s.serial } : {}),
+            };
           });
         if (codes.length === 0) throw Object.assign(new Error("no slot"), { code: ERR.NOSLOT });
         return { t: clock.t, codes };
@@ -278,13 +315,17 @@ describe("resync codes", () => {
     expect(pairs.map((p) => p.name).sort()).toEqual(["ceph", "cloud", "slow"]);
     for (const p of pairs) expect(Number(p.codes[1])).toBe(Number(p.codes[0]) + 1);
     const ceph = pairs.find((p) => p.name === "ceph")!;
-    expect(ceph.command).toBe(` CEPH_ARGS='--totp-pin=${ceph.codes[0]} --totp-pin=${ceph.codes[1]}' radosgw-admin mfa resync --uid=alice --totp-serial=tok-1`);
+    expect(ceph.command).toBe(
+      ` CEPH_ARGS='--totp-pin=${ceph.codes[0]} --totp-pin=${ceph.codes[1]}' radosgw-admin mfa resync --uid=alice --totp-serial=tok-1`,
+    );
     expect(pairs.find((p) => p.name === "cloud")!.command).toBeUndefined();
     expect(waits.length).toBe(2);
   });
 
   it("quotes what the shell would split", () => {
-    expect(radosgwResyncCommand("<uid>", "a b", "123456", "654321")).toBe(" CEPH_ARGS='--totp-pin=123456 --totp-pin=654321' radosgw-admin mfa resync '--uid=<uid>' '--totp-serial=a b'");
+    expect(radosgwResyncCommand("<uid>", "a b", "123456", "654321")).toBe(
+      " CEPH_ARGS='--totp-pin=123456 --totp-pin=654321' radosgw-admin mfa resync '--uid=<uid>' '--totp-serial=a b'",
+    );
   });
 });
 

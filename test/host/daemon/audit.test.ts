@@ -31,7 +31,12 @@ async function waitFor(cond: () => boolean, ms = 10000): Promise<void> {
   }
 }
 
-const entries = (f = audit): AuditEntry[] => fs.readFileSync(f, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+const entries = (f = audit): AuditEntry[] =>
+  fs
+    .readFileSync(f, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
 const cli = (args: string[], input?: string) => runCli(args, { env, input });
 
 beforeAll(async () => {
@@ -99,7 +104,15 @@ describe("the audit log", () => {
       ]),
     );
     const node = fs.realpathSync(process.execPath);
-    for (const e of es) expect(e).toMatchObject({ uid: UID, gid: process.getgid!(), exe: node, pid: expect.any(Number), client: expect.any(Number), ms: expect.any(Number) });
+    for (const e of es)
+      expect(e).toMatchObject({
+        uid: UID,
+        gid: process.getgid!(),
+        exe: node,
+        pid: expect.any(Number),
+        client: expect.any(Number),
+        ms: expect.any(Number),
+      });
     expect(entries().some((e) => e.ev === "press" && e.what === "delete slot a1")).toBe(true);
   }, 60000); // fifteen CLI runs, three of them stretching a PIN
 

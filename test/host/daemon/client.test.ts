@@ -52,26 +52,29 @@ describe("daemon socket trust", () => {
     expect(unsafePath(p, "socket")).toMatch(/belongs to another user \(uid 12345\)/);
   });
 
-  it.runIf(process.getuid?.() === 0)("trusts another user's group socket only at a named path, in that user's folder nobody else can write", async () => {
-    const base = mine();
-    const d = path.join(base, "alice");
-    fs.mkdirSync(d, { mode: 0o750 });
-    const p = path.join(d, "hwtotp.sock");
-    fs.renameSync(await socketIn(d), p);
-    fs.chmodSync(p, 0o660);
-    fs.chownSync(d, 12345, 12345);
-    fs.chownSync(p, 12345, 12345);
-    expect(trustedSocket(p, {})).toBeNull(); // named: not the default place
-    expect(trustedSocket(p, { XDG_RUNTIME_DIR: d })).toMatch(/belongs to another user \(uid 12345\)/); // the default place
-    fs.chmodSync(p, 0o666);
-    expect(trustedSocket(p, {})).toMatch(/is open to others \(mode 666\)/);
-    fs.chmodSync(p, 0o660);
-    fs.chmodSync(d, 0o1770);
-    expect(trustedSocket(p, {})).toMatch(/can be written by others/);
-    fs.chmodSync(d, 0o750);
-    fs.chownSync(d, 54321, 54321);
-    expect(trustedSocket(p, {})).toMatch(/alice belongs to another user \(uid 54321\)/);
-  });
+  it.runIf(process.getuid?.() === 0)(
+    "trusts another user's group socket only at a named path, in that user's folder nobody else can write",
+    async () => {
+      const base = mine();
+      const d = path.join(base, "alice");
+      fs.mkdirSync(d, { mode: 0o750 });
+      const p = path.join(d, "hwtotp.sock");
+      fs.renameSync(await socketIn(d), p);
+      fs.chmodSync(p, 0o660);
+      fs.chownSync(d, 12345, 12345);
+      fs.chownSync(p, 12345, 12345);
+      expect(trustedSocket(p, {})).toBeNull(); // named: not the default place
+      expect(trustedSocket(p, { XDG_RUNTIME_DIR: d })).toMatch(/belongs to another user \(uid 12345\)/); // the default place
+      fs.chmodSync(p, 0o666);
+      expect(trustedSocket(p, {})).toMatch(/is open to others \(mode 666\)/);
+      fs.chmodSync(p, 0o660);
+      fs.chmodSync(d, 0o1770);
+      expect(trustedSocket(p, {})).toMatch(/can be written by others/);
+      fs.chmodSync(d, 0o750);
+      fs.chownSync(d, 54321, 54321);
+      expect(trustedSocket(p, {})).toMatch(/alice belongs to another user \(uid 54321\)/);
+    },
+  );
 
   it("refuses a folder others may write (unless sticky), also for the daemon", async () => {
     const d = mine();

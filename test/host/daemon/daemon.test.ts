@@ -90,7 +90,11 @@ describe("hwtotp daemon", () => {
     const d = JSON.parse(r.stdout);
     expect(d.via).toBe("daemon");
     expect(d.codes[0].code).toBe(expected(d.t));
-    await waitFor(() => new RegExp(`code slot="d" pid=\\d+ uid=${process.getuid!()} gid=\\d+ exe="${fs.realpathSync(process.execPath)}" client=\\d+ result=ok`).test(log));
+    await waitFor(() =>
+      new RegExp(
+        `code slot="d" pid=\\d+ uid=${process.getuid!()} gid=\\d+ exe="${fs.realpathSync(process.execPath)}" client=\\d+ result=ok`,
+      ).test(log),
+    );
     expect(log).not.toContain(d.codes[0].code);
     expect(log).not.toContain(B32);
   });

@@ -117,7 +117,13 @@ describe("fair service", () => {
     const c = new Raw(sock);
     await Promise.all([a.opened, c.opened]);
     // a: five press-waiting requests in one go; c: three more
-    const aIds = [a.send("code", { name: "t" }), a.send("code", { name: "t" }), a.send("delete", { name: "p" }), a.send("wipe", { confirm: "wipe" }), a.send("code", { name: "t" })];
+    const aIds = [
+      a.send("code", { name: "t" }),
+      a.send("code", { name: "t" }),
+      a.send("delete", { name: "p" }),
+      a.send("wipe", { confirm: "wipe" }),
+      a.send("code", { name: "t" }),
+    ];
     while (!a.notices.length) await sleep(5); // a's first one holds the press wait
     const cIds = [c.send("code", { name: "t" }), c.send("code", { name: "t" }), c.send("delete", { name: "t" })];
     const b = new Session((await connectDaemon(sock))!);
@@ -134,7 +140,15 @@ describe("fair service", () => {
     await b.list();
     lat.push(performance.now() - s);
     lat.sort((x, y) => x - y);
-    console.log("plain requests while presses wait: " + lat.length + ", median " + lat[lat.length >> 1].toFixed(1) + " ms, max " + lat[lat.length - 1].toFixed(1) + " ms");
+    console.log(
+      "plain requests while presses wait: " +
+        lat.length +
+        ", median " +
+        lat[lat.length >> 1].toFixed(1) +
+        " ms, max " +
+        lat[lat.length - 1].toFixed(1) +
+        " ms",
+    );
     expect(lat[lat.length - 1]).toBeLessThan(100);
     // a's first request waits for its press, the others wait behind it (one in flight per client)
     expect(a.notices).toEqual([aIds[0]]);
@@ -206,7 +220,10 @@ describe("fair service", () => {
     const fourth = new Raw(sock);
     await fourth.opened;
     const g = await fourth.reply(fourth.send("time"));
-    expect(g.r).toMatchObject({ e: "E_LIMIT", m: "Refused: the daemon serves at most 3 connections at once (MAX_CONNECTIONS); try again when one has closed." });
+    expect(g.r).toMatchObject({
+      e: "E_LIMIT",
+      m: "Refused: the daemon serves at most 3 connections at once (MAX_CONNECTIONS); try again when one has closed.",
+    });
     await fourth.closed;
     open[0].close();
     await sleep(50);
@@ -221,7 +238,10 @@ describe("fair service", () => {
     for (const c of two) expect((await c.reply(c.send("time"))).r.ok).toBe(true);
     const third = new Raw(sock);
     const h = await third.reply(third.send("time"));
-    expect(h.r).toMatchObject({ e: "E_LIMIT", m: "Refused: the daemon serves at most 2 connections of one uid at once (MAX_CONNECTIONS_PER_UID); try again when one has closed." });
+    expect(h.r).toMatchObject({
+      e: "E_LIMIT",
+      m: "Refused: the daemon serves at most 2 connections of one uid at once (MAX_CONNECTIONS_PER_UID); try again when one has closed.",
+    });
     expect(log.join("\n")).toMatch(/ refused pid=\d+ uid=\d+ .* result=E_LIMIT why=".*MAX_CONNECTIONS_PER_UID/);
   });
 

@@ -68,7 +68,11 @@ describe.skipIf(!CAN_SWITCH_UID)("the daemon and a second uid" + AS_NOBODY_WHY, 
     fs.chmodSync(sock, 0o666);
     const forged = JSON.stringify({ client: "hwtotp", pid: 1, uid: 0 });
     const r = await rawAsNobody(sock, [{ op: "code", a: { name: "svc" } }, { op: "list" }, { op: "hello" }], forged);
-    expect(r.replies.map((x) => [x.id, x.e])).toEqual([[100, "E_DENIED"], [101, "E_DENIED"], [102, "E_DENIED"]]);
+    expect(r.replies.map((x) => [x.id, x.e])).toEqual([
+      [100, "E_DENIED"],
+      [101, "E_DENIED"],
+      [102, "E_DENIED"],
+    ]);
     expect(r.replies[0].m).toBe("Denied: the daemon's policy has no rule for uid 65534 (node).");
     const mine = log.filter((l) => / client=\d+ /.test(l) && l.includes(" uid=" + NOBODY + " "));
     expect(mine).toHaveLength(3);
@@ -82,7 +86,18 @@ describe.skipIf(!CAN_SWITCH_UID)("the daemon and a second uid" + AS_NOBODY_WHY, 
     const { sock } = await daemonIn(
       "svc",
       log,
-      ["socket:", "  group: nogroup", "rules:", "  - uid: root", '    slots: "*"', '    ops: "*"', "  - uid: nobody", "    slots: [svc]", "    ops: [code]", ""].join("\n"),
+      [
+        "socket:",
+        "  group: nogroup",
+        "rules:",
+        "  - uid: root",
+        '    slots: "*"',
+        '    ops: "*"',
+        "  - uid: nobody",
+        "    slots: [svc]",
+        "    ops: [code]",
+        "",
+      ].join("\n"),
     );
     expect(fs.statSync(sock).mode & 0o777).toBe(0o660);
     expect(fs.statSync(sock).gid).toBe(NOBODY);
@@ -102,12 +117,26 @@ describe.skipIf(!CAN_SWITCH_UID)("the daemon and a second uid" + AS_NOBODY_WHY, 
     expect(got.ok).toBe(true);
     const codes = got.d!.codes as Array<{ name: string; code: string }>;
     expect(codes[0].code).toBe(otp.generate({ timestamp: (got.d!.t as number) * 1000 }));
-    expect(byId.get(101)).toMatchObject({ ok: false, e: "E_DENIED", m: 'Denied: the daemon\'s policy does not let uid 65534 (node) use code on slot "owner".' });
+    expect(byId.get(101)).toMatchObject({
+      ok: false,
+      e: "E_DENIED",
+      m: 'Denied: the daemon\'s policy does not let uid 65534 (node) use code on slot "owner".',
+    });
     // code of every slot: only the slots of its rules
     expect(byId.get(102)!.ok).toBe(true);
     expect((byId.get(102)!.d!.codes as Array<{ name: string }>).map((c) => c.name)).toEqual(["svc"]);
-    for (const [id, op] of [[103, "add"], [104, "wipe"], [105, "list"], [106, "delete"], [107, "settime"]] as const) {
-      expect(byId.get(id), op).toMatchObject({ ok: false, e: "E_DENIED", m: "Denied: the daemon's policy does not let uid 65534 (node) use " + op + "." });
+    for (const [id, op] of [
+      [103, "add"],
+      [104, "wipe"],
+      [105, "list"],
+      [106, "delete"],
+      [107, "settime"],
+    ] as const) {
+      expect(byId.get(id), op).toMatchObject({
+        ok: false,
+        e: "E_DENIED",
+        m: "Denied: the daemon's policy does not let uid 65534 (node) use " + op + ".",
+      });
     }
     expect((await target.inspect()).slots.map((s) => s.name).sort()).toEqual(["owner", "svc"]);
     const text = log.join("\n");
@@ -121,7 +150,13 @@ describe.skipIf(!CAN_SWITCH_UID)("the daemon and a second uid" + AS_NOBODY_WHY, 
     const { sock } = await daemonIn(
       "cli",
       log,
-      ["socket: {group: nogroup}", "rules:", "  - {uid: 0, slots: '*', ops: '*'}", "  - {uid: 65534, slots: [svc], ops: [code, info]}", ""].join("\n"),
+      [
+        "socket: {group: nogroup}",
+        "rules:",
+        "  - {uid: 0, slots: '*', ops: '*'}",
+        "  - {uid: 65534, slots: [svc], ops: [code, info]}",
+        "",
+      ].join("\n"),
     );
     const env = { PATH: process.env.PATH, HWTOTP_SOCKET: sock, HOME: "/nonexistent" };
     const c = await cliAsNobody(["code", "svc", "--json"], env);
@@ -141,7 +176,13 @@ describe.skipIf(!CAN_SWITCH_UID)("the daemon and a second uid" + AS_NOBODY_WHY, 
   it("an exe rule: only callers running that executable (from /proc/PID/exe) are let in; SIGHUP-style reload applies it", async () => {
     const log: string[] = [];
     const policy = (exe: string) =>
-      ["socket: {group: nogroup}", "rules:", "  - {uid: 0, slots: '*', ops: '*'}", `  - {uid: nobody, exe: ${exe}, slots: [svc], ops: [code]}`, ""].join("\n");
+      [
+        "socket: {group: nogroup}",
+        "rules:",
+        "  - {uid: 0, slots: '*', ops: '*'}",
+        `  - {uid: nobody, exe: ${exe}, slots: [svc], ops: [code]}`,
+        "",
+      ].join("\n");
     const { d, sock } = await daemonIn("exe", log, policy("/usr/bin/perl"));
     const no = await rawAsNobody(sock, [{ op: "code", a: { name: "svc" } }]);
     expect(no.replies[0]).toMatchObject({ e: "E_DENIED", m: "Denied: the daemon's policy has no rule for uid 65534 (node)." });
@@ -163,7 +204,15 @@ describe.skipIf(!CAN_SWITCH_UID)("reading credentials in batches" + AS_NOBODY_WH
     await new Promise<void>((r) => srv.listen(sock, () => r()));
     fs.chmodSync(sock, 0o666);
     const holders = await Promise.all(Array.from({ length: 6 }, () => holdAsNobody(sock)));
-    const mine = await Promise.all(Array.from({ length: 6 }, () => new Promise<net.Socket>((r) => { const c = net.connect(sock, () => r(c)); })));
+    const mine = await Promise.all(
+      Array.from(
+        { length: 6 },
+        () =>
+          new Promise<net.Socket>((r) => {
+            const c = net.connect(sock, () => r(c));
+          }),
+      ),
+    );
     while (accepted.length < 12) await new Promise((r) => setTimeout(r, 10));
     const reader = new PeerReader();
     const peers = await Promise.all(accepted.map((c) => reader.read(c)));
@@ -172,7 +221,12 @@ describe.skipIf(!CAN_SWITCH_UID)("reading credentials in batches" + AS_NOBODY_WH
       if (theirs.has(p.pid)) expect(p).toMatchObject({ uid: NOBODY, gid: NOBODY, groups: [], exe: NODE });
       else expect(p).toMatchObject({ pid: process.pid, uid: process.getuid!(), gid: process.getgid!(), exe: NODE });
     }
-    expect(peers.filter((p) => p.uid === NOBODY).map((p) => p.pid).sort()).toEqual([...theirs].sort());
+    expect(
+      peers
+        .filter((p) => p.uid === NOBODY)
+        .map((p) => p.pid)
+        .sort(),
+    ).toEqual([...theirs].sort());
     for (const h of holders) h.stop();
     for (const c of [...mine, ...accepted]) c.destroy();
     srv.close();

@@ -89,7 +89,8 @@ describe("the daemon and the PIN", () => {
     const busy = await cli(["delete", "d1", "--force"]);
     expect(busy.code).toBe(8);
     expect(busy.stderr).toBe(
-      "hwtotp: Busy: the token waits for a press to confirm delete slot d3 for another request; press its button only if you asked for that, then try again.\n",
+      "hwtotp: Busy: the token waits for a press to confirm delete slot d3 for another request; press its button only " +
+        "if you asked for that, then try again.\n",
     );
     expect(Date.now() - t0).toBeLessThan(8000); // not queued behind the 15 s wait
     target.emu.control.pressButton(100);

@@ -45,8 +45,12 @@ const SERVICE = [
 describe("policy decisions", () => {
   it("default: the daemon's own uid may do everything, nobody else anything", () => {
     const p = defaultPolicy(UID);
-    for (const op of ["code", "add", "wipe", "settime", "pin", "unlock", "hello"]) expect(decide(p, peer({ uid: UID }), op, "x").ok).toBe(true);
-    expect(decide(p, peer({ uid: UID + 1 }), "code", "x")).toEqual({ ok: false, why: "Denied: the daemon's policy has no rule for uid " + (UID + 1) + " (python3.11)." });
+    for (const op of ["code", "add", "wipe", "settime", "pin", "unlock", "hello"])
+      expect(decide(p, peer({ uid: UID }), op, "x").ok).toBe(true);
+    expect(decide(p, peer({ uid: UID + 1 }), "code", "x")).toEqual({
+      ok: false,
+      why: "Denied: the daemon's policy has no rule for uid " + (UID + 1) + " (python3.11).",
+    });
   });
 
   it("a caller's rules add up; slots fence code, add and delete; list and code-all get the union to filter by", () => {
@@ -54,8 +58,14 @@ describe("policy decisions", () => {
     const svc = peer({});
     expect(decide(p, svc, "code", "svc").ok).toBe(true);
     expect(decide(p, svc, "code", "ci").ok).toBe(true); // through the exe rule
-    expect(decide(p, { ...svc, exe: "/usr/bin/perl" }, "code", "ci")).toEqual({ ok: false, why: 'Denied: the daemon\'s policy does not let uid 5000 (perl) use code on slot "ci".' });
-    expect(decide(p, { ...svc, exe: null }, "list", undefined)).toEqual({ ok: false, why: "Denied: the daemon's policy does not let uid 5000 use list." });
+    expect(decide(p, { ...svc, exe: "/usr/bin/perl" }, "code", "ci")).toEqual({
+      ok: false,
+      why: 'Denied: the daemon\'s policy does not let uid 5000 (perl) use code on slot "ci".',
+    });
+    expect(decide(p, { ...svc, exe: null }, "list", undefined)).toEqual({
+      ok: false,
+      why: "Denied: the daemon's policy does not let uid 5000 use list.",
+    });
     const all = decide(p, svc, "code", undefined);
     expect(all.ok && all.slots !== "*" && [...all.slots].sort()).toEqual(["ci", "svc"]);
     expect(decide(p, svc, "add", "svc").ok).toBe(false);
@@ -72,14 +82,38 @@ describe("policy decisions", () => {
 
 describe("policies refused", () => {
   const cases: Array<[string, string, RegExp]> = [
-    ["others without a socket group", "rules:\n  - {uid: 5000, slots: [a], ops: [code]}\n", /rule 1 \(uid 5000\) lets others in, but the socket would be 0600: name the group they reach it through \(socket: \{group: NAME\}\)\.$/],
+    [
+      "others without a socket group",
+      "rules:\n  - {uid: 5000, slots: [a], ops: [code]}\n",
+      /rule 1 \(uid 5000\) lets others in, but the socket would be 0600: name the group they reach it through \(socket: \{group: NAME\}\)\.$/,
+    ],
     ["a group rule without a socket group", "rules:\n  - {group: 6000, slots: [a], ops: [code]}\n", /rule 1 \(group 6000\) lets others in/],
-    ["wipe on fenced slots", `socket: {group: ${GID}}\nrules:\n  - {uid: 5000, slots: [a], ops: [code, wipe]}\n`, /rule 1: wipe erases every slot, so a rule fenced to some slots cannot allow it\.$/],
-    ["an unknown op", "rules:\n  - {uid: 0, slots: '*', ops: [code, steal]}\n", /rule 1: unknown op "steal" \(known: code, list, info, time, add, delete, wipe, settime, pin, unlock, lock, read, manage, \*\)\.$/],
-    ["an unknown key", "rules:\n  - {uid: 0, slot: '*', ops: '*'}\n", /rule 1: unknown key "slot" \(known: uid, group, exe, slots, ops\)\.$/],
+    [
+      "wipe on fenced slots",
+      `socket: {group: ${GID}}\nrules:\n  - {uid: 5000, slots: [a], ops: [code, wipe]}\n`,
+      /rule 1: wipe erases every slot, so a rule fenced to some slots cannot allow it\.$/,
+    ],
+    [
+      "an unknown op",
+      "rules:\n  - {uid: 0, slots: '*', ops: [code, steal]}\n",
+      /rule 1: unknown op "steal" \(known: code, list, info, time, add, delete, wipe, settime, pin, unlock, lock, read, manage, \*\)\.$/,
+    ],
+    [
+      "an unknown key",
+      "rules:\n  - {uid: 0, slot: '*', ops: '*'}\n",
+      /rule 1: unknown key "slot" \(known: uid, group, exe, slots, ops\)\.$/,
+    ],
     ["an unknown user", "rules:\n  - {uid: no-such-user-hw, slots: '*', ops: '*'}\n", /rule 1: no user named no-such-user-hw\.$/],
-    ["a bad slot name", "rules:\n  - {uid: 0, slots: [' lead'], ops: '*'}\n", /rule 1: The slot name must not start or end with a space \(" lead"\)\.$/],
-    ["a relative exe", "rules:\n  - {uid: 0, exe: node, slots: '*', ops: '*'}\n", /rule 1: exe must be an absolute path \(as \/proc\/PID\/exe shows it\)\.$/],
+    [
+      "a bad slot name",
+      "rules:\n  - {uid: 0, slots: [' lead'], ops: '*'}\n",
+      /rule 1: The slot name must not start or end with a space \(" lead"\)\.$/,
+    ],
+    [
+      "a relative exe",
+      "rules:\n  - {uid: 0, exe: node, slots: '*', ops: '*'}\n",
+      /rule 1: exe must be an absolute path \(as \/proc\/PID\/exe shows it\)\.$/,
+    ],
     ["no rules", "socket: {group: 0}\n", /rules must be a list\.$/],
     ["not YAML", "rules: [\n", /is not valid YAML: /],
   ];
@@ -89,7 +123,9 @@ describe("policies refused", () => {
 
   it("a policy file others may write, or in a folder they may write", () => {
     const open = policyFile(SERVICE, 0o666);
-    expect(() => loadPolicy(open, UID)).toThrow(`Refusing the policy ${open}: ${open} is writable by everyone (mode 666), so someone else could rewrite who may use the token.`);
+    expect(() => loadPolicy(open, UID)).toThrow(
+      `Refusing the policy ${open}: ${open} is writable by everyone (mode 666), so someone else could rewrite who may use the token.`,
+    );
     const grp = policyFile(SERVICE, 0o620);
     expect(() => loadPolicy(grp, UID)).toThrow(/is writable by its group \(mode 620\)/);
     const dir = folder(0o777);
@@ -108,7 +144,13 @@ describe("policies refused", () => {
 
 describe("the socket a policy opens to a group", () => {
   async function start(policy: string, sockDir: string, log: string[] = []): Promise<Daemon> {
-    const d = new Daemon({ socketPath: path.join(sockDir, "hwtotp.sock"), device: "tcp://127.0.0.1:1", retryMs: 60000, log: (l) => log.push(l), policyFile: policyFile(policy) });
+    const d = new Daemon({
+      socketPath: path.join(sockDir, "hwtotp.sock"),
+      device: "tcp://127.0.0.1:1",
+      retryMs: 60000,
+      log: (l) => log.push(l),
+      policyFile: policyFile(policy),
+    });
     daemons.push(d);
     await d.start();
     return d;
@@ -132,10 +174,14 @@ describe("the socket a policy opens to a group", () => {
   it("is refused in a folder that holds other things, behind a world-writable folder, or where the group cannot pass", async () => {
     const shared = folder(0o711);
     fs.writeFileSync(path.join(shared, "bus"), "");
-    await expect(start(SERVICE, shared)).rejects.toThrow(/the socket group needs a folder of its own for the socket, and .* holds 1 other entry \(use --socket\)\.$/);
+    await expect(start(SERVICE, shared)).rejects.toThrow(
+      /the socket group needs a folder of its own for the socket, and .* holds 1 other entry \(use --socket\)\.$/,
+    );
     expect(fs.existsSync(path.join(shared, "hwtotp.sock"))).toBe(false);
     const open = folder(0o777);
-    await expect(start(SERVICE, path.join(open, "d"))).rejects.toThrow(`others would reach the socket through ${open} is writable by everyone (mode 777).`);
+    await expect(start(SERVICE, path.join(open, "d"))).rejects.toThrow(
+      `others would reach the socket through ${open} is writable by everyone (mode 777).`,
+    );
     const closed = folder(0o700);
     await expect(start(SERVICE, path.join(closed, "d"))).rejects.toThrow(`cannot reach the socket: ${closed} is mode 700.`);
   });

@@ -20,7 +20,7 @@ describe("Rollback", () => {
   it("undoes newest first, keeps going past a failed undo, and reports that undo as not rolled back, by its code", async () => {
     const order: string[] = [];
     const undo = new Rollback();
-    undo.add("slot \"ks\" on the token", async () => {
+    undo.add('slot "ks" on the token', async () => {
       order.push("slot");
       throw new DeviceNotFoundError("The device went away.", true);
     });
@@ -30,14 +30,14 @@ describe("Rollback", () => {
     const r = await undo.run((s) => logged.push(s));
     expect(order).toEqual(["mfa", "credential", "slot"]);
     expect(r.undone).toEqual(["MFA options of alice", "credential c1 in Keystone"]);
-    expect(r.failed).toEqual([{ what: "slot \"ks\" on the token", code: "E_DISCONNECTED", message: "The device went away." }]);
+    expect(r.failed).toEqual([{ what: 'slot "ks" on the token', code: "E_DISCONNECTED", message: "The device went away." }]);
     expect(rolledBack(r)).toBe(false);
     expect(logged).toEqual(["Rolled back: MFA options of alice.", "Rolled back: credential c1 in Keystone."]);
     expect(logged.join()).not.toContain("slot");
     const sentence = rollbackSentence(r);
     expect(sentence).toMatch(/^NOT rolled back: slot "ks" on the token \(E_DISCONNECTED: The device went away\)/);
     expect(sentence).not.toMatch(/^rolled back/);
-    expect(leftovers(r)).toEqual(["slot \"ks\" on the token (E_DISCONNECTED: The device went away)"]);
+    expect(leftovers(r)).toEqual(['slot "ks" on the token (E_DISCONNECTED: The device went away)']);
     expect(undo.size).toBe(0);
     expect(await undo.run()).toEqual({ undone: [], failed: [] }); // each undo runs once
   });
@@ -63,12 +63,19 @@ describe("Rollback", () => {
     token.fail("delete", new DeviceNotFoundError("The device went away.", true));
     const device = token.device;
     const client = new KeystoneClient({ authUrl: ks.url, fetch: ks.fetch });
-    const e = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", slot: "ks", rules: "auto" }).catch((x) => x);
+    const e = await enrollKeystone({
+      client,
+      device,
+      caller: { user: { name: "admin" }, password: "adminpw" },
+      targetUser: "alice",
+      slot: "ks",
+      rules: "auto",
+    }).catch((x) => x);
     expect(e).toBeInstanceOf(EnrollError);
     expect(e.code).toBe("E_PARTIAL");
     expect(e.message).not.toMatch(/was rolled back/);
     expect(e.message).toMatch(/NOT rolled back: slot "ks" on the token \(E_DISCONNECTED/);
-    expect(e.leftovers).toEqual(["slot \"ks\" on the token (E_DISCONNECTED: The device went away)"]);
+    expect(e.leftovers).toEqual(['slot "ks" on the token (E_DISCONNECTED: The device went away)']);
     expect(await token.slotNames()).toContain("ks");
   });
 
@@ -78,14 +85,18 @@ describe("Rollback", () => {
     token.fail("delete", new DeviceNotFoundError("The device went away.", true));
     const dev = token.device;
     const stateDir = mkdtempSync(join(tmpdir(), "hwtotp-mfa-"));
-    const e = await enrollCeph({ uid: "alice", serial: "hw-r1", run: true, admin: f.admin({ FAKE_CHECK: "refuse" }), stateDir }, dev).catch((x) => x);
+    const e = await enrollCeph({ uid: "alice", serial: "hw-r1", run: true, admin: f.admin({ FAKE_CHECK: "refuse" }), stateDir }, dev).catch(
+      (x) => x,
+    );
     expect(e).toBeInstanceOf(PartialEnrollError);
     expect(e.code).toBe("E_PARTIAL");
     expect(e.causeCode).toBe("E_HOST");
     expect(e.exitCode).toBe(EXIT.ERROR);
     expect(e.message).toMatch(/refused the token's first pin for hw-r1/);
     expect(e.message).not.toMatch(/rolled back the slot/);
-    expect(e.message).toMatch(/NOT rolled back: slot ceph-alice on the token \(E_DISCONNECTED: The device went away\); rolled back: RGW token hw-r1 of user alice/);
+    expect(e.message).toMatch(
+      /NOT rolled back: slot ceph-alice on the token \(E_DISCONNECTED: The device went away\); rolled back: RGW token hw-r1 of user alice/,
+    );
     expect(e.rollback.failed.map((x: { code: string }) => x.code)).toEqual(["E_DISCONNECTED"]);
     expect(f.calls().map((c) => c.args[c.args.indexOf("mfa") + 1])).toEqual(["list", "create", "check", "remove"]);
   });

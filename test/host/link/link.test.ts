@@ -32,7 +32,13 @@ function fakeSysfs(): string {
     fs.mkdirSync(path.join(root, "class/tty", tty), { recursive: true });
     fs.symlinkSync(intf, path.join(root, "class/tty", tty, "device"));
   };
-  mk("ttyACM0", "1-1", { idVendor: "0483", idProduct: "5740", manufacturer: "STMicroelectronics", product: "Espruino Pico", serial: "3276" });
+  mk("ttyACM0", "1-1", {
+    idVendor: "0483",
+    idProduct: "5740",
+    manufacturer: "STMicroelectronics",
+    product: "Espruino Pico",
+    serial: "3276",
+  });
   mk("ttyUSB0", "1-2", { idVendor: "10c4", idProduct: "ea60", product: "CP2102" });
   fs.mkdirSync(path.join(root, "class/tty/tty1"), { recursive: true });
   return root;
@@ -55,9 +61,23 @@ describe("listSysfs", () => {
 
 describe("discoverDevice", () => {
   const board = (p: string, serial: string): Candidate => ({
-    path: p, vid: "0483", pid: "5740", manufacturer: "STMicroelectronics", product: "Espruino Pico", serial, espruino: true,
+    path: p,
+    vid: "0483",
+    pid: "5740",
+    manufacturer: "STMicroelectronics",
+    product: "Espruino Pico",
+    serial,
+    espruino: true,
   });
-  const other: Candidate = { path: "/dev/ttyUSB0", vid: "10c4", pid: "ea60", manufacturer: null, product: "CP2102", serial: null, espruino: false };
+  const other: Candidate = {
+    path: "/dev/ttyUSB0",
+    vid: "10c4",
+    pid: "ea60",
+    manufacturer: null,
+    product: "CP2102",
+    serial: null,
+    espruino: false,
+  };
 
   it("picks the one Espruino board among other ports", async () => {
     expect(await discoverDevice(async () => [board("/dev/ttyACM3", "1"), other])).toBe("/dev/ttyACM3");
@@ -65,12 +85,16 @@ describe("discoverDevice", () => {
   it("lists every board when there are several, and says how to choose", async () => {
     const err = await discoverDevice(async () => [board("/dev/ttyACM0", "1"), board("/dev/ttyACM1", "2")]).catch((e) => e);
     expect(err).toMatchObject({ exitCode: 3 });
-    expect(err.message).toMatch(/Found 2 Espruino boards: \/dev\/ttyACM0 .*serial 1\); \/dev\/ttyACM1 .*serial 2\)\. Name one with --device/);
+    expect(err.message).toMatch(
+      /Found 2 Espruino boards: \/dev\/ttyACM0 .*serial 1\); \/dev\/ttyACM1 .*serial 2\)\. Name one with --device/,
+    );
   });
   it("lists the other ports when there is no board", async () => {
     const err = await discoverDevice(async () => [other]).catch((e) => e);
     expect(err.message).toMatch(/No Espruino board found \(USB 0483:5740\)\. Other serial ports: \/dev\/ttyUSB0 \(10c4:ea60, CP2102\)\./);
     const none = await discoverDevice(async () => []).catch((e) => e);
-    expect(none.message).toMatch(/No serial ports at all\. Name one with --device PATH \(or the unix:PATH that `hwtotp emulate` prints\), or set HWTOTP_DEVICE\./);
+    expect(none.message).toMatch(
+      /No serial ports at all\. Name one with --device PATH \(or the unix:PATH that `hwtotp emulate` prints\), or set HWTOTP_DEVICE\./,
+    );
   });
 });

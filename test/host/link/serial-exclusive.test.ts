@@ -60,7 +60,9 @@ d("serial link: the tty for one program at a time", () => {
       });
       const r = await runCli(["list"], { env: privateEnv({ HWTOTP_DEVICE: tty }) });
       expect(r.code).toBe(3);
-      expect(r.stderr).toBe("hwtotp: Cannot open " + tty + ": another program has it open for itself (is `hwtotp daemon` running? then leave out --device).\n");
+      expect(r.stderr).toBe(
+        "hwtotp: Cannot open " + tty + ": another program has it open for itself (is `hwtotp daemon` running? then leave out --device).\n",
+      );
     } finally {
       await first.close();
     }
@@ -90,7 +92,10 @@ d("serial link: the tty for one program at a time", () => {
     try {
       expect(await new Promise<string>((resolve) => holder.stdout.on("data", (b: Buffer) => resolve(b.toString().trim())))).toBe("locked");
       const link = await createLink(tty);
-      await expect(link.open()).rejects.toMatchObject({ exitCode: 3, message: expect.stringMatching(/another program has it open for itself/) });
+      await expect(link.open()).rejects.toMatchObject({
+        exitCode: 3,
+        message: expect.stringMatching(/another program has it open for itself/),
+      });
       expect(await plainOpen(tty)).toBe("opened"); // we did not shut the holder's tty for others
     } finally {
       process.kill(-holder.pid!, "SIGKILL");

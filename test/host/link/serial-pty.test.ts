@@ -90,7 +90,8 @@ d("daemon on a serial device that is unplugged and plugged back", () => {
     const emu = await startEmu({ board: "pico" });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-replug-"));
     const tty = path.join(dir, "tty");
-    const plug = () => spawn("socat", ["PTY,link=" + tty + ",raw,echo=0", "TCP:127.0.0.1:" + emu.port], { detached: true, stdio: "ignore" });
+    const plug = () =>
+      spawn("socat", ["PTY,link=" + tty + ",raw,echo=0", "TCP:127.0.0.1:" + emu.port], { detached: true, stdio: "ignore" });
     const waitFor = async (cond: () => boolean, ms = 20000) => {
       const t0 = Date.now();
       while (!cond()) {
@@ -103,7 +104,11 @@ d("daemon on a serial device that is unplugged and plugged back", () => {
     let socat = plug();
     await waitFor(() => fs.existsSync(tty));
     let log = "";
-    const daemon = spawn(process.execPath, [BIN, "daemon", "--device", tty, "--retry", "100"], { env, detached: true, stdio: ["ignore", "ignore", "pipe"] });
+    const daemon = spawn(process.execPath, [BIN, "daemon", "--device", tty, "--retry", "100"], {
+      env,
+      detached: true,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     daemon.stderr!.setEncoding("utf8").on("data", (s: string) => (log += s));
     try {
       await waitFor(() => /connected: firmware/.test(log));

@@ -43,7 +43,9 @@ export async function prepareAdd(
   const sources = (["secret", "hex", "uri", "generate"] as const).filter((k) => o[k] !== undefined && o[k] !== false);
   if (sources.length !== 1) {
     throw new UsageError(
-      sources.length ? "Give only one of --" + sources.join(", --") + "." : "Give the secret: --secret B32, --hex HEX, --uri otpauth://… or --generate.",
+      sources.length
+        ? "Give only one of --" + sources.join(", --") + "."
+        : "Give the secret: --secret B32, --hex HEX, --uri otpauth://… or --generate.",
     );
   }
   let cred: Credential;
@@ -173,8 +175,13 @@ export function register(program: Command): void {
               // The slot stays: with --generate its URI must reach the user, or the seed has no other copy.
               if (opts.generate && !opts.json) process.stdout.write(uri + "\n");
               throw new KeptSlotError(
-                why.replace(/\.$/, "") + ", and deleting the slot again failed (" + report.failed[0].message.replace(/\.$/, "") + "): slot " + JSON.stringify(name) +
-                  " stays on the token" + (opts.generate ? "; its otpauth URI is on stdout, the only copy of the seed: store it safely." : "."),
+                why.replace(/\.$/, "") +
+                  ", and deleting the slot again failed (" +
+                  report.failed[0].message.replace(/\.$/, "") +
+                  "): slot " +
+                  JSON.stringify(name) +
+                  " stays on the token" +
+                  (opts.generate ? "; its otpauth URI is on stdout, the only copy of the seed: store it safely." : "."),
                 opts.generate ? uri! : undefined,
               );
             }

@@ -25,10 +25,13 @@ export function register(program: Command): void {
         text = fs.readFileSync(file, "utf8");
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        throw new HwtotpError("Cannot read the audit log " + file + (code === "ENOENT" ? ": no such file." : " (" + (code ?? "error") + ")."));
+        throw new HwtotpError(
+          "Cannot read the audit log " + file + (code === "ENOENT" ? ": no such file." : " (" + (code ?? "error") + ")."),
+        );
       }
       const { entries, skipped } = readAudit(text, since);
-      if (skipped && !opts.json) say("hwtotp: " + skipped + " line" + (skipped === 1 ? " is" : "s are") + " not audit entries and were skipped.");
+      if (skipped && !opts.json)
+        say("hwtotp: " + skipped + " line" + (skipped === 1 ? " is" : "s are") + " not audit entries and were skipped.");
       output({ json: opts.json }, { file, since: since === null ? null : new Date(since).toISOString(), entries, skipped }, () =>
         entries.length ? entries.map(formatEntry).join("\n") : "",
       );

@@ -98,7 +98,13 @@ export function register(program: Command): void {
     ),
   ).action(async (o: AdminCliOptions) => {
     const { checkMfaPin } = await import("../../integrations/ceph/mfa.ts");
-    const { pin, command } = await checkMfaPin(deviceAccess(o), await admin(o), { name: o.name, serial: o.serial, uid: o.uid, run: !!o.run, onWait: say });
+    const { pin, command } = await checkMfaPin(deviceAccess(o), await admin(o), {
+      name: o.name,
+      serial: o.serial,
+      uid: o.uid,
+      run: !!o.run,
+      onWait: say,
+    });
     if (command !== undefined) {
       output(o, { serial: pin.serial, step: pin.step, command }, () => {
         say("Run within " + Math.floor(pin.left) + " s (the pin is for step " + pin.step + " only):");
@@ -112,7 +118,9 @@ export function register(program: Command): void {
   addCommonOptions(
     addAdminOptions(
       addSlotOptions(
-        ceph.command("resync").description("read two consecutive codes from the token and resync RGW's offset for it (radosgw-admin mfa resync)"),
+        ceph
+          .command("resync")
+          .description("read two consecutive codes from the token and resync RGW's offset for it (radosgw-admin mfa resync)"),
       ),
     ),
   ).action(async (o: AdminCliOptions) => {
@@ -127,8 +135,15 @@ export function register(program: Command): void {
       });
       return;
     }
-    output(o, { serial: r.serial, step: r.step, timeOfs: r.timeOfs ?? null }, () =>
-      "Resynced " + r.serial + " for user " + o.uid + (r.timeOfs !== null && r.timeOfs !== undefined ? " (RGW's offset for it is now " + r.timeOfs + " s)." : "."),
+    output(
+      o,
+      { serial: r.serial, step: r.step, timeOfs: r.timeOfs ?? null },
+      () =>
+        "Resynced " +
+        r.serial +
+        " for user " +
+        o.uid +
+        (r.timeOfs !== null && r.timeOfs !== undefined ? " (RGW's offset for it is now " + r.timeOfs + " s)." : "."),
     );
   });
 }

@@ -10,7 +10,7 @@ export function register(program: Command): void {
       .command("code")
       .argument("[name]", "slot name (default: every slot; touch slots need their name)")
       .description("show current codes, computed on the device at the device's clock")
-      .option("--mfa-header <slot>", "print \"SERIAL PIN\" for S3's x-amz-mfa: a pin never handed out before (Ceph issue)"),
+      .option("--mfa-header <slot>", 'print "SERIAL PIN" for S3\'s x-amz-mfa: a pin never handed out before (Ceph issue)'),
   ).action(async (name: string | undefined, opts: CommonOptions & { mfaHeader?: string }) => {
     if (opts.mfaHeader !== undefined) {
       // "SERIAL PIN" (stdout alone) for clients that set x-amz-mfa: a pin never handed out before.
@@ -39,9 +39,13 @@ export function register(program: Command): void {
         const w = Math.max(...d.codes.map((c) => c.name.length));
         const cw = Math.max(...d.codes.map((c) => (c.code ?? "").length), 6);
         return d.codes
-          .map((c) =>
-            c.name.padEnd(w) + "  " +
-            (c.code === null ? "[touch]".padEnd(cw) + "  press the button: hwtotp code " + c.name : c.code.padEnd(cw) + "  " + Math.floor(c.left) + " s left"),
+          .map(
+            (c) =>
+              c.name.padEnd(w) +
+              "  " +
+              (c.code === null
+                ? "[touch]".padEnd(cw) + "  press the button: hwtotp code " + c.name
+                : c.code.padEnd(cw) + "  " + Math.floor(c.left) + " s left"),
           )
           .join("\n");
       });

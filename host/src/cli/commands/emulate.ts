@@ -42,39 +42,67 @@ function num(s: string | undefined, what: string): number | undefined {
 export function register(program: Command): void {
   program
     .command("emulate")
-    .description("run an emulated Espruino board with the hwtotp firmware on Unix sockets only you can open (use it with --device unix:PATH)")
-    .option("--listen <addr>", "device link: a socket path (unix:PATH), or 127.0.0.1:PORT for TCP (default: device.sock in a new 0700 folder)")
-    .option("--control <addr>", "control channel, JSON lines: a socket path (unix:PATH), or 127.0.0.1:PORT for TCP (default: control.sock beside the device link)")
-    .option("--tcp", "listen on 127.0.0.1 TCP (free ports) instead: every local user can then read codes and, over the control channel, the seeds")
+    .description(
+      "run an emulated Espruino board with the hwtotp firmware on Unix sockets only you can open (use it with --device unix:PATH)",
+    )
+    .option(
+      "--listen <addr>",
+      "device link: a socket path (unix:PATH), or 127.0.0.1:PORT for TCP (default: device.sock in a new 0700 folder)",
+    )
+    .option(
+      "--control <addr>",
+      "control channel, JSON lines: a socket path (unix:PATH), or 127.0.0.1:PORT for TCP (default: control.sock beside the device link)",
+    )
+    .option(
+      "--tcp",
+      "listen on 127.0.0.1 TCP (free ports) instead: every local user can then read codes and, over the control channel, the seeds",
+    )
     .option("--state <file>", "keep the board's flash (slots, seeds in the clear unless a PIN is set) in this file across runs (mode 0600)")
     .option("--board <board>", "pico, puckjs, bangle2, original or linux", "pico")
     .option("--clock <unix>", "RTC at power-up, Unix seconds (default: the host's time; 0 = a board that lost its RTC)")
     .option("--drift-ppm <n>", "RTC drift in ppm (positive: runs fast)")
     .option("--fresh", "a board without the firmware: Espruino REPL (flash it with hwtotp flash --port on its --pty, or on --tcp)")
     .option("--pty [path]", "also expose the link as a pty (mode 0600) through socat (if installed)")
-    .option("--auto-press", "confirm every press the firmware asks for (delete, PIN changes, jumps, touch codes), as a user at the board would")
+    .option(
+      "--auto-press",
+      "confirm every press the firmware asks for (delete, PIN changes, jumps, touch codes), as a user at the board would",
+    )
     .option("--json", "print the addresses as one JSON document")
     .action(async (opts: EmulateOptions) => {
       const listen = parseListen(opts.listen, "listen", opts.tcp === true);
       const control = parseListen(opts.control, "control", opts.tcp === true);
       const { createEmulator } = await import("../../../../firmware/emulator/index.ts");
-      const emu = await bindEmulator(() => createEmulator({
-        board: opts.board,
-        stateFile: opts.state,
-        clock: num(opts.clock, "clock") ?? Date.now() / 1000,
-        driftPpm: num(opts.driftPpm, "drift-ppm"),
-        flashed: opts.fresh ? false : undefined,
-        autoPress: opts.autoPress === true,
-        log: (l) => process.stderr.write("emulator: " + l + "\n"),
-      }));
+      const emu = await bindEmulator(() =>
+        createEmulator({
+          board: opts.board,
+          stateFile: opts.state,
+          clock: num(opts.clock, "clock") ?? Date.now() / 1000,
+          driftPpm: num(opts.driftPpm, "drift-ppm"),
+          flashed: opts.fresh ? false : undefined,
+          autoPress: opts.autoPress === true,
+          log: (l) => process.stderr.write("emulator: " + l + "\n"),
+        }),
+      );
       await emu.start();
       try {
-        const dev = await bind(() => (listen.kind === "unix" ? emu.listenUnix(listen.path).then(unixAddress) : emu.listen({ port: listen.port }).then(tcpAddress)));
-        const ctl = await bind(() => (control.kind === "unix" ? emu.listenControlUnix(control.path).then(unixAddress) : emu.listenControl({ port: control.port }).then(tcpAddress)));
-        const ptyPath = opts.pty ? await bind(async () => (await emu.pty(typeof opts.pty === "string" ? opts.pty : undefined))?.path ?? "") : "";
+        const dev = await bind(() =>
+          listen.kind === "unix" ? emu.listenUnix(listen.path).then(unixAddress) : emu.listen({ port: listen.port }).then(tcpAddress),
+        );
+        const ctl = await bind(() =>
+          control.kind === "unix"
+            ? emu.listenControlUnix(control.path).then(unixAddress)
+            : emu.listenControl({ port: control.port }).then(tcpAddress),
+        );
+        const ptyPath = opts.pty
+          ? await bind(async () => (await emu.pty(typeof opts.pty === "string" ? opts.pty : undefined))?.path ?? "")
+          : "";
         const pty = ptyPath ? { path: ptyPath } : null;
-        if (listen.kind === "tcp") warn("the device link " + dev + " is open to every user of this machine: any of them can read codes from it");
-        if (control.kind === "tcp") warn("the control channel " + ctl + " is open to every user of this machine: any of them can read the seeds and press the button");
+        if (listen.kind === "tcp")
+          warn("the device link " + dev + " is open to every user of this machine: any of them can read codes from it");
+        if (control.kind === "tcp")
+          warn(
+            "the control channel " + ctl + " is open to every user of this machine: any of them can read the seeds and press the button",
+          );
         const info = { board: emu.board.name, device: dev, control: ctl, pty: pty ? pty.path : null, mode: emu.control.mode() };
         if (opts.json) process.stdout.write(JSON.stringify(info) + "\n");
         else {
@@ -83,7 +111,11 @@ export function register(program: Command): void {
           if (opts.pty) process.stdout.write(pty ? "Pty: " + pty.path + "\n" : "No pty: socat is not installed.\n");
           if (!opts.autoPress) {
             const send = ctl.startsWith("unix:") ? "socat - UNIX-CONNECT:" + ctl.slice(5) : "socat - TCP:" + ctl.slice(6);
-            process.stdout.write("Button presses (delete, PIN changes, jumps): echo '{\"cmd\":\"pressButton\",\"args\":[100]}' | " + send + "  (2500 ms for a long one), or run with --auto-press\n");
+            process.stdout.write(
+              'Button presses (delete, PIN changes, jumps): echo \'{"cmd":"pressButton","args":[100]}\' | ' +
+                send +
+                "  (2500 ms for a long one), or run with --auto-press\n",
+            );
           }
           process.stdout.write("Try: hwtotp --device " + info.device + " info   (Ctrl-C stops the emulator)\n");
         }

@@ -21,9 +21,17 @@ export function register(program: Command): void {
       .option("-n, --name <slot>", "slot to use (default: the only slot)")
       .option("--min-left <seconds>", "wait for the next step when fewer seconds are left", String(DEFAULT_MIN_LEFT))
       .option("--env <VAR>", "environment variable to put the code in", "OS_PASSCODE")
-      .option("--token-cache [cloud]", "Keystone: one login per token lifetime; CMD gets OS_TOKEN instead of a passcode (cloud: this, else CMD's --os-cloud, else $OS_CLOUD)")
+      .option(
+        "--token-cache [cloud]",
+        "Keystone: one login per token lifetime; CMD gets OS_TOKEN instead of a passcode (cloud: this, else CMD's " +
+          "--os-cloud, else $OS_CLOUD)",
+      )
       .passThroughOptions()
-      .addHelpText("after", "\nstdout is the command's own: --json prints no document on success, only the {\"error\": …} document\nwhen no passcode could be obtained (exit 2-9). The exit code is the command's."),
+      .addHelpText(
+        "after",
+        '\nstdout is the command\'s own: --json prints no document on success, only the {"error": …} document\nwhen ' +
+          "no passcode could be obtained (exit 2-9). The exit code is the command's.",
+      ),
   ).action(async (argv: string[], opts: ExecOptions) => {
     const minLeft = Number(opts.minLeft);
     if (!(minLeft >= 0 && minLeft <= 60)) throw new UsageError("--min-left must be a number of seconds from 0 to 60.");

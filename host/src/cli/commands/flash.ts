@@ -16,7 +16,10 @@ export function register(program: Command): void {
   addCommonOptions(
     program
       .command("flash")
-      .description("factory reset: erase the board's Storage (slots, PIN, clock), upload the firmware with the espruino CLI, reboot it and check it answers")
+      .description(
+        "factory reset: erase the board's Storage (slots, PIN, clock), upload the firmware with the espruino CLI, " +
+          "reboot it and check it answers",
+      )
       .option("-p, --port <port>", "serial path or tcp://HOST:PORT (default: --device, $HWTOTP_DEVICE)")
       .option("-b, --board <board>", "pico, puckjs, bangle2, original or linux (selects the board JSON)", "pico")
       .option("--firmware <file>", "bundle to upload (default: firmware/dist/firmware.js)")
@@ -29,10 +32,30 @@ export function register(program: Command): void {
     const { flashFirmware, FACTORY_RESET_NOTICE } = await import("../../flash.ts");
     process.stderr.write(FACTORY_RESET_NOTICE + "\nErasing and uploading with the espruino CLI to " + port + " …\n");
     const r = await flashFirmware({
-      port, board: opts.board, firmwarePath: opts.firmware, expectVersion: opts.expectVersion, throttle: opts.throttle,
+      port,
+      board: opts.board,
+      firmwarePath: opts.firmware,
+      expectVersion: opts.expectVersion,
+      throttle: opts.throttle,
       log: (l) => process.stderr.write("  " + l + "\n"),
     });
-    output(opts, { port, board: r.hello.board, fw: r.hello.fw, proto: r.hello.proto, bytes: r.bytes, uploadMs: r.uploadMs, files: r.files }, () =>
-      "Erased Storage and flashed " + r.bytes + " bytes (" + r.files.join(", ") + ") in " + (r.uploadMs / 1000).toFixed(1) + " s; " + r.hello.board + " answers with firmware " + r.hello.fw + " (protocol " + r.hello.proto + ").");
+    output(
+      opts,
+      { port, board: r.hello.board, fw: r.hello.fw, proto: r.hello.proto, bytes: r.bytes, uploadMs: r.uploadMs, files: r.files },
+      () =>
+        "Erased Storage and flashed " +
+        r.bytes +
+        " bytes (" +
+        r.files.join(", ") +
+        ") in " +
+        (r.uploadMs / 1000).toFixed(1) +
+        " s; " +
+        r.hello.board +
+        " answers with firmware " +
+        r.hello.fw +
+        " (protocol " +
+        r.hello.proto +
+        ").",
+    );
   });
 }

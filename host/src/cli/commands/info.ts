@@ -16,11 +16,14 @@ export function register(program: Command): void {
             "Board:      " + h.board,
             "Slots:      " + h.slots.used + " of " + h.slots.max + " used",
             "Algorithms: " + h.algs.join(", "),
-            "Clock:      " + (h.clock.set ? new Date(h.clock.t * 1000).toISOString() : "not set (run `hwtotp time sync`)") +
+            "Clock:      " +
+              (h.clock.set ? new Date(h.clock.t * 1000).toISOString() : "not set (run `hwtotp time sync`)") +
               (h.clock.ppm ? ", drift correction " + h.clock.ppm + " ppm" : ""),
             "Memory:     " + h.heap.free + " of " + h.heap.total + " variables free",
             ...(h.pin ? ["PIN:        " + pinLine(h.pin)] : []),
-            ...(h.guard ? ["Guard:      " + guardLine(h.guard)] : ["Guard:      unknown (firmware without a PIN: update it with `hwtotp flash`)"]),
+            ...(h.guard
+              ? ["Guard:      " + guardLine(h.guard)]
+              : ["Guard:      unknown (firmware without a PIN: update it with `hwtotp flash`)"]),
           ].join("\n"),
         );
       });

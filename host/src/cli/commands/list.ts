@@ -11,8 +11,16 @@ export function register(program: Command): void {
         const w = Math.max(4, ...l.slots.map((x) => x.name.length));
         const rows = l.slots.map(
           (x) =>
-            x.name.padEnd(w) + "  " + x.alg.padEnd(6) + "  " + String(x.digits) + " digits  " + String(x.period).padStart(3) + " s" +
-            (x.touch ? "  touch" : "") + (x.serial ? "  serial " + x.serial : ""),
+            x.name.padEnd(w) +
+            "  " +
+            x.alg.padEnd(6) +
+            "  " +
+            String(x.digits) +
+            " digits  " +
+            String(x.period).padStart(3) +
+            " s" +
+            (x.touch ? "  touch" : "") +
+            (x.serial ? "  serial " + x.serial : ""),
         );
         return rows.join("\n") + "\n(" + l.slots.length + " of " + l.max + " slots used)";
       });

@@ -9,7 +9,14 @@ export function register(program: Command): void {
   ).action(async (opts: CommonOptions) => {
     await withSession(opts, async (s) => {
       const d = await s.lock();
-      output(opts, d, () => void say(d.set ? "Locked: `hwtotp unlock` opens it again." : "No PIN is set: there is nothing to lock (`hwtotp pin set` sets one)."));
+      output(
+        opts,
+        d,
+        () =>
+          void say(
+            d.set ? "Locked: `hwtotp unlock` opens it again." : "No PIN is set: there is nothing to lock (`hwtotp pin set` sets one).",
+          ),
+      );
     });
   });
 }

@@ -26,7 +26,20 @@ export function register(program: Command): void {
       });
       output(opts, { pairs }, () =>
         pairs
-          .map((p) => p.name + ": " + p.codes[0] + " " + p.codes[1] + " (steps " + p.step + ", " + (p.step + 1) + ")" + (p.command ? "\n  " + p.command : ""))
+          .map(
+            (p) =>
+              p.name +
+              ": " +
+              p.codes[0] +
+              " " +
+              p.codes[1] +
+              " (steps " +
+              p.step +
+              ", " +
+              (p.step + 1) +
+              ")" +
+              (p.command ? "\n  " + p.command : ""),
+          )
           .join("\n"),
       );
     });

@@ -55,13 +55,25 @@ export function register(program: Command): void {
         maxJump,
         force: !!opts.force,
         onPlan: (p) => {
-          if (p.action === "jump") say("The correction of " + p.correction.toFixed(1) + " s is a jump: the device asks for a long press of its button to confirm it.");
-          else if (opts.force && p.action === "set" && !p.sample.ok && p.sample.reason === "device clock was unset") say("The device clock is unset: if the device blinks (it lost its clock while holding slots), press its button to confirm.");
-          else if (opts.force && p.action === "set" && p.correction > 0) say("If the device blinks, press its button to confirm the correction.");
+          if (p.action === "jump")
+            say(
+              "The correction of " +
+                p.correction.toFixed(1) +
+                " s is a jump: the device asks for a long press of its button to confirm it.",
+            );
+          else if (opts.force && p.action === "set" && !p.sample.ok && p.sample.reason === "device clock was unset")
+            say("The device clock is unset: if the device blinks (it lost its clock while holding slots), press its button to confirm.");
+          else if (opts.force && p.action === "set" && p.correction > 0)
+            say("If the device blinks, press its button to confirm the correction.");
         },
       });
       for (const w of r.warnings) say("Warning: " + w);
-      if (r.plan.lost) throw new ClockError("E_JUMP", "The device lost its clock (a power cut, or never set) and holds slots, so setting it is a jump: run `hwtotp time sync --force` and press the button on the device.");
+      if (r.plan.lost)
+        throw new ClockError(
+          "E_JUMP",
+          "The device lost its clock (a power cut, or never set) and holds slots, so setting it is a jump: run `hwtotp " +
+            "time sync --force` and press the button on the device.",
+        );
       if (r.plan.action === "refuse") {
         const off = r.plan.correction > 0 ? r.plan.correction.toFixed(1) + " s behind" : (-r.plan.correction).toFixed(1) + " s ahead";
         throw new ClockError("E_JUMP", "The device clock is " + off + ": " + r.plan.reason + ".");

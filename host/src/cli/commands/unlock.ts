@@ -18,7 +18,11 @@ export function register(program: Command): void {
       const { pin: st } = await pinStateOf(s);
       // Nothing to try: no PIN is asked for, and no try spent.
       if (!st.set || !st.locked) {
-        output(opts, st, () => void say(st.set ? "The token is unlocked already (" + untilText(st) + ")." : "No PIN is set: the token needs no unlock."));
+        output(
+          opts,
+          st,
+          () => void say(st.set ? "The token is unlocked already (" + untilText(st) + ")." : "No PIN is set: the token needs no unlock."),
+        );
         return;
       }
       const d = await s.unlock(await readPin(src));

@@ -48,7 +48,9 @@ export function defaultSlotName(uid: string): string {
   return ("ceph-" + uid.replace(/\$/g, "-")).slice(0, 32);
 }
 
-export function checkEnrollOptions(o: EnrollOptions): Required<Pick<EnrollOptions, "seedType" | "period" | "window" | "digits">> & { serial: string; name: string } {
+export function checkEnrollOptions(
+  o: EnrollOptions,
+): Required<Pick<EnrollOptions, "seedType" | "period" | "window" | "digits">> & { serial: string; name: string } {
   checkUid(o.uid);
   const serial = o.serial ?? defaultSerial();
   checkSerial(serial);
@@ -58,10 +60,12 @@ export function checkEnrollOptions(o: EnrollOptions): Required<Pick<EnrollOption
   const seedType = o.seedType ?? "base32";
   if (seedType !== "hex" && seedType !== "base32") throw new UsageError("--seed-type must be hex or base32.");
   const period = o.period ?? 30;
-  if (!Number.isInteger(period) || period < 1 || period > 300) throw new UsageError("--period must be a whole number of seconds from 1 to 300.");
+  if (!Number.isInteger(period) || period < 1 || period > 300)
+    throw new UsageError("--period must be a whole number of seconds from 1 to 300.");
   const window = o.window ?? 2;
   // RGW stores window 0 as 2 (facts/ceph.md); say so rather than let it surprise.
-  if (!Number.isInteger(window) || window < 1 || window > 10) throw new UsageError("--window must be a whole number of steps from 1 to 10.");
+  if (!Number.isInteger(window) || window < 1 || window > 10)
+    throw new UsageError("--window must be a whole number of steps from 1 to 10.");
   const digits = o.digits ?? 6;
   if (digits !== 6 && digits !== 8) throw new UsageError("--digits must be 6 or 8.");
   return { serial, name, seedType, period, window, digits };
@@ -74,7 +78,7 @@ export class PartialEnrollError extends HwtotpError {
   /** The code of the failure that started the rollback. */
   readonly causeCode: string;
   constructor(cause: unknown, rollback: RollbackReport) {
-    super(((cause instanceof Error ? cause.message : String(cause)).replace(/\.$/, "")) + "; " + rollbackSentence(rollback) + ".");
+    super((cause instanceof Error ? cause.message : String(cause)).replace(/\.$/, "") + "; " + rollbackSentence(rollback) + ".");
     this.exitCode = cause instanceof HwtotpError ? cause.exitCode : this.exitCode;
     this.code = "E_PARTIAL";
     this.causeCode = errorCode(cause);
@@ -88,7 +92,9 @@ type Plan = ReturnType<typeof checkEnrollOptions>;
 async function checkSerialFree(o: EnrollOptions, p: Plan): Promise<void> {
   const existing = await o.admin.list(o.uid);
   if (!o.force && existing.some((e) => e.serial === p.serial)) {
-    throw new UsageError("User " + o.uid + " already has a token with serial " + p.serial + "; pick another --serial (or --force to replace it).");
+    throw new UsageError(
+      "User " + o.uid + " already has a token with serial " + p.serial + "; pick another --serial (or --force to replace it).",
+    );
   }
 }
 
@@ -117,7 +123,13 @@ async function checkFirstPin(o: EnrollOptions, p: Plan, dev: SlotDevice, say: (s
   // RGW keeps a serial's replay state across a create (facts/ceph.md): keep our index, reset the step.
   await noteResync(stateDir, p.serial, -1, 0);
   const readCode = (n?: string) => dev.code(n ?? p.name).then((d) => d.codes[0]);
-  const pin: Pin = await dispensePin({ name: p.name, serial: p.serial, readCode, stateDir: o.stateDir, onWait: (s, why) => say("Waiting " + s + " s: " + why + ".") });
+  const pin: Pin = await dispensePin({
+    name: p.name,
+    serial: p.serial,
+    readCode,
+    stateDir: o.stateDir,
+    onWait: (s, why) => say("Waiting " + s + " s: " + why + "."),
+  });
   const ok = await o.admin.check(o.uid, p.serial, pin.pin);
   await notePinUsed(stateDir, pin);
   return ok;
@@ -134,7 +146,11 @@ export async function enrollCeph(o: EnrollOptions, dev: SlotDevice): Promise<Enr
   key.fill(0);
   say("Slot " + p.name + " holds the new seed (serial " + p.serial + ").");
   if (!o.run) {
-    const command = printableCommand(o.admin, createArgs({ uid: o.uid, serial: p.serial, seedType: p.seedType, seconds: p.period, window: p.window }), ["--totp-seed=" + seed]);
+    const command = printableCommand(
+      o.admin,
+      createArgs({ uid: o.uid, serial: p.serial, seedType: p.seedType, seconds: p.period, window: p.window }),
+      ["--totp-seed=" + seed],
+    );
     seed = "";
     return { uid: o.uid, serial: p.serial, slot, verified: false, command };
   }

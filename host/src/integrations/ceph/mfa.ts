@@ -27,7 +27,8 @@ export async function pickMfaSlot(dev: DeviceAccess, o: MfaSlotOptions): Promise
   }
   const slots = all.filter((x) => x.serial);
   if (slots.length === 1) return { name: slots[0].name, serial: slots[0].serial };
-  if (slots.length === 0) throw new UsageError("No slot carries an MFA serial; enrol one with `hwtotp ceph enroll`, or give --name and --serial.");
+  if (slots.length === 0)
+    throw new UsageError("No slot carries an MFA serial; enrol one with `hwtotp ceph enroll`, or give --name and --serial.");
   throw new UsageError("Several slots carry a serial; pick one with --name (" + slots.map((x) => x.name).join(", ") + ").");
 }
 
@@ -54,7 +55,11 @@ export function pinUsed(pin: Pin): Promise<void> {
  * `hwtotp s3 -- CMD…`: CMD with a fresh pin (aws s3api: its MFA parameter, else $envVar); the pin is
  * recorded as used once CMD exits. A bad command is refused before a pin is spent on it. Resolves with CMD's exit code.
  */
-export async function runS3(argv: string[], dev: DeviceAccess, o: MfaSlotOptions & { envVar: string; mfaArg?: boolean; say: (s: string) => void }): Promise<number> {
+export async function runS3(
+  argv: string[],
+  dev: DeviceAccess,
+  o: MfaSlotOptions & { envVar: string; mfaArg?: boolean; say: (s: string) => void },
+): Promise<number> {
   if (argv.length === 0 || isAws(argv[0])) planS3(argv, "CHECK 000000", { envVar: o.envVar, mfaArg: o.mfaArg, check: true });
   const pin = await dispenseMfaPin(dev, { name: o.name, serial: o.serial, onWait: o.say });
   const plan = planS3(argv, pin.header, { envVar: o.envVar, mfaArg: o.mfaArg });
@@ -77,7 +82,11 @@ export interface CheckResult {
  * `ceph check`: a fresh pin, checked by RGW (`mfa check`) when `run`, else the command to do so. A refused
  * pin is a CephError (E_MFA_REFUSED).
  */
-export async function checkMfaPin(dev: DeviceAccess, admin: RadosgwAdmin, o: MfaSlotOptions & { uid: string; run: boolean; onWait?: (s: string) => void }): Promise<CheckResult> {
+export async function checkMfaPin(
+  dev: DeviceAccess,
+  admin: RadosgwAdmin,
+  o: MfaSlotOptions & { uid: string; run: boolean; onWait?: (s: string) => void },
+): Promise<CheckResult> {
   const pin = await dispenseMfaPin(dev, o);
   if (!o.run) {
     const args = ["mfa", "check", "--uid=" + o.uid, "--totp-serial=" + pin.serial];
@@ -85,7 +94,11 @@ export async function checkMfaPin(dev: DeviceAccess, admin: RadosgwAdmin, o: Mfa
   }
   const ok = await cephErrors(() => admin.check(o.uid, pin.serial, pin.pin));
   await pinUsed(pin);
-  if (!ok) throw new CephError("RGW refused the pin for " + pin.serial + " (wrong, replayed, throttled, or the token has drifted: try `hwtotp ceph resync`).", "E_MFA_REFUSED");
+  if (!ok)
+    throw new CephError(
+      "RGW refused the pin for " + pin.serial + " (wrong, replayed, throttled, or the token has drifted: try `hwtotp ceph resync`).",
+      "E_MFA_REFUSED",
+    );
   return { pin };
 }
 
@@ -99,7 +112,11 @@ export interface ResyncResult {
 }
 
 /** `ceph resync`: two consecutive codes from the token (one session), for RGW's `mfa resync`, run or printed. */
-export async function resyncMfa(dev: DeviceAccess, admin: RadosgwAdmin, o: MfaSlotOptions & { uid: string; run: boolean; onWait?: (seconds: number) => void }): Promise<ResyncResult> {
+export async function resyncMfa(
+  dev: DeviceAccess,
+  admin: RadosgwAdmin,
+  o: MfaSlotOptions & { uid: string; run: boolean; onWait?: (seconds: number) => void },
+): Promise<ResyncResult> {
   const { name } = await pickMfaSlot(dev, o);
   const [p] = await dev.session((s) => resyncCodes(s, { name, onWait: o.onWait }));
   const serial = serialOf({ name, serial: p.serial, code: null, step: p.step, left: 0, period: p.period, touch: false }, o.serial);

@@ -124,10 +124,20 @@ export function judge(st: MfaState, c: { step: number; left: number; period: num
     if (behind >= MAX_WAIT_STEPS) {
       const why =
         byStep >= byIndex
-          ? "the token's step " + c.step + " is " + behind + " steps behind the last pin handed out for " + st.serial +
+          ? "the token's step " +
+            c.step +
+            " is " +
+            behind +
+            " steps behind the last pin handed out for " +
+            st.serial +
             "; sync the token's clock (`hwtotp time sync`) or, after a server-side resync, run `hwtotp ceph resync`"
-          : "RGW's replay guard remembers a pin " + behind + " steps ahead of this one for " + st.serial +
-            " and refuses pins until then (about " + Math.ceil(((behind + 1) * c.period) / 60) + " min); wait, or remove the token and enrol afresh";
+          : "RGW's replay guard remembers a pin " +
+            behind +
+            " steps ahead of this one for " +
+            st.serial +
+            " and refuses pins until then (about " +
+            Math.ceil(((behind + 1) * c.period) / 60) +
+            " min); wait, or remove the token and enrol afresh";
       return { ok: false, waitMs: -1, why };
     }
     return { ok: false, waitMs: nextStepMs + behind * c.period * 1000, why: "this step's pin was already used" };
@@ -158,7 +168,13 @@ const sleepReal = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * Waiting dispensers poll; the lock is only held while a pin is read and recorded, and while waiting for
  * the next step (so they queue in order).
  */
-export async function withLock<T>(dir: string, serial: string, fn: () => Promise<T>, sleep = sleepReal, timeoutMs = 10 * 60 * 1000): Promise<T> {
+export async function withLock<T>(
+  dir: string,
+  serial: string,
+  fn: () => Promise<T>,
+  sleep = sleepReal,
+  timeoutMs = 10 * 60 * 1000,
+): Promise<T> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const lock = stateFile(dir, serial) + ".lock";
   const timeout = () => new HwtotpError("Another hwtotp process holds " + lock + " for too long; remove it if no hwtotp runs.");
@@ -206,7 +222,8 @@ export async function dispensePin(o: DispenseOptions): Promise<Pin> {
           writeState(dir, record(st, c.step, v.index, at, c.period));
           return { serial, pin: c.code, step: c.step, left: c.left, period: c.period, header: serial + " " + c.code, waitedMs: now() - t0 };
         }
-        if (v.waitMs < 0 || round > MAX_WAIT_STEPS + RGW_CHECKS_PER_STEP) throw new HwtotpError("No pin for " + serial + ": " + v.why + ".");
+        if (v.waitMs < 0 || round > MAX_WAIT_STEPS + RGW_CHECKS_PER_STEP)
+          throw new HwtotpError("No pin for " + serial + ": " + v.why + ".");
         o.onWait?.(Math.ceil(v.waitMs / 1000), v.why);
         await sleep(v.waitMs);
       }

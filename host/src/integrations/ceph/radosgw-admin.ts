@@ -17,12 +17,13 @@ const UID_RE = /^[A-Za-z0-9._@+=$:-]{1,64}$/;
 
 export function checkSerial(serial: string): void {
   if (!SERIAL_RE.test(serial)) {
-    throw new UsageError("A serial is 1 to 32 characters from A–Z a–z 0–9 . _ : @ + = - (no spaces: S3 sends it as \"SERIAL PIN\").");
+    throw new UsageError('A serial is 1 to 32 characters from A–Z a–z 0–9 . _ : @ + = - (no spaces: S3 sends it as "SERIAL PIN").');
   }
 }
 
 export function checkUid(uid: string): void {
-  if (!UID_RE.test(uid)) throw new UsageError("The RGW user id must be 1 to 64 characters without spaces or slashes (tenant$user is allowed).");
+  if (!UID_RE.test(uid))
+    throw new UsageError("The RGW user id must be 1 to 64 characters without spaces or slashes (tenant$user is allowed).");
 }
 
 /** radosgw-admin failed; errno is RGW's (13 refused/replayed/throttled, 2 no such user or serial). */
@@ -97,14 +98,25 @@ export class RadosgwAdmin {
         { env, timeout: this.opts.timeoutMs ?? 60000, maxBuffer: 4 << 20 },
         (err, stdout, stderr) => {
           if (err && (err as NodeJS.ErrnoException).code === "ENOENT") {
-            reject(new HwtotpError(bin + " is not on PATH; install Debian's radosgw (or ceph-common) or run the printed command on a Ceph admin host."));
+            reject(
+              new HwtotpError(
+                bin + " is not on PATH; install Debian's radosgw (or ceph-common) or run the printed command on a Ceph admin host.",
+              ),
+            );
             return;
           }
           if (err && (err as { killed?: boolean }).killed) {
-            reject(new HwtotpError(bin + " did not answer within " + Math.round((this.opts.timeoutMs ?? 60000) / 1000) + " s (is the cluster up? is --conf right?)."));
+            reject(
+              new HwtotpError(
+                bin +
+                  " did not answer within " +
+                  Math.round((this.opts.timeoutMs ?? 60000) / 1000) +
+                  " s (is the cluster up? is --conf right?).",
+              ),
+            );
             return;
           }
-          const status = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : 1) : 0;
+          const status = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
           resolve({ status, stdout: String(stdout), stderr: String(stderr) });
         },
       );
@@ -235,10 +247,21 @@ export function printableCommand(admin: RadosgwAdmin, args: string[], secretArgs
 }
 
 export function createArgs(a: Omit<CreateArgs, "seed">): string[] {
-  return ["mfa", "create", "--uid=" + a.uid, "--totp-serial=" + a.serial, "--totp-seed-type=" + a.seedType, "--totp-seconds=" + a.seconds, "--totp-window=" + a.window];
+  return [
+    "mfa",
+    "create",
+    "--uid=" + a.uid,
+    "--totp-serial=" + a.serial,
+    "--totp-seed-type=" + a.seedType,
+    "--totp-seconds=" + a.seconds,
+    "--totp-window=" + a.window,
+  ];
 }
 
 function lastLine(s: string): string {
-  const lines = s.trim().split("\n").filter((l) => l.trim() !== "");
+  const lines = s
+    .trim()
+    .split("\n")
+    .filter((l) => l.trim() !== "");
   return lines.length ? lines[lines.length - 1].trim().slice(0, 200) : "";
 }

@@ -47,8 +47,13 @@ export function isAws(cmd: string): boolean {
  * Plans the child command for one MFA-protected request. `header` is "SERIAL PIN".
  * Throws UsageError for an aws command that takes no MFA or that already carries --mfa.
  */
-export function planS3(argv: string[], header: string, o: { envVar?: string; mfaArg?: boolean; tmp?: string; check?: boolean } = {}): S3Plan {
-  if (argv.length === 0) throw new UsageError("Give the S3 command after --, e.g. hwtotp s3 -- aws s3api delete-object --bucket B --key K --version-id V.");
+export function planS3(
+  argv: string[],
+  header: string,
+  o: { envVar?: string; mfaArg?: boolean; tmp?: string; check?: boolean } = {},
+): S3Plan {
+  if (argv.length === 0)
+    throw new UsageError("Give the S3 command after --, e.g. hwtotp s3 -- aws s3api delete-object --bucket B --key K --version-id V.");
   const [cmd, ...rest] = argv;
   const env = { [o.envVar ?? MFA_ENV]: header };
   const noop = () => {};
@@ -107,14 +112,19 @@ function findInput(args: string[]): GivenInput | null {
 /** The text of an aws parameter value: file:// and fileb:// read the file (~ and $VAR expanded, as awscli's paramfile does). */
 function inputText(g: GivenInput): string {
   const m = /^(file|fileb):\/\/([\s\S]*)$/.exec(g.value);
-  if (/^https?:\/\//.test(g.value)) throw new UsageError("hwtotp s3 cannot add the MFA to a --cli-input-" + g.kind + " fetched from a URL; save it to a file and give file://PATH.");
+  if (/^https?:\/\//.test(g.value))
+    throw new UsageError(
+      "hwtotp s3 cannot add the MFA to a --cli-input-" + g.kind + " fetched from a URL; save it to a file and give file://PATH.",
+    );
   if (!m) return g.value;
   let path = m[2].replace(/^~(?=$|\/)/, homedir());
   path = path.replace(/\$(\w+)|\$\{(\w+)\}/g, (all, a?: string, b?: string) => process.env[(a ?? b)!] ?? all);
   try {
     return readFileSync(path, "utf8");
   } catch (e) {
-    throw new UsageError("Cannot read the --cli-input-" + g.kind + " file " + path + ": " + ((e as NodeJS.ErrnoException).code ?? (e as Error).message) + ".");
+    throw new UsageError(
+      "Cannot read the --cli-input-" + g.kind + " file " + path + ": " + ((e as NodeJS.ErrnoException).code ?? (e as Error).message) + ".",
+    );
   }
 }
 

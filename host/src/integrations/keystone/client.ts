@@ -2,13 +2,9 @@
 // receipt, TOTP credentials, user MFA options. Follows the Identity API v3 reference (auth, credentials, users).
 // Secrets (password, passcode, credential blob, token) never enter an error message.
 
-export type UserRef =
-  | { id: string }
-  | { name: string; domainId?: string; domainName?: string };
+export type UserRef = { id: string } | { name: string; domainId?: string; domainName?: string };
 
-export type ProjectScope =
-  | { id: string }
-  | { name: string; domainId?: string; domainName?: string };
+export type ProjectScope = { id: string } | { name: string; domainId?: string; domainName?: string };
 
 export interface TokenRequest {
   user: UserRef;
@@ -129,9 +125,7 @@ export function buildTokenRequest(req: TokenRequest): { auth: { [k: string]: unk
 
 function parseRequired(x: unknown): string[][] {
   if (!Array.isArray(x)) return [];
-  return x
-    .filter((r): r is unknown[] => Array.isArray(r))
-    .map((r) => r.filter((m): m is string => typeof m === "string"));
+  return x.filter((r): r is unknown[] => Array.isArray(r)).map((r) => r.filter((m): m is string => typeof m === "string"));
 }
 
 function errorSentence(body: unknown, fallback: string): string {
@@ -172,7 +166,10 @@ export class KeystoneClient {
     } catch (err) {
       const why = err instanceof Error && err.name === "TimeoutError" ? "timed out" : "failed";
       const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : "";
-      throw new KeystoneError(`Keystone at ${this.base} could not be reached: ${method} ${path.split("?")[0] || this.base} ${why}${cause}.`, 0);
+      throw new KeystoneError(
+        `Keystone at ${this.base} could not be reached: ${method} ${path.split("?")[0] || this.base} ${why}${cause}.`,
+        0,
+      );
     }
     const text = await res.text();
     let body: unknown = null;
@@ -196,7 +193,10 @@ export class KeystoneClient {
     const r = await this.request("GET", "");
     const v = (r.body as { version?: { id?: unknown; status?: unknown } } | null)?.version;
     if (r.status !== 200 || !v || typeof v.id !== "string") {
-      throw new KeystoneError(`${this.base} answered GET with HTTP ${r.status}${v ? "" : " and no version document"}: not a Keystone v3 endpoint.`, r.status);
+      throw new KeystoneError(
+        `${this.base} answered GET with HTTP ${r.status}${v ? "" : " and no version document"}: not a Keystone v3 endpoint.`,
+        r.status,
+      );
     }
     return { id: v.id, status: typeof v.status === "string" ? v.status : "" };
   }
@@ -247,7 +247,11 @@ export class KeystoneClient {
    * Tries a password-only login. Returns "refused-mfa" when Keystone demands more factors (the MFA rule is
    * in force), "refused" for another 401, and "accepted" when password alone still gets a token.
    */
-  async probePasswordOnly(user: UserRef, password: string, project?: ProjectScope): Promise<{
+  async probePasswordOnly(
+    user: UserRef,
+    password: string,
+    project?: ProjectScope,
+  ): Promise<{
     outcome: "accepted" | "refused-mfa" | "refused";
     requiredAuthMethods: string[][];
   }> {
@@ -287,7 +291,7 @@ export class KeystoneClient {
     const q = "?type=totp&user_id=" + encodeURIComponent(userId);
     const r = await this.request("GET", "/credentials" + q, { token });
     if (r.status !== 200) this.fail("GET", "/credentials", r);
-    const list = ((r.body as { credentials?: Record<string, any>[] }).credentials ?? []);
+    const list = (r.body as { credentials?: Record<string, any>[] }).credentials ?? [];
     return list.map((x) => ({ id: x.id, type: x.type, userId: x.user_id, projectId: x.project_id ?? null }));
   }
 

@@ -46,7 +46,10 @@ export function findCloudsFile(env: NodeJS.ProcessEnv = process.env, cwd = proce
 
 /** The file `hwtotp keystone cloud` writes to: the one in use, else ~/.config/openstack/clouds.yaml. */
 export function defaultCloudsFileForWrite(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), home = homedir()): string {
-  return findCloudsFile(env, cwd, home) ?? (env.OS_CLIENT_CONFIG_FILE || join(env.XDG_CONFIG_HOME || join(home, ".config"), "openstack", "clouds.yaml"));
+  return (
+    findCloudsFile(env, cwd, home) ??
+    (env.OS_CLIENT_CONFIG_FILE || join(env.XDG_CONFIG_HOME || join(home, ".config"), "openstack", "clouds.yaml"))
+  );
 }
 
 function str(x: unknown): string | undefined {
@@ -60,7 +63,8 @@ function asObj(x: unknown): Record<string, unknown> {
 function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
-    out[k] = v && typeof v === "object" && !Array.isArray(v) && out[k] && typeof out[k] === "object" ? deepMerge(asObj(out[k]), asObj(v)) : v;
+    out[k] =
+      v && typeof v === "object" && !Array.isArray(v) && out[k] && typeof out[k] === "object" ? deepMerge(asObj(out[k]), asObj(v)) : v;
   }
   return out;
 }
@@ -73,11 +77,18 @@ export function parseCloudEntry(name: string, file: string, entry: Record<string
   if (!authUrl) throw new Error(`Cloud "${name}" in ${file} has no auth.auth_url.`);
   const c: CloudConfig = { name, file, authType: str(entry.auth_type) ?? null, authMethods: methods, authUrl };
   const pick: [keyof CloudConfig, unknown][] = [
-    ["username", auth.username], ["userId", auth.user_id], ["password", auth.password],
-    ["userDomainName", auth.user_domain_name ?? auth.domain_name], ["userDomainId", auth.user_domain_id ?? auth.domain_id],
-    ["projectName", auth.project_name ?? auth.tenant_name], ["projectId", auth.project_id ?? auth.tenant_id],
-    ["projectDomainName", auth.project_domain_name ?? auth.domain_name], ["projectDomainId", auth.project_domain_id ?? auth.domain_id],
-    ["regionName", entry.region_name], ["interface", entry.interface], ["slot", auth.hwtotp_slot],
+    ["username", auth.username],
+    ["userId", auth.user_id],
+    ["password", auth.password],
+    ["userDomainName", auth.user_domain_name ?? auth.domain_name],
+    ["userDomainId", auth.user_domain_id ?? auth.domain_id],
+    ["projectName", auth.project_name ?? auth.tenant_name],
+    ["projectId", auth.project_id ?? auth.tenant_id],
+    ["projectDomainName", auth.project_domain_name ?? auth.domain_name],
+    ["projectDomainId", auth.project_domain_id ?? auth.domain_id],
+    ["regionName", entry.region_name],
+    ["interface", entry.interface],
+    ["slot", auth.hwtotp_slot],
   ];
   for (const [k, v] of pick) {
     const s = str(v);
@@ -94,7 +105,8 @@ export function loadCloud(name: string, opts: { file?: string; env?: NodeJS.Proc
   const doc = parseDocument(readFileSync(file, "utf8"));
   if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0].message}`);
   let entry = asObj(asObj(asObj(doc.toJS()).clouds)[name]);
-  const secureFile = env.OS_CLIENT_SECURE_FILE || ["secure.yaml", "secure.yml"].map((f) => join(dirname(file), f)).find((f) => existsSync(f));
+  const secureFile =
+    env.OS_CLIENT_SECURE_FILE || ["secure.yaml", "secure.yml"].map((f) => join(dirname(file), f)).find((f) => existsSync(f));
   if (secureFile && existsSync(secureFile)) {
     const sec = asObj(asObj(asObj(parseDocument(readFileSync(secureFile, "utf8")).toJS()).clouds)[name]);
     entry = deepMerge(entry, sec);
@@ -121,8 +133,13 @@ export interface MfaCloudFields {
 }
 
 const AUTH_KEYS: [keyof MfaCloudFields, string][] = [
-  ["authUrl", "auth_url"], ["username", "username"], ["userId", "user_id"], ["password", "password"],
-  ["userDomainName", "user_domain_name"], ["projectName", "project_name"], ["projectId", "project_id"],
+  ["authUrl", "auth_url"],
+  ["username", "username"],
+  ["userId", "user_id"],
+  ["password", "password"],
+  ["userDomainName", "user_domain_name"],
+  ["projectName", "project_name"],
+  ["projectId", "project_id"],
   ["projectDomainName", "project_domain_name"],
 ];
 
@@ -140,7 +157,7 @@ export function upsertMfaCloud(text: string | null, name: string, fields: MfaClo
 /** The whole document with the entry set, re-serialised (comments kept, spacing normalised). */
 function editedDocument(text: string | null, name: string, fields: MfaCloudFields, from?: string): string {
   const doc: Document = parseDocument(text ?? "");
-  const indent = text ? cloudsKeyColumn(doc, text) ?? 2 : 2;
+  const indent = text ? (cloudsKeyColumn(doc, text) ?? 2) : 2;
   if (doc.errors.length > 0) throw new Error(`clouds.yaml does not parse: ${doc.errors[0].message}`);
   if (doc.contents === null || !isMap(doc.contents)) {
     if (doc.contents !== null && !isMap(doc.contents)) throw new Error("clouds.yaml: the top level is not a mapping.");

@@ -148,7 +148,10 @@ async function logIn(o: EnrollOptions): Promise<IssuedToken> {
     return await o.client.issueToken({ user: o.caller.user, password: o.caller.password, project: o.caller.project });
   } catch (err) {
     if (err instanceof KeystoneAuthError && err.needsMoreFactors) {
-      throw new EnrollError("The enrolling account already needs a second factor; enrol as an admin (--os-cloud of an admin with --user-id) or use `hwtotp exec`.");
+      throw new EnrollError(
+        "The enrolling account already needs a second factor; enrol as an admin (--os-cloud of an admin with " +
+          "--user-id) or use `hwtotp exec`.",
+      );
     }
     throw err;
   }
@@ -197,7 +200,9 @@ async function otherTotpCredentials(r: Run): Promise<number> {
     if (!(err instanceof KeystoneError) || err.status !== 403) throw err;
   }
   if (others > 0) {
-    r.warnings.push(`${r.target.name} already has ${others} TOTP credential(s); Keystone accepts a code from any of them. Delete the old ones (openstack credential list --type totp) if they are no longer wanted.`);
+    r.warnings.push(
+      `${r.target.name} already has ${others} TOTP credential(s); Keystone accepts a code from any of them. Delete the old ones (openstack credential list --type totp) if they are no longer wanted.`,
+    );
   }
   return others;
 }
@@ -215,7 +220,11 @@ function planOf(r: Run, projectId: string | null, wantRules: boolean): string[] 
   ];
   if (wantRules) plan.push(`set ${target.name}'s rule [password, totp] and enable multi-factor auth (PATCH /v3/users/${target.id})`);
   if (o.rules !== "skip") {
-    plan.push(method === "password" ? "verify: password alone is now refused" : "verify: a code alone now gets an auth receipt that still asks for the password (the rule is enforced)");
+    plan.push(
+      method === "password"
+        ? "verify: password alone is now refused"
+        : "verify: a code alone now gets an auth receipt that still asks for the password (the rule is enforced)",
+    );
   }
   return plan;
 }
@@ -249,7 +258,11 @@ const HINT_401 = " (is the token's clock right and not ahead — `hwtotp time sy
 /** A password+TOTP login of the target with a code from the token (its token revoked at once). */
 async function verifyMfa(r: Run, when: string): Promise<void> {
   try {
-    const t = await r.client.issueMfaToken({ user: { id: r.target.id }, password: r.targetPassword!, passcode: await deviceCode(r.o.device, r.o.slot) });
+    const t = await r.client.issueMfaToken({
+      user: { id: r.target.id },
+      password: r.targetPassword!,
+      passcode: await deviceCode(r.o.device, r.o.slot),
+    });
     await r.client.revokeToken(r.T, t.token).catch(() => undefined);
   } catch (err) {
     const hint = err instanceof KeystoneAuthError ? HINT_401 : "";
@@ -278,7 +291,9 @@ async function verifyRegistered(r: Run): Promise<void> {
     r.log(`Verified: password + token code logs ${r.target.name} in.`);
   } else {
     const v = await verifyCode(r, "after registration");
-    r.log(`Verified: Keystone accepts a code from the token for ${r.target.name} (TOTP-only login: ${v.outcome === "token" ? "a token, revoked at once" : "an auth receipt"}).`);
+    r.log(
+      `Verified: Keystone accepts a code from the token for ${r.target.name} (TOTP-only login: ${v.outcome === "token" ? "a token, revoked at once" : "an auth receipt"}).`,
+    );
   }
 }
 
@@ -323,7 +338,9 @@ function reportEnforcement(r: Run, v: Pick<Verified, "passwordOnly" | "totpOnly"
   else if (v.totpOnly === "receipt") {
     r.log(`Verified: a code alone gets an auth receipt; Keystone still wants ${JSON.stringify(v.requiredAuthMethods)} for ${name}.`);
     for (const rule of v.requiredAuthMethods.filter((x) => !x.includes("totp"))) {
-      r.warnings.push(`${name.toUpperCase()} CAN LOG IN WITHOUT THE TOKEN: rule ${JSON.stringify(rule)} needs no totp. Remove it (openstack user set --multi-factor-auth-rule … replaces the rules).`);
+      r.warnings.push(
+        `${name.toUpperCase()} CAN LOG IN WITHOUT THE TOKEN: rule ${JSON.stringify(rule)} needs no totp. Remove it (openstack user set --multi-factor-auth-rule … replaces the rules).`,
+      );
     }
   } else if (r.method === "password") {
     r.warnings.push(
@@ -331,7 +348,9 @@ function reportEnforcement(r: Run, v: Pick<Verified, "passwordOnly" | "totpOnly"
         "Most likely `totp` is missing from [auth] methods in keystone.conf (it is not in the default); add it and restart Keystone.",
     );
   } else {
-    r.warnings.push(`A CODE ALONE LOGS ${name.toUpperCase()} IN: Keystone does not enforce the rule [password, totp] it holds for this user.`);
+    r.warnings.push(
+      `A CODE ALONE LOGS ${name.toUpperCase()} IN: Keystone does not enforce the rule [password, totp] it holds for this user.`,
+    );
   }
 }
 
@@ -342,7 +361,9 @@ async function undoable<T>(r: Run, step: () => Promise<T>): Promise<T> {
   } catch (err) {
     const report = await r.undo.run(r.log);
     const msg = err instanceof Error ? err.message : String(err);
-    throw rolledBack(report) ? new EnrollError(`Enrolment failed and was rolled back: ${msg}`) : new EnrollError(`Enrolment failed: ${msg}`, report);
+    throw rolledBack(report)
+      ? new EnrollError(`Enrolment failed and was rolled back: ${msg}`)
+      : new EnrollError(`Enrolment failed: ${msg}`, report);
   }
 }
 
@@ -358,11 +379,20 @@ export async function enrollKeystone(o: EnrollOptions): Promise<EnrollResult> {
     const target = await findTarget(o, T, caller);
     const self = target.id === caller.user.id;
     const r: Run = {
-      o, client: o.client, T, target, method: o.verify ?? "totp", targetPassword: o.targetPassword ?? (self ? o.caller.password : undefined),
-      log: o.log ?? (() => undefined), warnings: [], undo: new Rollback(),
+      o,
+      client: o.client,
+      T,
+      target,
+      method: o.verify ?? "totp",
+      targetPassword: o.targetPassword ?? (self ? o.caller.password : undefined),
+      log: o.log ?? (() => undefined),
+      warnings: [],
+      undo: new Rollback(),
     };
     if (r.method === "password" && r.targetPassword === undefined && !dryRun) {
-      throw new EnrollError(`Verifying the enrolment with a password login needs ${target.name}'s password (--user-password, or HWTOTP_KEYSTONE_USER_PASSWORD); the default check (--verify totp) needs none.`);
+      throw new EnrollError(
+        `Verifying the enrolment with a password login needs ${target.name}'s password (--user-password, or HWTOTP_KEYSTONE_USER_PASSWORD); the default check (--verify totp) needs none.`,
+      );
     }
     const before = readMfaOptions(target.options);
     const projectId = await credentialProject(o, T, caller);
@@ -370,10 +400,25 @@ export async function enrollKeystone(o: EnrollOptions): Promise<EnrollResult> {
     const wantRules = o.rules !== "skip" && !(before.enabled && hasRule(before.rules, MFA_RULE));
     const plan = planOf(r, projectId, wantRules);
     const result = (credentialId: string | null, mfa: EnrollResult["mfa"], verified: Verified): EnrollResult => ({
-      dryRun, slot: o.slot, user: { id: target.id, name: target.name }, projectId, otherTotpCredentials: others, credentialId, mfa, verified, warnings: r.warnings, plan,
+      dryRun,
+      slot: o.slot,
+      user: { id: target.id, name: target.name },
+      projectId,
+      otherTotpCredentials: others,
+      credentialId,
+      mfa,
+      verified,
+      warnings: r.warnings,
+      plan,
     });
     const unchecked: Verified = {
-      method: r.method, codeAccepted: false, mfaLogin: false, totpOnly: "not-checked", passwordOnly: "not-checked", requiredAuthMethods: [], weakRules: [],
+      method: r.method,
+      codeAccepted: false,
+      mfaLogin: false,
+      totpOnly: "not-checked",
+      passwordOnly: "not-checked",
+      requiredAuthMethods: [],
+      weakRules: [],
     };
     if (dryRun) return result(null, { before, after: before, changed: false }, unchecked);
 
@@ -381,13 +426,20 @@ export async function enrollKeystone(o: EnrollOptions): Promise<EnrollResult> {
     const credentialId = await undoable(r, () => registerCredential(r, secret, projectId));
     await undoable(r, () => verifyRegistered(r));
     const mfa = wantRules ? await undoable(r, () => setRule(r, before)) : { before, after: before, changed: false };
-    let enforced: Pick<Verified, "passwordOnly" | "totpOnly" | "requiredAuthMethods"> = { passwordOnly: "not-checked", totpOnly: "not-checked", requiredAuthMethods: [] };
+    let enforced: Pick<Verified, "passwordOnly" | "totpOnly" | "requiredAuthMethods"> = {
+      passwordOnly: "not-checked",
+      totpOnly: "not-checked",
+      requiredAuthMethods: [],
+    };
     if (o.rules !== "skip" && mfa.after.enabled && hasRule(mfa.after.rules, MFA_RULE)) {
       enforced = await undoable(r, () => verifyEnforced(r));
       reportEnforcement(r, enforced);
     }
     return result(credentialId, mfa, {
-      ...unchecked, ...enforced, codeAccepted: true, mfaLogin: r.method === "password",
+      ...unchecked,
+      ...enforced,
+      codeAccepted: true,
+      mfaLogin: r.method === "password",
       weakRules: enforced.totpOnly === "receipt" ? enforced.requiredAuthMethods.filter((x) => !x.includes("totp")) : [],
     });
   } finally {
@@ -445,7 +497,9 @@ export async function planEnrollment(o: EnrollPlanOptions): Promise<EnrollPlan> 
   const uid = o.targetUser === undefined ? "{caller's id}" : isId(o.targetUser) ? o.targetUser : `{id of ${o.targetUser}}`;
   const steps = [
     `log in to Keystone as ${o.caller} with a password (POST ${base}/auth/tokens)` +
-      (o.targetUser !== undefined ? `, then look ${o.targetUser} up (GET /v3/users${isId(o.targetUser) ? "/" + o.targetUser : `?name=${o.targetUser}`})` : "") +
+      (o.targetUser !== undefined
+        ? `, then look ${o.targetUser} up (GET /v3/users${isId(o.targetUser) ? "/" + o.targetUser : `?name=${o.targetUser}`})`
+        : "") +
       `, and list ${who}'s existing TOTP credentials (GET /v3/credentials?type=totp)`,
     `generate a ${SEED_BYTES}-byte seed on this host (upper-case base32, ${SEED_BYTES * 8} bits; never printed)`,
     `store it in the token as slot "${o.slot}" (SHA1, 6 digits, 30 s)`,
@@ -458,7 +512,9 @@ export async function planEnrollment(o: EnrollPlanOptions): Promise<EnrollPlan> 
     steps.push(
       `unless ${who} already has the rule [password, totp] enabled: PATCH /v3/users/${uid} options ` +
         `{multi_factor_auth_rules: +[password, totp], multi_factor_auth_enabled: true}` +
-        (o.rules === "require" ? " — refused means failure and rollback" : " — if refused (not an admin), warn and print the admin's `openstack user set` command"),
+        (o.rules === "require"
+          ? " — refused means failure and rollback"
+          : " — if refused (not an admin), warn and print the admin's `openstack user set` command"),
       o.verify === "password"
         ? `once the rule is in force: log in again with password + a fresh code, then check that password alone is refused (exit 11 and a loud warning if it still logs in)`
         : `once the rule is in force: a fresh code alone must get an auth receipt that still asks for the password (exit 11 and a loud warning if it logs in)`,
@@ -469,7 +525,8 @@ export async function planEnrollment(o: EnrollPlanOptions): Promise<EnrollPlan> 
   steps.push("revoke its own Keystone token");
   const rollback = [
     "nothing is written before the seed goes into the token; a failure there leaves both sides unchanged",
-    "any failure after that undoes, newest first: the MFA options (PATCHed back to what they were), the credential (DELETE /v3/credentials/{id}), the token's slot",
+    "any failure after that undoes, newest first: the MFA options (PATCHed back to what they were), the credential " +
+      "(DELETE /v3/credentials/{id}), the token's slot",
     "a rollback step that fails is named in the error, so nothing is left behind unsaid",
   ];
 
@@ -487,14 +544,24 @@ export async function planEnrollment(o: EnrollPlanOptions): Promise<EnrollPlan> 
       const l = await o.listSlots();
       const taken = l.slots.some((s) => s.name === o.slot);
       checks.push({ what: "token", ok: true, detail: `answers; ${l.slots.length} of ${l.max} slots used` });
-      if (taken) checks.push({ what: "slot name", ok: false, detail: `slot "${o.slot}" exists on the token: the real run would refuse it (choose --name, or delete the slot)` });
-      else if (l.slots.length >= l.max) checks.push({ what: "slot name", ok: false, detail: `"${o.slot}" is free but the token is full (${l.max} slots)` });
+      if (taken)
+        checks.push({
+          what: "slot name",
+          ok: false,
+          detail: `slot "${o.slot}" exists on the token: the real run would refuse it (choose --name, or delete the slot)`,
+        });
+      else if (l.slots.length >= l.max)
+        checks.push({ what: "slot name", ok: false, detail: `"${o.slot}" is free but the token is full (${l.max} slots)` });
       else checks.push({ what: "slot name", ok: true, detail: `"${o.slot}" is free on the token` });
     } catch (err) {
       checks.push({ what: "token", ok: false, detail: `did not answer: ${(err as Error).message}` });
     }
   }
-  checks.push({ what: "not checked", ok: null, detail: `the login, ${who}'s id and MFA options, existing TOTP credentials${o.credentialProject !== undefined ? ", the credential project" : ""} and the right to PATCH users need a password; the real run checks them before it touches the token` });
+  checks.push({
+    what: "not checked",
+    ok: null,
+    detail: `the login, ${who}'s id and MFA options, existing TOTP credentials${o.credentialProject !== undefined ? ", the credential project" : ""} and the right to PATCH users need a password; the real run checks them before it touches the token`,
+  });
   return { dryRun: true, slot: o.slot, authUrl: base, steps, rollback, checks, needs: o.needs };
 }
 

@@ -10,10 +10,27 @@ import type { DeviceAccess } from "../device.ts";
 import type { RollbackReport } from "../rollback.ts";
 import { KeystoneAuthError, KeystoneClient, KeystoneError } from "./client.ts";
 import { type CloudConfig, defaultCloudsFileForWrite, writeMfaCloud } from "./clouds.ts";
-import { type DryRunNeed, type EnrollPlan, type EnrollResult, EnrollError, enrollKeystone, insecureTransport, planEnrollment } from "./enroll.ts";
+import {
+  type DryRunNeed,
+  type EnrollPlan,
+  type EnrollResult,
+  EnrollError,
+  enrollKeystone,
+  insecureTransport,
+  planEnrollment,
+} from "./enroll.ts";
 import { type AuthOptions, loadCloudOrUsage, passwordSource, readPassword, resolveCaller, resolveCloud } from "./passwords.ts";
 import { type InstallResult, PluginInstallError, installPlugin, uninstallPlugin } from "./plugin-install.ts";
-import { type GetTokenResult, MissingPasswordError, forgetTokens, getToken, projectScopeOf, takeOsCloudArg, tokenEnv, userRefOf } from "./token-cache.ts";
+import {
+  type GetTokenResult,
+  MissingPasswordError,
+  forgetTokens,
+  getToken,
+  projectScopeOf,
+  takeOsCloudArg,
+  tokenEnv,
+  userRefOf,
+} from "./token-cache.ts";
 
 type Say = (sentence: string) => void;
 
@@ -67,7 +84,8 @@ export async function enrollFromCloud(o: EnrollFromCloudOptions, dev: DeviceAcce
   {
     const cloud = resolveCloud(o);
     const plain = insecureTransport(cloud.authUrl);
-    if (plain && !o.insecure) throw new UsageError(`Refusing to enrol over ${cloud.authUrl}: ${plain} Use https://, or --insecure if you must.`);
+    if (plain && !o.insecure)
+      throw new UsageError(`Refusing to enrol over ${cloud.authUrl}: ${plain} Use https://, or --insecure if you must.`);
     if (plain) say(`WARNING: ${plain} (--insecure)`);
   }
   const { cloud, password } = await resolveCaller(o);
@@ -75,16 +93,24 @@ export async function enrollFromCloud(o: EnrollFromCloudOptions, dev: DeviceAcce
   if (otherUser(o, cloud) && o.verify === "password") {
     targetPassword = await readPassword(o.userPassword, `Keystone password of ${o.userId}`, "HWTOTP_KEYSTONE_USER_PASSWORD");
     if (targetPassword === undefined) {
-      throw new UsageError(`--verify password needs ${o.userId}'s password: --user-password - (stdin) or @FILE, or $HWTOTP_KEYSTONE_USER_PASSWORD (the default --verify totp needs none).`);
+      throw new UsageError(
+        `--verify password needs ${o.userId}'s password: --user-password - (stdin) or @FILE, or $HWTOTP_KEYSTONE_USER_PASSWORD (the default --verify totp needs none).`,
+      );
     }
   }
   const client = new KeystoneClient({ authUrl: cloud.authUrl });
   return dev.session((device) =>
     keystoneErrors(() =>
       enrollKeystone({
-        client, device, slot: o.name, rules: o.rules,
+        client,
+        device,
+        slot: o.name,
+        rules: o.rules,
         caller: { user: userRefOf(cloud), password, project: projectScopeOf(cloud) },
-        targetUser: o.userId, targetPassword, credentialProject: o.credentialProject, verify: o.verify,
+        targetUser: o.userId,
+        targetPassword,
+        credentialProject: o.credentialProject,
+        verify: o.verify,
         log: o.progress ? say : undefined,
       }),
     ),
@@ -103,22 +129,38 @@ export async function planFromCloud(o: EnrollFromCloudOptions, dev: DeviceAccess
   const scope = cloud.projectName ?? cloud.projectId;
   const caller = `${who}${cloud.username && cloud.userDomainName ? ` (domain ${cloud.userDomainName})` : ""}${scope ? ` scoped to project ${scope}` : ", unscoped"}`;
   const needs: DryRunNeed[] = [
-    passwordSource(o.password, "--password", [
-      ...(cloud.file ? [{ what: `clouds.yaml entry "${cloud.name}" (${cloud.file})`, present: !!cloud.password }] : []),
-      { what: "$OS_PASSWORD", present: !!process.env.OS_PASSWORD },
-    ], `password of ${who} (to log in)`),
+    passwordSource(
+      o.password,
+      "--password",
+      [
+        ...(cloud.file ? [{ what: `clouds.yaml entry "${cloud.name}" (${cloud.file})`, present: !!cloud.password }] : []),
+        { what: "$OS_PASSWORD", present: !!process.env.OS_PASSWORD },
+      ],
+      `password of ${who} (to log in)`,
+    ),
   ];
   const other = otherUser(o, cloud);
   if (other && o.verify === "password") {
-    needs.push(passwordSource(o.userPassword, "--user-password", [
-      { what: "$HWTOTP_KEYSTONE_USER_PASSWORD", present: !!process.env.HWTOTP_KEYSTONE_USER_PASSWORD },
-    ], `password of ${o.userId} (for the verification logins)`));
+    needs.push(
+      passwordSource(
+        o.userPassword,
+        "--user-password",
+        [{ what: "$HWTOTP_KEYSTONE_USER_PASSWORD", present: !!process.env.HWTOTP_KEYSTONE_USER_PASSWORD }],
+        `password of ${o.userId} (for the verification logins)`,
+      ),
+    );
   }
   needs.push({ what: "the token (to store the seed and read codes)", from: o.deviceLabel, present: null });
   const plan = await planEnrollment({
     client: new KeystoneClient({ authUrl: cloud.authUrl, timeoutMs: 5000 }),
-    caller, targetUser: other ? o.userId : undefined, slot: o.name, credentialProject: o.credentialProject,
-    rules: o.rules, verify: o.verify, listSlots: () => dev.session((s) => s.list()), needs,
+    caller,
+    targetUser: other ? o.userId : undefined,
+    slot: o.name,
+    credentialProject: o.credentialProject,
+    rules: o.rules,
+    verify: o.verify,
+    listSlots: () => dev.session((s) => s.list()),
+    needs,
   });
   const tokenCheck = plan.checks.find((c) => c.what === "token");
   if (tokenCheck?.ok) needs[needs.length - 1].present = true;
@@ -133,7 +175,12 @@ export interface TokenOptions {
 }
 
 /** A token for the cloud (default $OS_CLOUD) from the cache, or one login with a fresh code from the token. */
-export async function cachedToken(cloudName: string | undefined, o: TokenOptions, dev: DeviceAccess, say: Say): Promise<{ cloud: CloudConfig; token: GetTokenResult }> {
+export async function cachedToken(
+  cloudName: string | undefined,
+  o: TokenOptions,
+  dev: DeviceAccess,
+  say: Say,
+): Promise<{ cloud: CloudConfig; token: GetTokenResult }> {
   const name = cloudName ?? process.env.OS_CLOUD;
   if (!name) throw new UsageError("Which cloud? Give --os-cloud NAME (to hwtotp or to openstack), or set $OS_CLOUD.");
   const cloud = loadCloudOrUsage(name);
@@ -146,7 +193,13 @@ export async function cachedToken(cloudName: string | undefined, o: TokenOptions
       password: process.env.OS_PASSWORD,
       warn: say,
       passcode: async () => {
-        const c = await dev.session((s) => freshCode(s, { name: o.name ?? cloud.slot, minLeft, onWait: (left) => say(`Only ${Math.round(left)} s left in this step; waiting for the next code.`) }));
+        const c = await dev.session((s) =>
+          freshCode(s, {
+            name: o.name ?? cloud.slot,
+            minLeft,
+            onWait: (left) => say(`Only ${Math.round(left)} s left in this step; waiting for the next code.`),
+          }),
+        );
         return c.code as string;
       },
     });
@@ -156,7 +209,10 @@ export async function cachedToken(cloudName: string | undefined, o: TokenOptions
     } catch (err) {
       if (err instanceof MissingPasswordError) throw new UsageError(err.message);
       if (err instanceof KeystoneAuthError && !err.receipt) {
-        throw new KeystoneError(`${err.message} Password and code were refused: is the token's clock right and not ahead (\`hwtotp time sync\`), and is this the slot enrolled for ${cloud.username ?? cloud.userId}?`, 401);
+        throw new KeystoneError(
+          `${err.message} Password and code were refused: is the token's clock right and not ahead (\`hwtotp time sync\`), and is this the slot enrolled for ${cloud.username ?? cloud.userId}?`,
+          401,
+        );
       }
       throw err;
     }
@@ -169,7 +225,12 @@ export async function cachedToken(cloudName: string | undefined, o: TokenOptions
  * The cloud is the option's value, else `--os-cloud` in CMD's arguments (taken out: with a token the
  * openstack CLI must not load the v3multifactor entry), else $OS_CLOUD. Resolves with CMD's exit code.
  */
-export async function execWithTokenCache(argv: string[], o: TokenOptions & { tokenCache: string | true }, dev: DeviceAccess, say: Say): Promise<number> {
+export async function execWithTokenCache(
+  argv: string[],
+  o: TokenOptions & { tokenCache: string | true },
+  dev: DeviceAccess,
+  say: Say,
+): Promise<number> {
   const taken = takeOsCloudArg(argv);
   const cloudName = typeof o.tokenCache === "string" ? o.tokenCache : taken.cloud;
   const { token } = await cachedToken(cloudName, o, dev, say).catch((err) => {
@@ -188,14 +249,20 @@ export async function execWithTokenCache(argv: string[], o: TokenOptions & { tok
 }
 
 /** `keystone logout`: drops one cloud's cached tokens (or all) and revokes those still valid. */
-export async function logout(o: { osCloud?: string; all?: boolean; cache?: string }, say: Say): Promise<{ dropped: number; revoked: number }> {
+export async function logout(
+  o: { osCloud?: string; all?: boolean; cache?: string },
+  say: Say,
+): Promise<{ dropped: number; revoked: number }> {
   const name = o.osCloud ?? process.env.OS_CLOUD;
   if (!o.all && !name) throw new UsageError("Say which: --os-cloud NAME, or --all.");
   const gone = forgetTokens(o.all ? null : loadCloudOrUsage(name!), { file: o.cache, warn: say });
   let revoked = 0;
   for (const t of gone) {
     if (t.expiresAt <= Date.now()) continue;
-    await new KeystoneClient({ authUrl: t.authUrl, timeoutMs: 5000 }).revokeToken(t.token, t.token).then(() => revoked++, () => undefined);
+    await new KeystoneClient({ authUrl: t.authUrl, timeoutMs: 5000 }).revokeToken(t.token, t.token).then(
+      () => revoked++,
+      () => undefined,
+    );
   }
   return { dropped: gone.length, revoked };
 }
@@ -226,12 +293,24 @@ export async function writeCloud(name: string, o: CloudEntryOptions) {
   const isNew = !exists && o.from === undefined;
   const authType = o.plugin ? "hwtotp" : "v3multifactor";
   try {
-    const r = writeMfaCloud(file, name, {
-      authUrl: o.authUrl, username: o.username, userId: o.userId, password, projectName: o.project, projectId: o.projectId,
-      userDomainName: o.userDomain ?? (isNew && o.username ? "Default" : undefined),
-      projectDomainName: o.projectDomain ?? (isNew && o.project ? "Default" : undefined),
-      regionName: o.region, authType, slot: o.slot,
-    }, o.from);
+    const r = writeMfaCloud(
+      file,
+      name,
+      {
+        authUrl: o.authUrl,
+        username: o.username,
+        userId: o.userId,
+        password,
+        projectName: o.project,
+        projectId: o.projectId,
+        userDomainName: o.userDomain ?? (isNew && o.username ? "Default" : undefined),
+        projectDomainName: o.projectDomain ?? (isNew && o.project ? "Default" : undefined),
+        regionName: o.region,
+        authType,
+        slot: o.slot,
+      },
+      o.from,
+    );
     return { written: r, authType, isNew, passwordStored: password !== undefined };
   } catch (err) {
     throw new UsageError((err as Error).message);

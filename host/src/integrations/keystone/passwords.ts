@@ -39,10 +39,18 @@ export function loadCloudOrUsage(name: string): CloudConfig {
 export function resolveCloud(o: AuthOptions): CloudConfig {
   const cloudName = o.osCloud ?? (o.authUrl ? undefined : process.env.OS_CLOUD);
   if (cloudName) return loadCloudOrUsage(cloudName);
-  if (!o.authUrl || !o.username) throw new UsageError("Say where and who: --os-cloud NAME, or --auth-url URL --username NAME [--project P].");
+  if (!o.authUrl || !o.username)
+    throw new UsageError("Say where and who: --os-cloud NAME, or --auth-url URL --username NAME [--project P].");
   return {
-    name: "(command line)", file: "", authType: "password", authMethods: [], authUrl: o.authUrl,
-    username: o.username, userDomainName: o.userDomain, projectName: o.project, projectDomainName: o.project ? o.projectDomain : undefined,
+    name: "(command line)",
+    file: "",
+    authType: "password",
+    authMethods: [],
+    authUrl: o.authUrl,
+    username: o.username,
+    userDomainName: o.userDomain,
+    projectName: o.project,
+    projectDomainName: o.project ? o.projectDomain : undefined,
   };
 }
 
@@ -50,13 +58,24 @@ export function resolveCloud(o: AuthOptions): CloudConfig {
 export async function resolveCaller(o: AuthOptions): Promise<{ cloud: CloudConfig; password: string }> {
   const cloud = resolveCloud(o);
   const what = `Keystone password of ${cloud.username ?? cloud.userId}`;
-  const password = o.password !== undefined ? await readPassword(o.password, what, null) : cloud.password ?? (await readPassword(undefined, what, "OS_PASSWORD"));
-  if (!password) throw new UsageError(`No password for ${cloud.username ?? cloud.userId}: put it in clouds.yaml, $OS_PASSWORD, or pass --password - and pipe it in.`);
+  const password =
+    o.password !== undefined
+      ? await readPassword(o.password, what, null)
+      : (cloud.password ?? (await readPassword(undefined, what, "OS_PASSWORD")));
+  if (!password)
+    throw new UsageError(
+      `No password for ${cloud.username ?? cloud.userId}: put it in clouds.yaml, $OS_PASSWORD, or pass --password - and pipe it in.`,
+    );
   return { cloud, password };
 }
 
 /** Where a password would come from, without reading it (`spec` as given to `opt`, e.g. --password). */
-export function passwordSource(spec: string | true | undefined, opt: string, fallbacks: { what: string; present: boolean }[], what: string) {
+export function passwordSource(
+  spec: string | true | undefined,
+  opt: string,
+  fallbacks: { what: string; present: boolean }[],
+  what: string,
+) {
   if (spec === "-") return { what, from: `stdin (${opt} -)`, present: null };
   if (typeof spec === "string" && spec.startsWith("@")) {
     const readable = (() => {
@@ -75,5 +94,9 @@ export function passwordSource(spec: string | true | undefined, opt: string, fal
   const tried = fallbacks.map((f) => f.what).join(", ");
   return process.stdin.isTTY
     ? { what, from: `a prompt on the terminal (nothing in ${tried})`, present: null }
-    : { what, from: `nowhere: nothing in ${tried}, and no terminal to prompt on; pass ${opt} - and pipe it in, or ${opt} @FILE`, present: false };
+    : {
+        what,
+        from: `nowhere: nothing in ${tried}, and no terminal to prompt on; pass ${opt} - and pipe it in, or ${opt} @FILE`,
+        present: false,
+      };
 }

@@ -61,7 +61,11 @@ print(json.dumps({'version': sys.version.split()[0], 'userSite': site.getusersit
                   'sysPath': sys.path, 'keystoneauth': ka}))
 `;
 
-function runPython(python: string, code: string, env: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string; error?: Error } {
+function runPython(
+  python: string,
+  code: string,
+  env: NodeJS.ProcessEnv,
+): { status: number | null; stdout: string; stderr: string; error?: Error } {
   const r = spawnSync(python, ["-c", code], { env, encoding: "utf8", timeout: 60000 });
   return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "", error: r.error };
 }
@@ -77,7 +81,9 @@ export function probePython(python: string, env: NodeJS.ProcessEnv = process.env
 export function targetDir(info: PythonInfo, scope: "user" | "system"): string {
   if (scope === "user") {
     if (!info.userSiteEnabled) {
-      throw new PluginInstallError(`${info.python} has its user site-packages turned off (PYTHONNOUSERSITE, or another effective uid): use --system.`);
+      throw new PluginInstallError(
+        `${info.python} has its user site-packages turned off (PYTHONNOUSERSITE, or another effective uid): use --system.`,
+      );
     }
     return info.userSite;
   }
@@ -165,20 +171,34 @@ export function installPlugin(o: InstallOptions): InstallResult {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
   } catch (err) {
-    throw new PluginInstallError(`Cannot create ${dir}: ${(err as NodeJS.ErrnoException).code}${o.scope === "system" ? " (--system needs root)" : ""}.`);
+    throw new PluginInstallError(
+      `Cannot create ${dir}: ${(err as NodeJS.ErrnoException).code}${o.scope === "system" ? " (--system needs root)" : ""}.`,
+    );
   }
   // Built beside the destination, then renamed into place: a failed install leaves the old one (or none).
   const stage = join(dir, `.${PLUGIN_PACKAGE}.${process.pid}.tmp`);
   rmSync(stage, { recursive: true, force: true });
   const distName = `${PLUGIN_DIST}-${version}.dist-info`;
   const files: { rel: string; data: Buffer }[] = [];
-  for (const f of readdirSync(src).filter((f) => f.endsWith(".py")).sort()) files.push({ rel: `${PLUGIN_PACKAGE}/${f}`, data: readFileSync(join(src, f)) });
+  for (const f of readdirSync(src)
+    .filter((f) => f.endsWith(".py"))
+    .sort())
+    files.push({ rel: `${PLUGIN_PACKAGE}/${f}`, data: readFileSync(join(src, f)) });
   files.push({ rel: `${PLUGIN_PACKAGE}/_installed.json`, data: Buffer.from(JSON.stringify({ hwtotp, version }, null, 1) + "\n") });
-  files.push({ rel: `${distName}/METADATA`, data: Buffer.from(`Metadata-Version: 2.1\nName: hwtotp-keystoneauth\nVersion: ${version}\nSummary: keystoneauth1 plugin: password, then a TOTP code from the hwtotp token when Keystone asks\nLicense: MIT\n`) });
+  files.push({
+    rel: `${distName}/METADATA`,
+    data: Buffer.from(
+      `Metadata-Version: 2.1\nName: hwtotp-keystoneauth\nVersion: ${version}\nSummary: keystoneauth1 plugin: password, then a TOTP code from the hwtotp token when Keystone asks\nLicense: MIT\n`,
+    ),
+  });
   files.push({ rel: `${distName}/entry_points.txt`, data: Buffer.from(ENTRY_POINTS) });
   files.push({ rel: `${distName}/top_level.txt`, data: Buffer.from(PLUGIN_PACKAGE + "\n") });
   files.push({ rel: `${distName}/INSTALLER`, data: Buffer.from("hwtotp\n") });
-  const record = files.map((f) => `${f.rel},${sha256Record(f.data)},${f.data.length}`).concat(`${distName}/RECORD,,`).join("\n") + "\n";
+  const record =
+    files
+      .map((f) => `${f.rel},${sha256Record(f.data)},${f.data.length}`)
+      .concat(`${distName}/RECORD,,`)
+      .join("\n") + "\n";
   files.push({ rel: `${distName}/RECORD`, data: Buffer.from(record) });
   try {
     for (const f of files) {
@@ -191,14 +211,23 @@ export function installPlugin(o: InstallOptions): InstallResult {
     renameSync(join(stage, distName), join(dir, distName));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new PluginInstallError(`Cannot write into ${dir}: ${e.code ?? e.message}${o.scope === "system" && e.code === "EACCES" ? " (--system needs root)" : ""}.`);
+    throw new PluginInstallError(
+      `Cannot write into ${dir}: ${e.code ?? e.message}${o.scope === "system" && e.code === "EACCES" ? " (--system needs root)" : ""}.`,
+    );
   } finally {
     rmSync(stage, { recursive: true, force: true });
   }
   const loadedFrom = verifyLoad(python, env);
   return {
-    action: "install", scope: o.scope, python, pythonVersion: info.version, keystoneauth: info.keystoneauth, dir,
-    files: files.map((f) => join(dir, f.rel)), verified: loadedFrom === dir, loadedFrom,
+    action: "install",
+    scope: o.scope,
+    python,
+    pythonVersion: info.version,
+    keystoneauth: info.keystoneauth,
+    dir,
+    files: files.map((f) => join(dir, f.rel)),
+    verified: loadedFrom === dir,
+    loadedFrom,
   };
 }
 
@@ -216,7 +245,14 @@ export function uninstallPlugin(o: { scope: "user" | "system"; python?: string; 
   }
   const loadedFrom = info.keystoneauth === null ? null : verifyLoad(python, env);
   return {
-    action: "uninstall", scope: o.scope, python, pythonVersion: info.version, keystoneauth: info.keystoneauth, dir,
-    files: gone, verified: loadedFrom === null, loadedFrom,
+    action: "uninstall",
+    scope: o.scope,
+    python,
+    pythonVersion: info.version,
+    keystoneauth: info.keystoneauth,
+    dir,
+    files: gone,
+    verified: loadedFrom === null,
+    loadedFrom,
   };
 }

@@ -39,8 +39,15 @@ export function tokenCacheFile(env: NodeJS.ProcessEnv = process.env): string {
 /** Which login a cached token stands for (not secret: URL, user, scope). */
 export function cacheKey(c: CloudConfig): string {
   const parts = [
-    c.authUrl.replace(/\/+$/, ""), c.userId ?? "", c.username ?? "", c.userDomainId ?? "", c.userDomainName ?? "",
-    c.projectId ?? "", c.projectName ?? "", c.projectDomainId ?? "", c.projectDomainName ?? "",
+    c.authUrl.replace(/\/+$/, ""),
+    c.userId ?? "",
+    c.username ?? "",
+    c.userDomainId ?? "",
+    c.userDomainName ?? "",
+    c.projectId ?? "",
+    c.projectName ?? "",
+    c.projectDomainId ?? "",
+    c.projectDomainName ?? "",
   ];
   return createHash("sha256").update(parts.join("\n")).digest("hex").slice(0, 32);
 }
@@ -67,7 +74,9 @@ export function userRefOf(c: CloudConfig): UserRef {
 export function projectScopeOf(c: CloudConfig): ProjectScope | undefined {
   if (c.projectId) return { id: c.projectId };
   if (!c.projectName) return undefined;
-  return c.projectDomainId ? { name: c.projectName, domainId: c.projectDomainId } : { name: c.projectName, domainName: c.projectDomainName ?? "Default" };
+  return c.projectDomainId
+    ? { name: c.projectName, domainId: c.projectDomainId }
+    : { name: c.projectName, domainName: c.projectDomainName ?? "Default" };
 }
 
 /** Reads the cache. A file that others can read (or not ours) is not trusted: its tokens are dropped. */
@@ -153,7 +162,10 @@ export async function getToken(cloud: CloudConfig, opts: GetTokenOptions): Promi
     const again = cache.tokens[key];
     if (again && isUsable(again, now())) return { token: again, issued: false, file };
     const password = cloud.password ?? opts.password;
-    if (!password) throw new MissingPasswordError(`Cloud "${cloud.name}" has no password: put it in auth.password of ${cloud.file} (or secure.yaml), or in $OS_PASSWORD.`);
+    if (!password)
+      throw new MissingPasswordError(
+        `Cloud "${cloud.name}" has no password: put it in auth.password of ${cloud.file} (or secure.yaml), or in $OS_PASSWORD.`,
+      );
     const client = new KeystoneClient({ authUrl: cloud.authUrl, fetch: opts.fetch });
     const passcode = await opts.passcode();
     const issued = await client.issueMfaToken({ user: userRefOf(cloud), password, passcode, project: projectScopeOf(cloud) });
@@ -165,7 +177,10 @@ export async function getToken(cloud: CloudConfig, opts: GetTokenOptions): Promi
 }
 
 /** Drops the cached token(s): one cloud's, or all. Returns the tokens removed (so the caller may revoke them). */
-export function forgetTokens(cloud: CloudConfig | null, opts: { file?: string; warn?: (s: string) => void; now?: () => number } = {}): CachedToken[] {
+export function forgetTokens(
+  cloud: CloudConfig | null,
+  opts: { file?: string; warn?: (s: string) => void; now?: () => number } = {},
+): CachedToken[] {
   const file = opts.file ?? tokenCacheFile();
   const cache = readCache(file, opts.warn ?? (() => undefined));
   const keys = cloud ? [cacheKey(cloud)] : Object.keys(cache.tokens);
@@ -176,7 +191,8 @@ export function forgetTokens(cloud: CloudConfig | null, opts: { file?: string; w
 }
 
 // Variables that would make the openstack CLI ignore the token or try another login.
-const DROP = /^OS_(CLOUD|PASSWORD|PASSCODE|USERNAME|USER_ID|USER_DOMAIN_(NAME|ID)|DOMAIN_(NAME|ID)|PROJECT_(NAME|ID|DOMAIN_(NAME|ID))|TENANT_(NAME|ID)|AUTH_METHODS|AUTH_TYPE|TOKEN|SYSTEM_SCOPE|APPLICATION_CREDENTIAL_\w+)$/;
+const DROP =
+  /^OS_(CLOUD|PASSWORD|PASSCODE|USERNAME|USER_ID|USER_DOMAIN_(NAME|ID)|DOMAIN_(NAME|ID)|PROJECT_(NAME|ID|DOMAIN_(NAME|ID))|TENANT_(NAME|ID)|AUTH_METHODS|AUTH_TYPE|TOKEN|SYSTEM_SCOPE|APPLICATION_CREDENTIAL_\w+)$/;
 
 /** The child's environment: `base` without password-type OS_* variables, plus the token and its scope. */
 export function tokenEnv(t: CachedToken, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {

@@ -34,7 +34,12 @@ describe("hwtotp ceph / s3 / code --mfa-header", () => {
   it("ceph enroll --run: slot with serial, radosgw-admin mfa create, verified; no seed on radosgw-admin's argv", async () => {
     const r = await runCli(["ceph", "enroll", "--uid", "carol", "--serial", "hw-cli-1", "--run", "--json"], { env: env() });
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ uid: "carol", serial: "hw-cli-1", verified: true, slot: { name: "ceph-carol", serial: "hw-cli-1" } });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      uid: "carol",
+      serial: "hw-cli-1",
+      verified: true,
+      slot: { name: "ceph-carol", serial: "hw-cli-1" },
+    });
     const create = rgw.calls().find((c) => c.args.includes("create"))!;
     expect(create.args.join(" ")).not.toMatch(/seed=/);
     expect(create.cephArgs).toMatch(/^--totp-seed=[A-Z2-7]{32}$/);
@@ -45,7 +50,9 @@ describe("hwtotp ceph / s3 / code --mfa-header", () => {
     const r = await runCli(["ceph", "enroll", "--uid", "dave", "--serial", "hw-cli-2", "--seed-type", "hex"], { env: env() });
     expect(r.code, r.stderr).toBe(0);
     const key = dev.keyOf("ceph-dave").toString("hex");
-    expect(r.stdout.trim()).toBe(`CEPH_ARGS=--totp-seed=${key} radosgw-admin mfa create --uid=dave --totp-serial=hw-cli-2 --totp-seed-type=hex --totp-seconds=30 --totp-window=2`);
+    expect(r.stdout.trim()).toBe(
+      `CEPH_ARGS=--totp-seed=${key} radosgw-admin mfa create --uid=dave --totp-serial=hw-cli-2 --totp-seed-type=hex --totp-seconds=30 --totp-window=2`,
+    );
     expect(r.stderr).toMatch(/hwtotp ceph check --uid dave --name ceph-dave --run/);
   });
 
@@ -57,8 +64,11 @@ describe("hwtotp ceph / s3 / code --mfa-header", () => {
     expect([codeNow("ceph-dave"), totp(dev.keyOf("ceph-dave"), Date.now() / 1000 - 30)]).toContain(pin);
   });
 
-  it("s3 hands \"SERIAL PIN\" to a script in $HWTOTP_MFA and passes its exit code through", async () => {
-    const r = await runCli(["s3", "--name", "ceph-carol", "--", process.execPath, "-e", "console.log(process.env.HWTOTP_MFA); process.exit(7)"], { env: env() });
+  it('s3 hands "SERIAL PIN" to a script in $HWTOTP_MFA and passes its exit code through', async () => {
+    const r = await runCli(
+      ["s3", "--name", "ceph-carol", "--", process.execPath, "-e", "console.log(process.env.HWTOTP_MFA); process.exit(7)"],
+      { env: env() },
+    );
     expect(r.code).toBe(7);
     expect(r.stdout.trim()).toMatch(/^hw-cli-1 \d{6}$/);
     expect(r.stderr).toMatch(/MFA serial hw-cli-1, step \d+/);

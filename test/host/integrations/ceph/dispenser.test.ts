@@ -59,13 +59,43 @@ describe("RGW's replay index", () => {
 describe("pin judgement", () => {
   const s = Math.floor(T0 / 1000 / P);
   const at = T0 + 2000;
-  const cases: { what: string; st: Partial<ReturnType<typeof emptyState>>; c: { step: number; left: number }; ok: boolean; waitMs?: number }[] = [
+  const cases: {
+    what: string;
+    st: Partial<ReturnType<typeof emptyState>>;
+    c: { step: number; left: number };
+    ok: boolean;
+    waitMs?: number;
+  }[] = [
     { what: "a fresh serial takes the current pin", st: {}, c: { step: s, left: 28 }, ok: true },
-    { what: "the same step again waits for the next step", st: { lastStep: s, lastIndex: s }, c: { step: s, left: 28 }, ok: false, waitMs: 28150 },
-    { what: "a step behind the last waits two steps", st: { lastStep: s, lastIndex: s }, c: { step: s - 1, left: 10 }, ok: false, waitMs: 10150 + P * 1000 },
-    { what: "a step nearly over waits for the next", st: {}, c: { step: s, left: MIN_LEFT_S - 1 }, ok: false, waitMs: (MIN_LEFT_S - 1) * 1000 + 150 },
+    {
+      what: "the same step again waits for the next step",
+      st: { lastStep: s, lastIndex: s },
+      c: { step: s, left: 28 },
+      ok: false,
+      waitMs: 28150,
+    },
+    {
+      what: "a step behind the last waits two steps",
+      st: { lastStep: s, lastIndex: s },
+      c: { step: s - 1, left: 10 },
+      ok: false,
+      waitMs: 10150 + P * 1000,
+    },
+    {
+      what: "a step nearly over waits for the next",
+      st: {},
+      c: { step: s, left: MIN_LEFT_S - 1 },
+      ok: false,
+      waitMs: (MIN_LEFT_S - 1) * 1000 + 150,
+    },
     { what: "the next step after a used one is fine", st: { lastStep: s - 1, lastIndex: s - 1 }, c: { step: s, left: 28 }, ok: true },
-    { what: "a late pin's burnt index blocks the next step", st: { lastStep: s - 2, lastIndex: s }, c: { step: s, left: 28 }, ok: false, waitMs: 28150 },
+    {
+      what: "a late pin's burnt index blocks the next step",
+      st: { lastStep: s - 2, lastIndex: s },
+      c: { step: s, left: 28 },
+      ok: false,
+      waitMs: 28150,
+    },
   ];
   for (const k of cases) {
     it(k.what, () => {
@@ -110,7 +140,8 @@ describe("pin dispenser", () => {
     const d = dir();
     const tok = virtualToken();
     const steps: number[] = [];
-    for (let i = 0; i < 10; i++) steps.push((await dispensePin({ name: "ceph", readCode: tok.readCode, stateDir: d, now: tok.now, sleep: tok.sleep })).step);
+    for (let i = 0; i < 10; i++)
+      steps.push((await dispensePin({ name: "ceph", readCode: tok.readCode, stateDir: d, now: tok.now, sleep: tok.sleep })).step);
     expect(new Set(steps).size).toBe(10);
     expect(steps[9] - steps[0]).toBe(9);
   });
@@ -139,7 +170,9 @@ describe("pin dispenser", () => {
     await expect(dispensePin({ name: "ceph", readCode: noSerial, stateDir: dir() })).rejects.toThrow(/has no serial/);
     const p = await dispensePin({ name: "ceph", serial: "given-1", readCode: noSerial, stateDir: dir(), now: tok.now, sleep: tok.sleep });
     expect(p.serial).toBe("given-1");
-    await expect(dispensePin({ name: "ceph", serial: "other", readCode: tok.readCode, stateDir: dir() })).rejects.toThrow(/registered with serial hw-1/);
+    await expect(dispensePin({ name: "ceph", serial: "other", readCode: tok.readCode, stateDir: dir() })).rejects.toThrow(
+      /registered with serial hw-1/,
+    );
   });
 
   it("after a resync, uses RGW's offset for the token and keeps the replay index", async () => {
@@ -154,7 +187,7 @@ describe("pin dispenser", () => {
 
   it("reads a torn state file as empty rather than refusing every pin", () => {
     const d = dir();
-    writeFileSync(join(d, "serial-hw-1.json"), "{\"lastStep\": 12");
+    writeFileSync(join(d, "serial-hw-1.json"), '{"lastStep": 12');
     expect(readState(d, "hw-1")).toEqual(emptyState("hw-1"));
     writeState(d, { ...emptyState("hw-1"), lastStep: 5 });
     expect(readState(d, "hw-1").lastStep).toBe(5);

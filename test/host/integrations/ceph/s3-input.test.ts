@@ -71,14 +71,20 @@ describe("s3: the user's own --cli-input-json / --cli-input-yaml", () => {
     ["bad YAML", ["--cli-input-yaml", "Key: [SECRET"], /^The --cli-input-yaml is not valid YAML \(line \d+, column \d+\)\.$/],
     ["a YAML list", ["--cli-input-yaml", "- a\n"], /must be a mapping/],
     ["an input from a URL", ["--cli-input-json", "https://example.com/in.json"], /from a URL; save it to a file/],
-    ["a missing file", ["--cli-input-json", "file://" + path.join(dir, "nope.json")], /Cannot read the --cli-input-json file .*nope\.json: ENOENT/],
+    [
+      "a missing file",
+      ["--cli-input-json", "file://" + path.join(dir, "nope.json")],
+      /Cannot read the --cli-input-json file .*nope\.json: ENOENT/,
+    ],
     ["two inputs", ["--cli-input-json", "{}", "--cli-input-yaml", "{}"], /Give one --cli-input-json or --cli-input-yaml/],
     ["an input without a value", ["--cli-input-json"], /--cli-input-json needs a value/],
   ])("refuses %s in one sentence (UsageError, exit 2) before a pin is spent", (_what, input, msg) => {
     const made = () => fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith("hwtotp-s3-")).length;
     const before = made();
     for (const check of [true, false]) {
-      expect(() => planS3([...AWS, ...input], check ? "CHECK 000000" : PIN, { check })).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringMatching(msg) }));
+      expect(() => planS3([...AWS, ...input], check ? "CHECK 000000" : PIN, { check })).toThrow(
+        expect.objectContaining({ exitCode: 2, message: expect.stringMatching(msg) }),
+      );
     }
     expect(made()).toBe(before);
   });
@@ -110,18 +116,37 @@ describe("hwtotp s3 -- aws … --cli-input-json (the real CLI, the emulated toke
     const bin = fs.mkdtempSync(path.join(os.tmpdir(), "hwtotp-fakeaws-"));
     const record = path.join(bin, "record.json");
     // Named aws so that hwtotp treats it as the aws CLI: it records its argv and the input file it was handed.
-    fs.writeFileSync(path.join(bin, "aws"), [
-      "#!/usr/bin/env node",
-      "const fs = require('fs');",
-      "const a = process.argv.slice(2);",
-      "const i = a.indexOf('--cli-input-json');",
-      "const f = a[i + 1].slice('file://'.length);",
-      "const st = fs.statSync(f);",
-      `fs.writeFileSync(${JSON.stringify(record)}, JSON.stringify({ argv: a, input: JSON.parse(fs.readFileSync(f, 'utf8')), file: f, mode: st.mode & 0o777 }));`,
-    ].join("\n"), { mode: 0o755 });
+    fs.writeFileSync(
+      path.join(bin, "aws"),
+      [
+        "#!/usr/bin/env node",
+        "const fs = require('fs');",
+        "const a = process.argv.slice(2);",
+        "const i = a.indexOf('--cli-input-json');",
+        "const f = a[i + 1].slice('file://'.length);",
+        "const st = fs.statSync(f);",
+        `fs.writeFileSync(${JSON.stringify(record)}, JSON.stringify({ argv: a, input: JSON.parse(fs.readFileSync(f, 'utf8')), file: f, mode: st.mode & 0o777 }));`,
+      ].join("\n"),
+      { mode: 0o755 },
+    );
     const env = privateEnv({ HWTOTP_DEVICE: target.address, HWTOTP_MFA_STATE: path.join(bin, "mfa") });
     expect((await runCli(["add", "ceph", "--secret", "-"], { env, input: "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ" })).code).toBe(0);
-    const r = await runCli(["s3", "--name", "ceph", "--serial", "hw-1", "--", path.join(bin, "aws"), "s3api", "delete-object", "--cli-input-json", "file://" + jsonFile], { env });
+    const r = await runCli(
+      [
+        "s3",
+        "--name",
+        "ceph",
+        "--serial",
+        "hw-1",
+        "--",
+        path.join(bin, "aws"),
+        "s3api",
+        "delete-object",
+        "--cli-input-json",
+        "file://" + jsonFile,
+      ],
+      { env },
+    );
     expect(r.code, r.stderr).toBe(0);
     const got = JSON.parse(fs.readFileSync(record, "utf8"));
     expect(got.input).toMatchObject({ Bucket: "b", Key: "k", VersionId: "v1", MFA: expect.stringMatching(/^hw-1 \d{6}$/) });

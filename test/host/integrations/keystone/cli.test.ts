@@ -32,7 +32,11 @@ beforeAll(async () => {
     `# keep me\nclouds:\n  admin:\n    auth:\n      auth_url: ${url}\n      username: admin\n      password: adminpw\n      project_name: demo\n  bob:\n    auth:\n      auth_url: ${url}\n      username: bob\n      project_name: demo\n      user_domain_name: Default\n`,
     { mode: 0o600 },
   );
-  env = privateEnv({ HWTOTP_DEVICE: device.address, OS_CLIENT_CONFIG_FILE: join(dir, "clouds.yaml"), HWTOTP_TOKEN_CACHE: join(dir, "tokens.json") });
+  env = privateEnv({
+    HWTOTP_DEVICE: device.address,
+    OS_CLIENT_CONFIG_FILE: join(dir, "clouds.yaml"),
+    HWTOTP_TOKEN_CACHE: join(dir, "tokens.json"),
+  });
   for (const k of Object.keys(env)) if (k.startsWith("OS_") && k !== "OS_CLIENT_CONFIG_FILE") delete env[k];
 });
 
@@ -69,11 +73,15 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
     // Without --user-password the check is TOTP-only: alice's password is not needed, nor listed.
     expect(out).toMatch(/verify without alice's password: a TOTP-only login/);
     expect(out).toMatch(/a fresh code alone must get an auth receipt that still asks for the password/);
-    expect(out).toMatch(/On failure:\n.*\n {2}- any failure after that undoes, newest first: the MFA options .*the credential .*the token's slot/);
+    expect(out).toMatch(
+      /On failure:\n.*\n {2}- any failure after that undoes, newest first: the MFA options .*the credential .*the token's slot/,
+    );
     expect(out).toContain(`[ok] Keystone: ${url} answers GET /v3: v3.14 (stable)`);
     expect(out).toContain(`[ok] token: answers; 0 of`);
     expect(out).toContain(`[ok] slot name: "ks1" is free on the token`);
-    expect(out).toMatch(/password of bob \(to log in\): from nowhere: nothing in clouds.yaml entry "bob" .*, \$OS_PASSWORD, and no terminal .* — MISSING/);
+    expect(out).toMatch(
+      /password of bob \(to log in\): from nowhere: nothing in clouds.yaml entry "bob" .*, \$OS_PASSWORD, and no terminal .* — MISSING/,
+    );
     expect(out).not.toMatch(/password of alice/);
     // Read-only and secret-free: one unauthenticated GET /v3, one `list` on the token, nothing else.
     expect(ks.calls.slice(calls)).toEqual([{ method: "GET", path: "", body: undefined }]);
@@ -83,13 +91,32 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
 
     // Where a password would come from is named, not read: $OS_PASSWORD, --user-password @FILE, stdin.
     writeFileSync(join(dir, "alice.pw"), "alicepw\n", { mode: 0o600 });
-    const j = await cli(["keystone", "enroll", "--os-cloud", "bob", "--user-id", "alice", "--user-password", "@" + join(dir, "alice.pw"), "--dry-run", "--json"], undefined, { OS_PASSWORD: "bobpw" });
+    const j = await cli(
+      [
+        "keystone",
+        "enroll",
+        "--os-cloud",
+        "bob",
+        "--user-id",
+        "alice",
+        "--user-password",
+        "@" + join(dir, "alice.pw"),
+        "--dry-run",
+        "--json",
+      ],
+      undefined,
+      { OS_PASSWORD: "bobpw" },
+    );
     expect(j.code, j.stderr).toBe(0);
     const plan = JSON.parse(j.stdout);
     expect(plan.steps.join("\n")).toMatch(/password alone is refused/); // --user-password: the password check
     expect(plan.needs.slice(0, 2)).toEqual([
       { what: "password of bob (to log in)", from: "$OS_PASSWORD", present: true },
-      { what: "password of alice (for the verification logins)", from: `file ${join(dir, "alice.pw")} (--user-password @${join(dir, "alice.pw")})`, present: true },
+      {
+        what: "password of alice (for the verification logins)",
+        from: `file ${join(dir, "alice.pw")} (--user-password @${join(dir, "alice.pw")})`,
+        present: true,
+      },
     ]);
     expect(j.stdout + j.stderr).not.toContain("bobpw");
     expect(j.stdout + j.stderr).not.toContain("alicepw");
@@ -110,12 +137,17 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
     } finally {
       await device.deleteSlot("taken");
     }
-    const dead = await new Promise<Server>((ok) => { const s = createServer((_q, res) => res.writeHead(404).end("no")); s.listen(0, "127.0.0.1", () => ok(s)); });
+    const dead = await new Promise<Server>((ok) => {
+      const s = createServer((_q, res) => res.writeHead(404).end("no"));
+      s.listen(0, "127.0.0.1", () => ok(s));
+    });
     try {
       const port = (dead.address() as { port: number }).port;
       const r = await cli(["keystone", "enroll", "--auth-url", `http://127.0.0.1:${port}`, "--username", "bob", "--dry-run"]);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toContain(`[PROBLEM] Keystone: http://127.0.0.1:${port}/v3 answered GET with HTTP 404 and no version document: not a Keystone v3 endpoint.`);
+      expect(r.stdout).toContain(
+        `[PROBLEM] Keystone: http://127.0.0.1:${port}/v3 answered GET with HTTP 404 and no version document: not a Keystone v3 endpoint.`,
+      );
     } finally {
       await new Promise((ok) => dead.close(ok));
     }
@@ -134,9 +166,14 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
   it("enroll refuses plain http:// to another host without --insecure (exit 2), before any password or the token", async () => {
     const calls = ks.calls.length;
     const requests = device.requests.length;
-    const r = await cli(["keystone", "enroll", "--auth-url", "http://keystone.example:5000/v3", "--username", "admin", "--password", "-"], "adminpw\n");
+    const r = await cli(
+      ["keystone", "enroll", "--auth-url", "http://keystone.example:5000/v3", "--username", "admin", "--password", "-"],
+      "adminpw\n",
+    );
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/Refusing to enrol over http:\/\/keystone\.example:5000\/v3: http:\/\/keystone\.example:5000 is plain http:\/\/ to another host.*--insecure/);
+    expect(r.stderr).toMatch(
+      /Refusing to enrol over http:\/\/keystone\.example:5000\/v3: http:\/\/keystone\.example:5000 is plain http:\/\/ to another host.*--insecure/,
+    );
     expect(ks.calls.length).toBe(calls);
     expect(device.requests.length).toBe(requests);
   });
@@ -152,7 +189,10 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
   });
 
   it("cloud writes a v3multifactor entry (password from stdin) and keeps the rest", async () => {
-    const r = await cli(["keystone", "cloud", "alice", "--auth-url", url, "--username", "alice", "--project", "demo", "--password", "-"], "alicepw\n");
+    const r = await cli(
+      ["keystone", "cloud", "alice", "--auth-url", url, "--username", "alice", "--project", "demo", "--password", "-"],
+      "alicepw\n",
+    );
     expect(r.code, r.stderr).toBe(0);
     const text = readFileSync(join(dir, "clouds.yaml"), "utf8");
     expect(text.startsWith(`# keep me\nclouds:\n  admin:\n`)).toBe(true);
@@ -184,7 +224,10 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
 
   it("login and exec --token-cache without a password are bad input (exit 2) before the token is asked; logout needs none", async () => {
     const before = codeRequests();
-    for (const args of [["keystone", "login", "--os-cloud", "bob"], ["exec", "--token-cache=bob", "--", "true"]]) {
+    for (const args of [
+      ["keystone", "login", "--os-cloud", "bob"],
+      ["exec", "--token-cache=bob", "--", "true"],
+    ]) {
       const r = await cli(args);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/Cloud "bob" has no password: put it in auth\.password of .*clouds\.yaml .*or in \$OS_PASSWORD\./);
@@ -211,10 +254,18 @@ describe("hwtotp keystone (CLI, in-memory Keystone, stand-in token)", () => {
     const r = await cli(["keystone", "enroll", "--os-cloud", "admin", "--user-id", "carol", "--name", "carol", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const o = JSON.parse(r.stdout);
-    expect(o.verified).toMatchObject({ method: "totp", codeAccepted: true, mfaLogin: false, totpOnly: "receipt", passwordOnly: "not-checked" });
+    expect(o.verified).toMatchObject({
+      method: "totp",
+      codeAccepted: true,
+      mfaLogin: false,
+      totpOnly: "receipt",
+      passwordOnly: "not-checked",
+    });
     expect(o.verified.requiredAuthMethods.map((m: string[]) => [...m].sort())).toEqual([["password", "totp"]]);
     // Every login for carol was TOTP-only: no password method for her in any request.
-    const carolLogins = ks.calls.slice(before).filter((c) => c.path === "/auth/tokens" && c.method === "POST" && JSON.stringify(c.body).includes('"totp"'));
+    const carolLogins = ks.calls
+      .slice(before)
+      .filter((c) => c.path === "/auth/tokens" && c.method === "POST" && JSON.stringify(c.body).includes('"totp"'));
     expect(carolLogins.length).toBe(2);
     for (const c of carolLogins) expect((c.body as { auth: { identity: { methods: string[] } } }).auth.identity.methods).toEqual(["totp"]);
     expect(r.stdout + r.stderr).not.toContain("carolpw");

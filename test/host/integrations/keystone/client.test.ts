@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { KeystoneAuthError, KeystoneClient, KeystoneError, buildTokenRequest, hasRule, identityBase } from "../../../../host/src/integrations/keystone/client.ts";
+import {
+  KeystoneAuthError,
+  KeystoneClient,
+  KeystoneError,
+  buildTokenRequest,
+  hasRule,
+  identityBase,
+} from "../../../../host/src/integrations/keystone/client.ts";
 import { fakeKeystone } from "../../../harness/keystone-fake.ts";
 import * as OTPAuth from "otpauth";
 

@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { cloudsFileCandidates, findCloudsFile, loadCloud, upsertMfaCloud, writeMfaCloud } from "../../../../host/src/integrations/keystone/clouds.ts";
+import {
+  cloudsFileCandidates,
+  findCloudsFile,
+  loadCloud,
+  upsertMfaCloud,
+  writeMfaCloud,
+} from "../../../../host/src/integrations/keystone/clouds.ts";
 
 const SRC = `# my clouds — keep this comment
 clouds:
@@ -48,7 +54,9 @@ describe("clouds.yaml editing", () => {
   });
 
   it("keeps a 4-space file 4-space, and comments beside keys where they were", () => {
-    const src = "clouds:\n    admin:   # the admin\n        auth:\n            auth_url: http://x   # url\n            username: admin\n# trailing\nother: 1\n";
+    const src =
+      "clouds:\n    admin:   # the admin\n        auth:\n            auth_url: http://x   # url\n            username: " +
+      "admin\n# trailing\nother: 1\n";
     const out = upsertMfaCloud(src, "mfa", { authUrl: "http://k/v3", username: "u" });
     expect(out.startsWith(src.slice(0, src.indexOf("# trailing")))).toBe(true);
     expect(out.endsWith("# trailing\nother: 1\n")).toBe(true);
@@ -71,7 +79,13 @@ describe("clouds.yaml editing", () => {
   });
 
   it("writes the plugin's entry (auth_type hwtotp, hwtotp_slot, no auth_methods), and turns it back into v3multifactor", () => {
-    const out = upsertMfaCloud(SRC, "mfa", { authUrl: "http://k/v3", username: "carol", userDomainName: "Default", authType: "hwtotp", slot: "work" });
+    const out = upsertMfaCloud(SRC, "mfa", {
+      authUrl: "http://k/v3",
+      username: "carol",
+      userDomainName: "Default",
+      authType: "hwtotp",
+      slot: "work",
+    });
     const o = parse(out);
     expect(o.clouds.mfa).toEqual({
       auth_type: "hwtotp",
@@ -91,7 +105,11 @@ describe("clouds.yaml editing", () => {
   it("creates a file from nothing, and copies another cloud with --from", () => {
     expect(parse(upsertMfaCloud(null, "x", { authUrl: "http://k/v3", username: "u" })).clouds.x.auth_type).toBe("v3multifactor");
     const o = parse(upsertMfaCloud(SRC, "prod-mfa", {}, "prod"));
-    expect(o.clouds["prod-mfa"].auth).toMatchObject({ auth_url: "https://prod.example/v3", username: "bob", password: "s3cret: with colon" });
+    expect(o.clouds["prod-mfa"].auth).toMatchObject({
+      auth_url: "https://prod.example/v3",
+      username: "bob",
+      password: "s3cret: with colon",
+    });
     expect(o.clouds["prod-mfa"].region_name).toBe("RegionOne");
     expect(o.clouds.prod.auth_type).toBeUndefined();
   });
@@ -112,7 +130,13 @@ describe("clouds.yaml editing", () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
     writeFileSync(join(dir, "secure.yaml"), "clouds:\n  mfa:\n    auth:\n      password: from-secure\n");
     const c = loadCloud("mfa", { file, env: {} });
-    expect(c).toMatchObject({ authType: "v3multifactor", authMethods: ["v3password", "v3totp"], username: "carol", password: "from-secure", projectName: "demo" });
+    expect(c).toMatchObject({
+      authType: "v3multifactor",
+      authMethods: ["v3password", "v3totp"],
+      username: "carol",
+      password: "from-secure",
+      projectName: "demo",
+    });
     expect(readFileSync(file, "utf8")).toContain("# keep me");
     const fresh = join(dir, "sub", "clouds.yaml");
     expect(writeMfaCloud(fresh, "a", { authUrl: "http://k/v3", username: "u" }).created).toBe(true);
@@ -122,8 +146,12 @@ describe("clouds.yaml editing", () => {
   it("finds clouds.yaml where openstacksdk looks, OS_CLIENT_CONFIG_FILE first", () => {
     expect(cloudsFileCandidates({ OS_CLIENT_CONFIG_FILE: "/x/c.yaml" })).toEqual(["/x/c.yaml"]);
     expect(cloudsFileCandidates({}, "/cwd", "/home/u")).toEqual([
-      "/cwd/clouds.yaml", "/cwd/clouds.yml", "/home/u/.config/openstack/clouds.yaml", "/home/u/.config/openstack/clouds.yml",
-      "/etc/openstack/clouds.yaml", "/etc/openstack/clouds.yml",
+      "/cwd/clouds.yaml",
+      "/cwd/clouds.yml",
+      "/home/u/.config/openstack/clouds.yaml",
+      "/home/u/.config/openstack/clouds.yml",
+      "/etc/openstack/clouds.yaml",
+      "/etc/openstack/clouds.yml",
     ]);
     const dir = mkdtempSync(join(tmpdir(), "hwtotp-clouds-"));
     writeFileSync(join(dir, "clouds.yml"), SRC);

@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { KeystoneClient } from "../../../../host/src/integrations/keystone/client.ts";
-import { EnrollError, checkKeystoneSecret, enrollKeystone, insecureTransport, keystoneBase32, planEnrollment } from "../../../../host/src/integrations/keystone/enroll.ts";
+import {
+  EnrollError,
+  checkKeystoneSecret,
+  enrollKeystone,
+  insecureTransport,
+  keystoneBase32,
+  planEnrollment,
+} from "../../../../host/src/integrations/keystone/enroll.ts";
 import { startEmuSlots, stopEmuSlots } from "../../../harness/emu-slots.ts";
 import { fakeKeystone } from "../../../harness/keystone-fake.ts";
 import * as OTPAuth from "otpauth";
@@ -35,8 +42,15 @@ describe("Keystone enrolment", () => {
   it("admin enrols a user: slot, credential, rule, and both verifications", async () => {
     const { ks, alice, device, token, client } = await setup();
     const r = await enrollKeystone({
-      client, device, caller: { user: { name: "admin" }, password: "adminpw", project: { name: "demo" } },
-      targetUser: "alice", targetPassword: "alicepw", slot: "keystone", credentialProject: "demo", rules: "auto", verify: "password",
+      client,
+      device,
+      caller: { user: { name: "admin" }, password: "adminpw", project: { name: "demo" } },
+      targetUser: "alice",
+      targetPassword: "alicepw",
+      slot: "keystone",
+      credentialProject: "demo",
+      rules: "auto",
+      verify: "password",
     });
     expect(r.user).toEqual({ id: alice.id, name: "alice" });
     expect(await token.slotNames()).toContain("keystone");
@@ -53,8 +67,23 @@ describe("Keystone enrolment", () => {
 
   it("admin enrols a user without her password: TOTP-only logins, a token before the rule and a receipt after", async () => {
     const { ks, alice, device, client } = await setup();
-    const r = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", slot: "keystone", rules: "auto" });
-    expect(r.verified).toEqual({ method: "totp", codeAccepted: true, mfaLogin: false, totpOnly: "receipt", passwordOnly: "not-checked", requiredAuthMethods: [["totp", "password"]], weakRules: [] });
+    const r = await enrollKeystone({
+      client,
+      device,
+      caller: { user: { name: "admin" }, password: "adminpw" },
+      targetUser: "alice",
+      slot: "keystone",
+      rules: "auto",
+    });
+    expect(r.verified).toEqual({
+      method: "totp",
+      codeAccepted: true,
+      mfaLogin: false,
+      totpOnly: "receipt",
+      passwordOnly: "not-checked",
+      requiredAuthMethods: [["totp", "password"]],
+      weakRules: [],
+    });
     expect(alice.options).toMatchObject({ multi_factor_auth_rules: [["password", "totp"]], multi_factor_auth_enabled: true });
     expect(r.warnings).toEqual([]);
     expect(JSON.stringify(ks.calls)).not.toContain("alicepw");
@@ -64,7 +93,14 @@ describe("Keystone enrolment", () => {
 
   it("TOTP-only verification fails, and rolls back, when the code is wrong (no receipt) — one step ahead", async () => {
     const { ks, device, token, client, alice } = await setup({}, { skewS: 30 });
-    const e = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", slot: "ks", rules: "auto" }).catch((x) => x);
+    const e = await enrollKeystone({
+      client,
+      device,
+      caller: { user: { name: "admin" }, password: "adminpw" },
+      targetUser: "alice",
+      slot: "ks",
+      rules: "auto",
+    }).catch((x) => x);
     expect(e).toBeInstanceOf(EnrollError);
     expect(e.message).toMatch(/Keystone refused a code from the token for alice after registration .*hwtotp time sync/);
     expect((await token.slotNames()).length + ks.creds.size).toBe(0);
@@ -74,7 +110,14 @@ describe("Keystone enrolment", () => {
   it("TOTP-only verification warns when another rule lets the user in without the token", async () => {
     const { device, client, alice } = await setup();
     alice.options = { multi_factor_auth_rules: [["password"]], multi_factor_auth_enabled: true };
-    const r = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: alice.id, slot: "ks", rules: "auto" });
+    const r = await enrollKeystone({
+      client,
+      device,
+      caller: { user: { name: "admin" }, password: "adminpw" },
+      targetUser: alice.id,
+      slot: "ks",
+      rules: "auto",
+    });
     expect(r.verified.totpOnly).toBe("receipt");
     expect(r.verified.weakRules).toEqual([["password"]]);
     expect(r.warnings.join()).toMatch(/ALICE CAN LOG IN WITHOUT THE TOKEN: rule \["password"\]/);
@@ -91,7 +134,16 @@ describe("Keystone enrolment", () => {
 
   it("--dry-run touches neither the token nor Keystone", async () => {
     const { ks, device, token, client } = await setup();
-    const r = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", targetPassword: "alicepw", slot: "ks", rules: "auto", dryRun: true });
+    const r = await enrollKeystone({
+      client,
+      device,
+      caller: { user: { name: "admin" }, password: "adminpw" },
+      targetUser: "alice",
+      targetPassword: "alicepw",
+      slot: "ks",
+      rules: "auto",
+      dryRun: true,
+    });
     expect(r.plan.length).toBeGreaterThanOrEqual(5);
     expect((await token.slotNames()).length).toBe(0);
     expect(ks.creds.size).toBe(0);
@@ -101,22 +153,50 @@ describe("Keystone enrolment", () => {
   it("planEnrollment (the CLI's --dry-run) takes no password: one unauthenticated GET /v3 and the slot list", async () => {
     const { ks, client } = await setup();
     const needs = [{ what: "password of admin (to log in)", from: "$OS_PASSWORD", present: true }];
-    const p = await planEnrollment({ client, caller: "admin", targetUser: "alice", slot: "ks", rules: "skip", needs, listSlots: async () => ({ slots: [{ name: "other" }], max: 2 }) });
+    const p = await planEnrollment({
+      client,
+      caller: "admin",
+      targetUser: "alice",
+      slot: "ks",
+      rules: "skip",
+      needs,
+      listSlots: async () => ({ slots: [{ name: "other" }], max: 2 }),
+    });
     expect(ks.calls).toEqual([{ method: "GET", path: "", body: undefined }]);
     expect(ks.tokenIssues).toBe(0);
     // The fake's URL is plain http:// to a host that is not this machine: the real run would refuse it.
-    expect(p.checks.slice(0, 4).map((c) => [c.what, c.ok])).toEqual([["transport", false], ["Keystone", true], ["token", true], ["slot name", true]]);
+    expect(p.checks.slice(0, 4).map((c) => [c.what, c.ok])).toEqual([
+      ["transport", false],
+      ["Keystone", true],
+      ["token", true],
+      ["slot name", true],
+    ]);
     expect(p.checks[0].detail).toMatch(/plain http:\/\/ to another host.*without --insecure/);
     expect(p.steps.some((x) => /PATCH/.test(x))).toBe(false); // --rules skip
     expect(p.steps).toContain("leave MFA rules alone (--rules skip)");
     expect(p.needs).toBe(needs);
-    const full = await planEnrollment({ client, caller: "admin", slot: "ks", rules: "auto", needs, listSlots: async () => ({ slots: [{ name: "a" }, { name: "b" }], max: 2 }) });
+    const full = await planEnrollment({
+      client,
+      caller: "admin",
+      slot: "ks",
+      rules: "auto",
+      needs,
+      listSlots: async () => ({ slots: [{ name: "a" }, { name: "b" }], max: 2 }),
+    });
     expect(full.checks.find((c) => c.what === "slot name")).toMatchObject({ ok: false, detail: expect.stringMatching(/token is full/) });
   });
 
   it("rolls back the slot when Keystone refuses the credential", async () => {
     const { ks, device, token, client } = await setup({ failOn: "credentials" });
-    const e = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", targetPassword: "alicepw", slot: "ks", rules: "auto" }).catch((x) => x);
+    const e = await enrollKeystone({
+      client,
+      device,
+      caller: { user: { name: "admin" }, password: "adminpw" },
+      targetUser: "alice",
+      targetPassword: "alicepw",
+      slot: "ks",
+      rules: "auto",
+    }).catch((x) => x);
     expect(e).toBeInstanceOf(EnrollError);
     expect(e.leftovers).toEqual([]);
     expect((await token.slotNames()).length).toBe(0);
@@ -125,7 +205,15 @@ describe("Keystone enrolment", () => {
 
   it("rolls back slot and credential when the token's clock runs one step ahead", async () => {
     const { ks, device, token, client, alice } = await setup({}, { skewS: 30 });
-    const e = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", targetPassword: "alicepw", slot: "ks", rules: "auto" }).catch((x) => x);
+    const e = await enrollKeystone({
+      client,
+      device,
+      caller: { user: { name: "admin" }, password: "adminpw" },
+      targetUser: "alice",
+      targetPassword: "alicepw",
+      slot: "ks",
+      rules: "auto",
+    }).catch((x) => x);
     expect(e).toBeInstanceOf(EnrollError);
     expect(e.message).toMatch(/clock/);
     expect((await token.slotNames()).length).toBe(0);
@@ -135,7 +223,15 @@ describe("Keystone enrolment", () => {
 
   it("rolls back everything when totp is not among Keystone's auth methods", async () => {
     const { ks, device, token, client, alice } = await setup({ totpMethod: false });
-    const e = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", targetPassword: "alicepw", slot: "ks", rules: "auto" }).catch((x) => x);
+    const e = await enrollKeystone({
+      client,
+      device,
+      caller: { user: { name: "admin" }, password: "adminpw" },
+      targetUser: "alice",
+      targetPassword: "alicepw",
+      slot: "ks",
+      rules: "auto",
+    }).catch((x) => x);
     expect(e.message).toMatch(/\[auth\] methods/);
     expect((await token.slotNames()).length + ks.creds.size).toBe(0);
     expect(alice.options).toEqual({});
@@ -144,21 +240,44 @@ describe("Keystone enrolment", () => {
   it("warns loudly when password alone still works after the rule is set", async () => {
     const { device, client, alice } = await setup();
     alice.options = { multi_factor_auth_rules: [["password"]] };
-    const r = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: alice.id, targetPassword: "alicepw", slot: "ks", rules: "auto", verify: "password" });
+    const r = await enrollKeystone({
+      client,
+      device,
+      caller: { user: { name: "admin" }, password: "adminpw" },
+      targetUser: alice.id,
+      targetPassword: "alicepw",
+      slot: "ks",
+      rules: "auto",
+      verify: "password",
+    });
     expect(r.verified.passwordOnly).toBe("accepted");
     expect(r.warnings.join()).toMatch(/PASSWORD ALONE STILL LOGS ALICE IN/);
   });
 
-  it("verify \"password\" refuses to start without the target's password (nothing to verify with)", async () => {
+  it('verify "password" refuses to start without the target\'s password (nothing to verify with)', async () => {
     const { device, token, client } = await setup();
-    const e = await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", slot: "ks", rules: "auto", verify: "password" }).catch((x) => x);
+    const e = await enrollKeystone({
+      client,
+      device,
+      caller: { user: { name: "admin" }, password: "adminpw" },
+      targetUser: "alice",
+      slot: "ks",
+      rules: "auto",
+      verify: "password",
+    }).catch((x) => x);
     expect(e).toBeInstanceOf(EnrollError);
     expect((await token.slotNames()).length).toBe(0);
   });
 
   it("with rules required, a caller who may not set them gets a rollback", async () => {
     const { ks, device, token, client } = await setup();
-    const e = await enrollKeystone({ client, device, caller: { user: { name: "alice" }, password: "alicepw" }, slot: "ks", rules: "require" }).catch((x) => x);
+    const e = await enrollKeystone({
+      client,
+      device,
+      caller: { user: { name: "alice" }, password: "alicepw" },
+      slot: "ks",
+      rules: "require",
+    }).catch((x) => x);
     expect(e).toBeInstanceOf(EnrollError);
     expect((await token.slotNames()).length + ks.creds.size).toBe(0);
   });
@@ -166,7 +285,16 @@ describe("Keystone enrolment", () => {
   it("never puts the seed, a code or a password in a progress sentence", async () => {
     const { ks, device, token, client } = await setup();
     const lines: string[] = [];
-    await enrollKeystone({ client, device, caller: { user: { name: "admin" }, password: "adminpw" }, targetUser: "alice", targetPassword: "alicepw", slot: "ks", rules: "auto", log: (s) => lines.push(s) });
+    await enrollKeystone({
+      client,
+      device,
+      caller: { user: { name: "admin" }, password: "adminpw" },
+      targetUser: "alice",
+      targetPassword: "alicepw",
+      slot: "ks",
+      rules: "auto",
+      log: (s) => lines.push(s),
+    });
     const blob = [...ks.creds.values()][0].blob;
     const text = lines.join("\n");
     expect(lines.length).toBeGreaterThan(3);

@@ -69,12 +69,23 @@ describe.skipIf(!hasKeystoneauth)("keystoneauth1 plugin (auth_type hwtotp) in /u
   const cacheFile = () => join(dir, "cache", "keystone-tokens.json");
 
   const opts = (extra: Record<string, unknown> = {}) => ({
-    auth_url: url, username: "alice", user_domain_name: "Default", password: "alicepw",
-    project_name: "demo", project_domain_name: "Default", hwtotp_socket: socket(), hwtotp_token_cache: cacheFile(), ...extra,
+    auth_url: url,
+    username: "alice",
+    user_domain_name: "Default",
+    password: "alicepw",
+    project_name: "demo",
+    project_domain_name: "Default",
+    hwtotp_socket: socket(),
+    hwtotp_token_cache: cacheFile(),
+    ...extra,
   });
   const py = (o: Record<string, unknown>, extraEnv: NodeJS.ProcessEnv = {}): Promise<PyResult> =>
     new Promise((resolve, reject) => {
-      const p = spawn(PYTHON, ["-c", RUNNER], { env: { ...env, PYTHONPATH: PYDIR, ...extraEnv }, cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
+      const p = spawn(PYTHON, ["-c", RUNNER], {
+        env: { ...env, PYTHONPATH: PYDIR, ...extraEnv },
+        cwd: dir,
+        stdio: ["pipe", "pipe", "pipe"],
+      });
       let out = "";
       let err = "";
       p.stdout.setEncoding("utf8").on("data", (s: string) => (out += s));
@@ -93,7 +104,11 @@ describe.skipIf(!hasKeystoneauth)("keystoneauth1 plugin (auth_type hwtotp) in /u
     parseCloudEntry(name, "clouds.yaml", { auth_type: "hwtotp", auth: { auth_url: url, ...auth } });
   const startDaemon = async () => {
     let log = "";
-    const p = spawn(process.execPath, [BIN, "daemon", "--socket", socket()], { env: { ...env, HWTOTP_DEVICE: device.address }, detached: true, stdio: ["ignore", "ignore", "pipe"] });
+    const p = spawn(process.execPath, [BIN, "daemon", "--socket", socket()], {
+      env: { ...env, HWTOTP_DEVICE: device.address },
+      detached: true,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     p.stderr!.setEncoding("utf8").on("data", (s: string) => (log += s));
     daemon = p;
     const end = Date.now() + 15000;
@@ -144,7 +159,10 @@ describe.skipIf(!hasKeystoneauth)("keystoneauth1 plugin (auth_type hwtotp) in /u
     expect(r).toMatchObject({ user: alice.id, project: ks.projects[0].id, codes: 1 });
     expect(codeRequests() - codes).toBe(1);
     const logins = ks.calls.slice(calls).filter((c) => c.method === "POST" && c.path === "/auth/tokens");
-    expect(logins.map((c) => (c.body as { auth: { identity: { methods: string[] } } }).auth.identity.methods)).toEqual([["password"], ["totp"]]);
+    expect(logins.map((c) => (c.body as { auth: { identity: { methods: string[] } } }).auth.identity.methods)).toEqual([
+      ["password"],
+      ["totp"],
+    ]);
     expect(statSync(cacheFile()).mode & 0o777).toBe(0o600);
 
     const again = await py(opts());
@@ -154,8 +172,19 @@ describe.skipIf(!hasKeystoneauth)("keystoneauth1 plugin (auth_type hwtotp) in /u
   });
 
   it("shares the cache with the TypeScript side: same key, same file, same entry", async () => {
-    const c = cloud("hw", { username: "alice", user_domain_name: "Default", password: "alicepw", project_name: "demo", project_domain_name: "Default" });
-    const t = await getToken(c, { file: cacheFile(), passcode: async () => { throw new Error("must come from the cache"); } });
+    const c = cloud("hw", {
+      username: "alice",
+      user_domain_name: "Default",
+      password: "alicepw",
+      project_name: "demo",
+      project_domain_name: "Default",
+    });
+    const t = await getToken(c, {
+      file: cacheFile(),
+      passcode: async () => {
+        throw new Error("must come from the cache");
+      },
+    });
     expect(t.issued).toBe(false);
     const file = JSON.parse(readFileSync(cacheFile(), "utf8"));
     expect(file.v).toBe(1);
@@ -171,10 +200,26 @@ describe.skipIf(!hasKeystoneauth)("keystoneauth1 plugin (auth_type hwtotp) in /u
     ];
     for (const auth of cases) {
       const c = cloud("k", { ...auth, auth_url: url + "/" });
-      const args = [url + "/", auth.user_id, auth.username, auth.user_domain_id, auth.user_domain_name, auth.project_id, auth.project_name, auth.project_domain_id, auth.project_domain_name];
-      const r = spawnSync(PYTHON, ["-c", "import json,sys; from hwtotp_keystoneauth.cache import cache_key; print(cache_key(*json.load(sys.stdin)))"], {
-        input: JSON.stringify(args.map((a) => a ?? null)), env: { ...env, PYTHONPATH: PYDIR }, encoding: "utf8",
-      });
+      const args = [
+        url + "/",
+        auth.user_id,
+        auth.username,
+        auth.user_domain_id,
+        auth.user_domain_name,
+        auth.project_id,
+        auth.project_name,
+        auth.project_domain_id,
+        auth.project_domain_name,
+      ];
+      const r = spawnSync(
+        PYTHON,
+        ["-c", "import json,sys; from hwtotp_keystoneauth.cache import cache_key; print(cache_key(*json.load(sys.stdin)))"],
+        {
+          input: JSON.stringify(args.map((a) => a ?? null)),
+          env: { ...env, PYTHONPATH: PYDIR },
+          encoding: "utf8",
+        },
+      );
       expect(r.stdout.trim()).toBe(cacheKey(c));
     }
   });
@@ -216,7 +261,9 @@ describe.skipIf(!hasKeystoneauth)("keystoneauth1 plugin (auth_type hwtotp) in /u
     try {
       const r = await py(opts({ hwtotp_token_cache: "off" }));
       expect(r.error).toBe("Unauthorized");
-      expect(r.message).toMatch(/^Keystone refused the code from the token's slot 'keystone' for alice: is the token's clock right and not ahead \(`hwtotp time sync`\).*\(HTTP 401\)$/);
+      expect(r.message).toMatch(
+        /^Keystone refused the code from the token's slot 'keystone' for alice: is the token's clock right and not ahead \(`hwtotp time sync`\).*\(HTTP 401\)$/,
+      );
     } finally {
       device.shiftClock(-30);
     }
@@ -247,11 +294,15 @@ describe.skipIf(!hasKeystoneauth)("keystoneauth1 plugin (auth_type hwtotp) in /u
     await stopDaemon();
     try {
       const codes = codeRequests();
-      const r = await py(opts({ hwtotp_token_cache: "off", hwtotp_command: `${process.execPath} ${BIN}` }), { HWTOTP_DEVICE: device.address });
+      const r = await py(opts({ hwtotp_token_cache: "off", hwtotp_command: `${process.execPath} ${BIN}` }), {
+        HWTOTP_DEVICE: device.address,
+      });
       expect(r.error, r.message).toBeUndefined();
       expect(r.codes).toBe(1);
       expect(codeRequests() - codes).toBe(1);
-      const none = await py(opts({ hwtotp_token_cache: "off", hwtotp_command: `${process.execPath} ${BIN}` }), { HWTOTP_DEVICE: "tcp://127.0.0.1:1" });
+      const none = await py(opts({ hwtotp_token_cache: "off", hwtotp_command: `${process.execPath} ${BIN}` }), {
+        HWTOTP_DEVICE: "tcp://127.0.0.1:1",
+      });
       expect(none.error).toBe("AuthorizationFailure");
       expect(none.message).toMatch(/the token gave no code: .*\[E_NODEVICE\]$/);
     } finally {
@@ -279,7 +330,11 @@ describe.skipIf(!hasKeystoneauth)("keystoneauth1 plugin (auth_type hwtotp) in /u
     expect(installed.hwtotp).toEqual([process.execPath, join(ROOT, "host/bin/hwtotp.js")]);
     const record = readFileSync(join(r.dir, "hwtotp_keystoneauth-0.1.0.dist-info", "RECORD"), "utf8");
     expect(record).toMatch(/^hwtotp_keystoneauth\/plugin\.py,sha256=[A-Za-z0-9_-]{43},\d+$/m);
-    const load = spawnSync(PYTHON, ["-c", "from keystoneauth1 import loading; print(sorted(o.dest for o in loading.get_plugin_loader('hwtotp').get_options()))"], { env: e, encoding: "utf8" });
+    const load = spawnSync(
+      PYTHON,
+      ["-c", "from keystoneauth1 import loading; print(sorted(o.dest for o in loading.get_plugin_loader('hwtotp').get_options()))"],
+      { env: e, encoding: "utf8" },
+    );
     expect(load.stdout).toContain("'hwtotp_slot', 'hwtotp_socket', 'hwtotp_token_cache'");
     const u = uninstallPlugin({ scope: "user", python: PYTHON, env: e });
     expect(u.verified).toBe(true);
@@ -289,14 +344,20 @@ describe.skipIf(!hasKeystoneauth)("keystoneauth1 plugin (auth_type hwtotp) in /u
 
 describe("where plugin install puts the plugin", () => {
   const debian: PythonInfo = {
-    python: "/usr/bin/python3", version: "3.11.2", userSite: "/home/u/.local/lib/python3.11/site-packages", userSiteEnabled: true,
+    python: "/usr/bin/python3",
+    version: "3.11.2",
+    userSite: "/home/u/.local/lib/python3.11/site-packages",
+    userSiteEnabled: true,
     sitePackages: ["/usr/local/lib/python3.11/dist-packages", "/usr/lib/python3/dist-packages", "/usr/lib/python3.11/dist-packages"],
-    sysPath: [], keystoneauth: "5.0.0",
+    sysPath: [],
+    keystoneauth: "5.0.0",
   };
   it("--user: the interpreter's user site; --system: its /usr/local site-packages, never dpkg's folder", () => {
     expect(targetDir(debian, "user")).toBe("/home/u/.local/lib/python3.11/site-packages");
     expect(targetDir(debian, "system")).toBe("/usr/local/lib/python3.11/dist-packages");
-    expect(targetDir({ ...debian, sitePackages: ["/opt/py/lib/python3.12/site-packages"] }, "system")).toBe("/opt/py/lib/python3.12/site-packages");
+    expect(targetDir({ ...debian, sitePackages: ["/opt/py/lib/python3.12/site-packages"] }, "system")).toBe(
+      "/opt/py/lib/python3.12/site-packages",
+    );
   });
   it("--user with the user site turned off is refused with a sentence naming --system", () => {
     expect(() => targetDir({ ...debian, userSiteEnabled: false }, "user")).toThrow(/user site-packages turned off .*use --system/);

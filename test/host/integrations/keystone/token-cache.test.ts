@@ -3,7 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CloudConfig } from "../../../../host/src/integrations/keystone/clouds.ts";
-import { forgetTokens, getToken, refreshMargin, takeOsCloudArg, tokenCacheFile, tokenEnv } from "../../../../host/src/integrations/keystone/token-cache.ts";
+import {
+  forgetTokens,
+  getToken,
+  refreshMargin,
+  takeOsCloudArg,
+  tokenCacheFile,
+  tokenEnv,
+} from "../../../../host/src/integrations/keystone/token-cache.ts";
 import { startEmuSlots, stopEmuSlots } from "../../../harness/emu-slots.ts";
 import { fakeKeystone } from "../../../harness/keystone-fake.ts";
 
@@ -19,13 +26,26 @@ async function setup(lifeS = 3600) {
   const ks = fakeKeystone({ now, tokenLifeS: lifeS });
   const alice = ks.addUser("alice", "alicepw");
   await token.session.add({ name: "ks", key: SECRET_HEX });
-  const device = { get codesIssued() { return token.requests("code"); } };
+  const device = {
+    get codesIssued() {
+      return token.requests("code");
+    },
+  };
   const blob = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"; // base32 of SECRET_HEX
   ks.creds.set("c", { id: "c", user_id: alice.id, project_id: null, blob, type: "totp" });
   alice.options = { multi_factor_auth_rules: [["password", "totp"]], multi_factor_auth_enabled: true };
   const cloud: CloudConfig = {
-    name: "mfa", file: "clouds.yaml", authType: "v3multifactor", authMethods: ["v3password", "v3totp"], authUrl: ks.url,
-    username: "alice", password: "alicepw", userDomainName: "Default", projectName: "demo", projectDomainName: "Default", regionName: "RegionOne",
+    name: "mfa",
+    file: "clouds.yaml",
+    authType: "v3multifactor",
+    authMethods: ["v3password", "v3totp"],
+    authUrl: ks.url,
+    username: "alice",
+    password: "alicepw",
+    userDomainName: "Default",
+    projectName: "demo",
+    projectDomainName: "Default",
+    regionName: "RegionOne",
   };
   const file = join(mkdtempSync(join(tmpdir(), "hwtotp-tc-")), "sub", "tokens.json");
   const passcode = async () => (await token.session.code("ks")).codes[0].code!;
@@ -93,17 +113,40 @@ describe("Keystone token cache", () => {
   it("gives the child a token environment without passwords or a cloud", async () => {
     const { ks, cloud, file, passcode, now } = await setup();
     const { token } = await getToken(cloud, { file, passcode, now, fetch: ks.fetch });
-    const env = tokenEnv(token, { PATH: "/bin", OS_CLOUD: "mfa", OS_PASSWORD: "x", OS_PASSCODE: "123456", OS_PROJECT_NAME: "p", OS_USERNAME: "u", HOME: "/h" });
+    const env = tokenEnv(token, {
+      PATH: "/bin",
+      OS_CLOUD: "mfa",
+      OS_PASSWORD: "x",
+      OS_PASSCODE: "123456",
+      OS_PROJECT_NAME: "p",
+      OS_USERNAME: "u",
+      HOME: "/h",
+    });
     expect(env).toEqual({
-      PATH: "/bin", HOME: "/h", OS_AUTH_TYPE: "token", OS_TOKEN: token.token, OS_AUTH_URL: ks.url, OS_IDENTITY_API_VERSION: "3",
-      OS_PROJECT_ID: ks.projects[0].id, OS_REGION_NAME: "RegionOne",
+      PATH: "/bin",
+      HOME: "/h",
+      OS_AUTH_TYPE: "token",
+      OS_TOKEN: token.token,
+      OS_AUTH_URL: ks.url,
+      OS_IDENTITY_API_VERSION: "3",
+      OS_PROJECT_ID: ks.projects[0].id,
+      OS_REGION_NAME: "RegionOne",
     });
   });
 
   it("takes --os-cloud out of the child's argv", () => {
-    expect(takeOsCloudArg(["openstack", "--os-cloud", "mfa", "project", "list"])).toEqual({ argv: ["openstack", "project", "list"], cloud: "mfa" });
-    expect(takeOsCloudArg(["openstack", "--os-cloud=mfa", "server", "list"])).toEqual({ argv: ["openstack", "server", "list"], cloud: "mfa" });
-    expect(takeOsCloudArg(["sh", "-c", "x", "--", "--os-cloud", "y"])).toEqual({ argv: ["sh", "-c", "x", "--", "--os-cloud", "y"], cloud: undefined });
+    expect(takeOsCloudArg(["openstack", "--os-cloud", "mfa", "project", "list"])).toEqual({
+      argv: ["openstack", "project", "list"],
+      cloud: "mfa",
+    });
+    expect(takeOsCloudArg(["openstack", "--os-cloud=mfa", "server", "list"])).toEqual({
+      argv: ["openstack", "server", "list"],
+      cloud: "mfa",
+    });
+    expect(takeOsCloudArg(["sh", "-c", "x", "--", "--os-cloud", "y"])).toEqual({
+      argv: ["sh", "-c", "x", "--", "--os-cloud", "y"],
+      cloud: undefined,
+    });
   });
 
   it("lives in $XDG_RUNTIME_DIR when there is one", () => {
