@@ -14,7 +14,7 @@ import { BIN, type CliResult, ensureHostBuilt, privateEnv, runCli } from "../har
 import { watchArgv } from "../harness/e2e/argv-watch.ts";
 import { type CephCluster, DEBIAN_AWS, DEBIAN_PYTHON, ensureCephPackages, run, startCeph } from "../harness/e2e/ceph.ts";
 
-const S3OPS = resolve(import.meta.dirname, "harness/ceph-s3ops.py");
+const S3OPS = resolve(import.meta.dirname, "../harness/e2e/ceph-s3ops.py");
 const UID = "alice";
 const SERIAL = "hw-e2e-1";
 const BUCKET = "mfa-bucket";
