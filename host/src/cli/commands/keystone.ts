@@ -6,6 +6,7 @@ import { addCommonOptions, type CommonOptions, deviceAccess, output, say } from 
 import { EXIT, UsageError } from "../../errors.ts";
 import { checkName } from "../../../../protocol/index.ts";
 import type { AuthOptions } from "../../integrations/keystone/passwords.ts";
+import type { CloudEntryOptions } from "../../integrations/keystone/operations.ts";
 
 function addAuthOptions(cmd: Command): Command {
   return cmd
@@ -32,21 +33,8 @@ interface EnrollCliOptions extends CommonOptions, AuthOptions {
   insecure?: boolean;
 }
 
-interface CloudCliOptions {
+interface CloudCliOptions extends CloudEntryOptions {
   json?: boolean;
-  file?: string;
-  from?: string;
-  authUrl?: string;
-  username?: string;
-  userId?: string;
-  userDomain?: string;
-  project?: string;
-  projectId?: string;
-  projectDomain?: string;
-  region?: string;
-  password?: string | true;
-  plugin?: boolean;
-  slot?: string;
 }
 
 export function register(program: Command): void {
