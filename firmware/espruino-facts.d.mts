@@ -1,4 +1,6 @@
 // Types of espruino-facts.mjs (the table itself is plain JS so the build's gate can read it without a compiler).
+/** The typed arrays Espruino has. */
+export declare const TYPED_ARRAYS: string[];
 export declare const GLOBALS: string[];
 export declare const BOARD_GLOBALS: string[];
 export declare const MISSING_GLOBALS: string[];

@@ -5,6 +5,19 @@
 // emulator reads them through firmware/emulator/boards.ts, and firmware/build/facts-doc.mjs lists them all in
 // docs/espruino-facts.md. The fields are documented in espruino-facts.d.mts.
 
+/** The typed arrays Espruino 2v29 has (all of ES2015's but BigInt64Array and BigUint64Array). */
+export const TYPED_ARRAYS = [
+  "Uint8Array",
+  "Uint8ClampedArray",
+  "Int8Array",
+  "Uint16Array",
+  "Int16Array",
+  "Uint32Array",
+  "Int32Array",
+  "Float32Array",
+  "Float64Array",
+];
+
 /** Globals the firmware may use: what Espruino 2v29 has (and firmware/src/espruino.d.ts declares). */
 export const GLOBALS = [
   // language
@@ -37,15 +50,7 @@ export const GLOBALS = [
   "decodeURIComponent",
   "btoa",
   "atob",
-  "Uint8Array",
-  "Uint8ClampedArray",
-  "Int8Array",
-  "Uint16Array",
-  "Int16Array",
-  "Uint32Array",
-  "Int32Array",
-  "Float32Array",
-  "Float64Array",
+  ...TYPED_ARRAYS,
   // Espruino
   "E",
   "USB",

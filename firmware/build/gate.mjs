@@ -47,15 +47,7 @@ const PROTO_BUILTINS = new Set([
   "Date",
   "ArrayBuffer",
   "DataView",
-  "Uint8Array",
-  "Uint8ClampedArray",
-  "Int8Array",
-  "Uint16Array",
-  "Int16Array",
-  "Uint32Array",
-  "Int32Array",
-  "Float32Array",
-  "Float64Array",
+  ...FACTS.TYPED_ARRAYS,
   "TypeError",
   "RangeError",
 ]);
@@ -63,17 +55,7 @@ const PROTO_BUILTINS = new Set([
 /** Board pin constants (BTN, BTN1, LED1, D0, A0, …): their truth value depends on the pin number. */
 const PIN_NAME = /^(BTN\d?|LED\d|[A-H]\d{1,2})$/;
 
-const TYPED_ARRAYS = new Set([
-  "Uint8Array",
-  "Uint8ClampedArray",
-  "Int8Array",
-  "Uint16Array",
-  "Int16Array",
-  "Uint32Array",
-  "Int32Array",
-  "Float32Array",
-  "Float64Array",
-]);
+const TYPED_ARRAYS = new Set(FACTS.TYPED_ARRAYS);
 
 const HASH_RESULTS = new Set(["SHA1", "SHA224", "SHA256", "SHA384", "SHA512", "readArrayBuffer"]);
 

@@ -2,6 +2,7 @@
 // heap estimate, crashes, and the console. The program's globals come from one module per concern: ports.ts
 // (serial devices), pins.ts (button, LEDs), timers.ts (timers and watches), storage-api.ts (Storage, Flash),
 // crypto-api.ts (crypto), globals.ts (the interpreter's own); the console's line editor is repl.ts.
+import { TYPED_ARRAYS } from "../espruino-facts.mjs";
 import { isLinux, type BoardProfile } from "./boards.ts";
 import { VirtualClock } from "./clock.ts";
 import { definer, type DeviceCore } from "./core.ts";
@@ -41,15 +42,7 @@ const LIBRARIES = [
   "Promise",
   "ArrayBuffer",
   "DataView",
-  "Uint8Array",
-  "Int8Array",
-  "Uint8ClampedArray",
-  "Uint16Array",
-  "Int16Array",
-  "Uint32Array",
-  "Int32Array",
-  "Float32Array",
-  "Float64Array",
+  ...TYPED_ARRAYS,
   "console",
 ];
 

@@ -2,7 +2,7 @@
 // Espruino 2v29 (see docs/facts/espruino.md). Each patch names the trap it reproduces.
 import vm from "node:vm";
 // Built-ins Espruino lacks (removed from the realm below): the one table, ../espruino-facts.mjs.
-import { MISSING_GLOBALS, MISSING_MEMBERS } from "../espruino-facts.mjs";
+import { MISSING_GLOBALS, MISSING_MEMBERS, TYPED_ARRAYS } from "../espruino-facts.mjs";
 import { EspruinoRegexError, espruinoMatch } from "./regex.ts";
 
 /** The entries of the facts table the realm removes: the very arrays of ../espruino-facts.mjs (facts-shared.test.ts). */
@@ -26,15 +26,7 @@ const WRAPPED = [
   "InternalError",
   "ArrayBuffer",
   "DataView",
-  "Uint8Array",
-  "Int8Array",
-  "Uint8ClampedArray",
-  "Uint16Array",
-  "Int16Array",
-  "Uint32Array",
-  "Int32Array",
-  "Float32Array",
-  "Float64Array",
+  ...TYPED_ARRAYS,
 ];
 
 export interface Realm {
