@@ -5,6 +5,8 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import * as OTPAuth from "otpauth";
+import type { CloudConfig } from "../../host/src/integrations/keystone/clouds.ts";
+import { startEmuSlots } from "./emu-slots.ts";
 
 export interface FakeUser {
   id: string;
@@ -222,4 +224,35 @@ export async function serveKeystone(ks: ReturnType<typeof fakeKeystone>): Promis
   });
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
   return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/v3` };
+}
+
+/**
+ * An MFA login scene on the fake Keystone: the token is the firmware in the emulator (emu-slots), its clock
+ * frozen at 2026-06-01T12:00Z and Keystone's clock the token's; user alice (password alicepw) must log in with
+ * password + TOTP, and slot "ks" on the token holds her TOTP credential's seed. `cloud` is her clouds.yaml entry.
+ * The caller closes `token` (or calls stopEmuSlots).
+ */
+export async function mfaLoginScene(o: { tokenLifeS?: number; regionName?: string } = {}) {
+  const token = await startEmuSlots({ frozenAt: Date.parse("2026-06-01T12:00:00Z") / 1000 });
+  const now = () => token.emu.control.now() * 1000;
+  const ks = fakeKeystone({ now, tokenLifeS: o.tokenLifeS });
+  const alice = ks.addUser("alice", "alicepw");
+  await token.session.add({ name: "ks", key: "3132333435363738393031323334353637383930" });
+  ks.creds.set("c", { id: "c", user_id: alice.id, project_id: null, blob: "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", type: "totp" });
+  alice.options = { multi_factor_auth_rules: [["password", "totp"]], multi_factor_auth_enabled: true };
+  const cloud: CloudConfig = {
+    name: "mfa",
+    file: "clouds.yaml",
+    authType: "v3multifactor",
+    authMethods: ["v3password", "v3totp"],
+    authUrl: ks.url,
+    username: "alice",
+    password: "alicepw",
+    userDomainName: "Default",
+    projectName: "demo",
+    projectDomainName: "Default",
+    ...(o.regionName ? { regionName: o.regionName } : {}),
+  };
+  const passcode = async () => (await token.session.code("ks")).codes[0].code!;
+  return { token, ks, alice, cloud, now, passcode, advance: (s: number) => token.emu.control.advance(s) };
 }

@@ -8,12 +8,11 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import { createEmulator } from "../../firmware/emulator/index.ts";
 import { emptyState, readState, withLock as withMfaLock, writeState } from "../../host/src/integrations/ceph/pin-dispenser.ts";
 import { planS3 } from "../../host/src/integrations/ceph/s3-mfa.ts";
-import { writeMfaCloud, type CloudConfig } from "../../host/src/integrations/keystone/clouds.ts";
+import { writeMfaCloud } from "../../host/src/integrations/keystone/clouds.ts";
 import { getToken } from "../../host/src/integrations/keystone/token-cache.ts";
 import { createPrivateFile, openPrivateAppend, withLockFile, writePrivateFile } from "../../host/src/private-file.ts";
 import { preparePng } from "../../host/src/qr.ts";
-import { startEmuSlots } from "../harness/emu-slots.ts";
-import { fakeKeystone } from "../harness/keystone-fake.ts";
+import { mfaLoginScene } from "../harness/keystone-fake.ts";
 
 const VICTIM_TEXT = "the victim's own content\n";
 
@@ -114,31 +113,12 @@ describe("private files: a planted symlink is never followed", () => {
   it("the Keystone token cache and its lock", async () => {
     const s = scene();
     // the token: the firmware in the emulator, its clock frozen (Keystone's clock is the token's)
-    const token = await startEmuSlots({ frozenAt: Date.parse("2026-06-01T12:00:00Z") / 1000 });
+    const { token, ks, cloud, passcode, now } = await mfaLoginScene();
     onTestFinished(() => token.close());
-    const now = () => token.emu.control.now() * 1000;
-    const ks = fakeKeystone({ now });
-    const alice = ks.addUser("alice", "alicepw");
-    await token.session.add({ name: "ks", key: "3132333435363738393031323334353637383930" });
-    ks.creds.set("c", { id: "c", user_id: alice.id, project_id: null, blob: "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", type: "totp" });
-    alice.options = { multi_factor_auth_rules: [["password", "totp"]], multi_factor_auth_enabled: true };
-    const cloud: CloudConfig = {
-      name: "mfa",
-      file: "clouds.yaml",
-      authType: "v3multifactor",
-      authMethods: ["v3password", "v3totp"],
-      authUrl: ks.url,
-      username: "alice",
-      password: "alicepw",
-      userDomainName: "Default",
-      projectName: "demo",
-      projectDomainName: "Default",
-    };
     const file = path.join(s.dir, "tokens.json");
     fs.symlinkSync(s.absent, file);
     fs.symlinkSync(s.victim, file + ".lock");
     plantOldTempNames(file, s.victim + "2");
-    const passcode = async () => (await token.session.code("ks")).codes[0].code!;
     const r = await getToken(cloud, { file, passcode, now, fetch: ks.fetch });
     expect(r.issued).toBe(true);
     expectPrivateRegular(file);

@@ -2,7 +2,6 @@ import { chmodSync, mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { CloudConfig } from "../../../../host/src/integrations/keystone/clouds.ts";
 import {
   forgetTokens,
   getToken,
@@ -11,45 +10,22 @@ import {
   tokenCacheFile,
   tokenEnv,
 } from "../../../../host/src/integrations/keystone/token-cache.ts";
-import { startEmuSlots, stopEmuSlots } from "../../../harness/emu-slots.ts";
-import { fakeKeystone } from "../../../harness/keystone-fake.ts";
-
-const SECRET_HEX = "3132333435363738393031323334353637383930";
+import { stopEmuSlots } from "../../../harness/emu-slots.ts";
+import { mfaLoginScene } from "../../../harness/keystone-fake.ts";
 
 afterEach(stopEmuSlots);
 
 // The token is the firmware in the emulator, its clock frozen: time moves only when a test advances it, and
-// Keystone's clock is the token's.
+// Keystone's clock is the token's (mfaLoginScene).
 async function setup(lifeS = 3600) {
-  const token = await startEmuSlots({ frozenAt: Date.parse("2026-06-01T12:00:00Z") / 1000 });
-  const now = () => token.emu.control.now() * 1000;
-  const ks = fakeKeystone({ now, tokenLifeS: lifeS });
-  const alice = ks.addUser("alice", "alicepw");
-  await token.session.add({ name: "ks", key: SECRET_HEX });
+  const { token, ks, cloud, passcode, now, advance } = await mfaLoginScene({ tokenLifeS: lifeS, regionName: "RegionOne" });
   const device = {
     get codesIssued() {
       return token.requests("code");
     },
   };
-  const blob = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"; // base32 of SECRET_HEX
-  ks.creds.set("c", { id: "c", user_id: alice.id, project_id: null, blob, type: "totp" });
-  alice.options = { multi_factor_auth_rules: [["password", "totp"]], multi_factor_auth_enabled: true };
-  const cloud: CloudConfig = {
-    name: "mfa",
-    file: "clouds.yaml",
-    authType: "v3multifactor",
-    authMethods: ["v3password", "v3totp"],
-    authUrl: ks.url,
-    username: "alice",
-    password: "alicepw",
-    userDomainName: "Default",
-    projectName: "demo",
-    projectDomainName: "Default",
-    regionName: "RegionOne",
-  };
   const file = join(mkdtempSync(join(tmpdir(), "hwtotp-tc-")), "sub", "tokens.json");
-  const passcode = async () => (await token.session.code("ks")).codes[0].code!;
-  return { ks, device, cloud, file, passcode, now, advance: (s: number) => token.emu.control.advance(s) };
+  return { ks, device, cloud, file, passcode, now, advance };
 }
 
 describe("Keystone token cache", () => {
