@@ -4,14 +4,7 @@
 // change a slot or the PIN (no valid destructive request, no unlock with a well-formed PIN).
 import { MAX_REQUEST_LINE, parseReply, type Reply } from "../../protocol/index.ts";
 import type { Emulator } from "../../firmware/emulator/index.ts";
-
-export function seeded(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { seeded } from "./random.ts";
 
 // "lock" is left out (a valid lock changes the session), and no string in WRONG is a well-formed PIN (4+
 // printable characters), so no frame spends a PIN try.

@@ -7,6 +7,7 @@ import { ERR, LIMITS } from "../../../protocol/index.ts";
 import { createEmulator, type Emulator } from "../../../firmware/emulator/index.ts";
 import { defaultFirmwarePath } from "../../../host/src/paths.ts";
 import { connect, ok } from "../../harness/emu-session.ts";
+import { seeded } from "../../harness/random.ts";
 
 const T0 = 1700000000;
 const DAYS = 30;
@@ -15,14 +16,6 @@ afterEach(async () => {
   if (emu) await emu.stop();
   emu = null;
 });
-
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 describe.skipIf(!fs.existsSync(defaultFirmwarePath()))("the forward bound (emulator, 30 simulated days)", () => {
   for (const [board, seed] of [

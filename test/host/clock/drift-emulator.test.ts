@@ -8,6 +8,7 @@ import { ERR, LIMITS } from "../../../protocol/index.ts";
 import { DRIFT, POLICY, measureOffset, syncClock } from "../../../host/src/clock/index.ts";
 import { startEmuClock, type EmuClock } from "../../harness/clock-emulator.ts";
 import { SCENARIO_SECRET, describeResult, runDriftScenario } from "../../harness/clock-scenario.ts";
+import { seeded } from "../../harness/random.ts";
 
 const T0 = 1_790_000_000;
 const KEY_HEX = Buffer.from(OTPAuth.Secret.fromBase32(SCENARIO_SECRET).bytes).toString("hex");
@@ -23,14 +24,6 @@ async function start(o: Parameters<typeof startEmuClock>[0]): Promise<EmuClock> 
   open.push(h);
   await h.session.add({ name: "ks", key: KEY_HEX });
   return h;
-}
-
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
 }
 
 const sync = (h: EmuClock, o: Parameters<typeof syncClock>[1] = {}) => syncClock(h.port, { now: h.trueNow, hostClock: null, ...o });

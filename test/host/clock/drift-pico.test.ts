@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import * as OTPAuth from "otpauth";
 import { startEmuClock, type EmuClock } from "../../harness/clock-emulator.ts";
 import { SCENARIO_SECRET, describeResult, runDriftScenario } from "../../harness/clock-scenario.ts";
+import { seeded } from "../../harness/random.ts";
 
 const T0 = 1_790_000_000;
 const KEY_HEX = Buffer.from(OTPAuth.Secret.fromBase32(SCENARIO_SECRET).bytes).toString("hex");
@@ -14,14 +15,6 @@ afterEach(async () => {
   for (const h of open) await h.stop().catch(() => {});
   open = [];
 });
-
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 describe("drift over 30 days (firmware clock in the emulator, Pico, second latency draw)", () => {
   for (const ppm of [300, -300]) {
