@@ -7,10 +7,19 @@ import {
   insecureTransport,
   keystoneBase32,
   planEnrollment,
+  type EnrollOptions,
 } from "../../../../host/src/integrations/keystone/enroll.ts";
+import type { SlotDevice } from "../../../../host/src/integrations/device.ts";
 import { startEmuSlots, stopEmuSlots } from "../../../harness/emu-slots.ts";
 import { fakeKeystone } from "../../../harness/keystone-fake.ts";
 import * as OTPAuth from "otpauth";
+
+const ADMIN = { user: { name: "admin" }, password: "adminpw" };
+
+/** enrollKeystone as admin, for alice, into slot "ks" with rules "auto"; `o` overrides or adds to those. */
+function enrollAsAdmin(t: { client: KeystoneClient; device: SlotDevice }, o: Partial<EnrollOptions> = {}) {
+  return enrollKeystone({ client: t.client, device: t.device, caller: ADMIN, targetUser: "alice", slot: "ks", rules: "auto", ...o });
+}
 
 /** The token is the firmware in the emulator through the host's own Session; skewS runs its clock ahead. */
 async function setup(o: Parameters<typeof fakeKeystone>[0] = {}, dev: { skewS?: number } = {}) {
@@ -67,14 +76,7 @@ describe("Keystone enrolment", () => {
 
   it("admin enrols a user without her password: TOTP-only logins, a token before the rule and a receipt after", async () => {
     const { ks, alice, device, client } = await setup();
-    const r = await enrollKeystone({
-      client,
-      device,
-      caller: { user: { name: "admin" }, password: "adminpw" },
-      targetUser: "alice",
-      slot: "keystone",
-      rules: "auto",
-    });
+    const r = await enrollAsAdmin({ client, device }, { slot: "keystone" });
     expect(r.verified).toEqual({
       method: "totp",
       codeAccepted: true,
@@ -93,14 +95,7 @@ describe("Keystone enrolment", () => {
 
   it("TOTP-only verification fails, and rolls back, when the code is wrong (no receipt) — one step ahead", async () => {
     const { ks, device, token, client, alice } = await setup({}, { skewS: 30 });
-    const e = await enrollKeystone({
-      client,
-      device,
-      caller: { user: { name: "admin" }, password: "adminpw" },
-      targetUser: "alice",
-      slot: "ks",
-      rules: "auto",
-    }).catch((x) => x);
+    const e = await enrollAsAdmin({ client, device }).catch((x) => x);
     expect(e).toBeInstanceOf(EnrollError);
     expect(e.message).toMatch(/Keystone refused a code from the token for alice after registration .*hwtotp time sync/);
     expect((await token.slotNames()).length + ks.creds.size).toBe(0);
@@ -110,14 +105,7 @@ describe("Keystone enrolment", () => {
   it("TOTP-only verification warns when another rule lets the user in without the token", async () => {
     const { device, client, alice } = await setup();
     alice.options = { multi_factor_auth_rules: [["password"]], multi_factor_auth_enabled: true };
-    const r = await enrollKeystone({
-      client,
-      device,
-      caller: { user: { name: "admin" }, password: "adminpw" },
-      targetUser: alice.id,
-      slot: "ks",
-      rules: "auto",
-    });
+    const r = await enrollAsAdmin({ client, device }, { targetUser: alice.id });
     expect(r.verified.totpOnly).toBe("receipt");
     expect(r.verified.weakRules).toEqual([["password"]]);
     expect(r.warnings.join()).toMatch(/ALICE CAN LOG IN WITHOUT THE TOKEN: rule \["password"\]/);
@@ -134,16 +122,7 @@ describe("Keystone enrolment", () => {
 
   it("--dry-run touches neither the token nor Keystone", async () => {
     const { ks, device, token, client } = await setup();
-    const r = await enrollKeystone({
-      client,
-      device,
-      caller: { user: { name: "admin" }, password: "adminpw" },
-      targetUser: "alice",
-      targetPassword: "alicepw",
-      slot: "ks",
-      rules: "auto",
-      dryRun: true,
-    });
+    const r = await enrollAsAdmin({ client, device }, { targetPassword: "alicepw", dryRun: true });
     expect(r.plan.length).toBeGreaterThanOrEqual(5);
     expect((await token.slotNames()).length).toBe(0);
     expect(ks.creds.size).toBe(0);
@@ -188,15 +167,7 @@ describe("Keystone enrolment", () => {
 
   it("rolls back the slot when Keystone refuses the credential", async () => {
     const { ks, device, token, client } = await setup({ failOn: "credentials" });
-    const e = await enrollKeystone({
-      client,
-      device,
-      caller: { user: { name: "admin" }, password: "adminpw" },
-      targetUser: "alice",
-      targetPassword: "alicepw",
-      slot: "ks",
-      rules: "auto",
-    }).catch((x) => x);
+    const e = await enrollAsAdmin({ client, device }, { targetPassword: "alicepw" }).catch((x) => x);
     expect(e).toBeInstanceOf(EnrollError);
     expect(e.leftovers).toEqual([]);
     expect((await token.slotNames()).length).toBe(0);
@@ -205,15 +176,7 @@ describe("Keystone enrolment", () => {
 
   it("rolls back slot and credential when the token's clock runs one step ahead", async () => {
     const { ks, device, token, client, alice } = await setup({}, { skewS: 30 });
-    const e = await enrollKeystone({
-      client,
-      device,
-      caller: { user: { name: "admin" }, password: "adminpw" },
-      targetUser: "alice",
-      targetPassword: "alicepw",
-      slot: "ks",
-      rules: "auto",
-    }).catch((x) => x);
+    const e = await enrollAsAdmin({ client, device }, { targetPassword: "alicepw" }).catch((x) => x);
     expect(e).toBeInstanceOf(EnrollError);
     expect(e.message).toMatch(/clock/);
     expect((await token.slotNames()).length).toBe(0);
@@ -223,15 +186,7 @@ describe("Keystone enrolment", () => {
 
   it("rolls back everything when totp is not among Keystone's auth methods", async () => {
     const { ks, device, token, client, alice } = await setup({ totpMethod: false });
-    const e = await enrollKeystone({
-      client,
-      device,
-      caller: { user: { name: "admin" }, password: "adminpw" },
-      targetUser: "alice",
-      targetPassword: "alicepw",
-      slot: "ks",
-      rules: "auto",
-    }).catch((x) => x);
+    const e = await enrollAsAdmin({ client, device }, { targetPassword: "alicepw" }).catch((x) => x);
     expect(e.message).toMatch(/\[auth\] methods/);
     expect((await token.slotNames()).length + ks.creds.size).toBe(0);
     expect(alice.options).toEqual({});
@@ -240,31 +195,14 @@ describe("Keystone enrolment", () => {
   it("warns loudly when password alone still works after the rule is set", async () => {
     const { device, client, alice } = await setup();
     alice.options = { multi_factor_auth_rules: [["password"]] };
-    const r = await enrollKeystone({
-      client,
-      device,
-      caller: { user: { name: "admin" }, password: "adminpw" },
-      targetUser: alice.id,
-      targetPassword: "alicepw",
-      slot: "ks",
-      rules: "auto",
-      verify: "password",
-    });
+    const r = await enrollAsAdmin({ client, device }, { targetUser: alice.id, targetPassword: "alicepw", verify: "password" });
     expect(r.verified.passwordOnly).toBe("accepted");
     expect(r.warnings.join()).toMatch(/PASSWORD ALONE STILL LOGS ALICE IN/);
   });
 
   it('verify "password" refuses to start without the target\'s password (nothing to verify with)', async () => {
     const { device, token, client } = await setup();
-    const e = await enrollKeystone({
-      client,
-      device,
-      caller: { user: { name: "admin" }, password: "adminpw" },
-      targetUser: "alice",
-      slot: "ks",
-      rules: "auto",
-      verify: "password",
-    }).catch((x) => x);
+    const e = await enrollAsAdmin({ client, device }, { verify: "password" }).catch((x) => x);
     expect(e).toBeInstanceOf(EnrollError);
     expect((await token.slotNames()).length).toBe(0);
   });
@@ -285,16 +223,7 @@ describe("Keystone enrolment", () => {
   it("never puts the seed, a code or a password in a progress sentence", async () => {
     const { ks, device, token, client } = await setup();
     const lines: string[] = [];
-    await enrollKeystone({
-      client,
-      device,
-      caller: { user: { name: "admin" }, password: "adminpw" },
-      targetUser: "alice",
-      targetPassword: "alicepw",
-      slot: "ks",
-      rules: "auto",
-      log: (s) => lines.push(s),
-    });
+    await enrollAsAdmin({ client, device }, { targetPassword: "alicepw", log: (s) => lines.push(s) });
     const blob = [...ks.creds.values()][0].blob;
     const text = lines.join("\n");
     expect(lines.length).toBeGreaterThan(3);
